@@ -1,0 +1,106 @@
+/**
+ * Storage ports. The driver (node/) is their only user; `file/` implements them on a real
+ * disk and `memory/` in memory (`dataDir: ':memory:'`, tests, the simulator).
+ *
+ * Durability contract: a record is durable only once a `flush()` that started after its
+ * `append()` has resolved. A failed write or fsync puts the store into a failed state: every
+ * later call rejects with `StorageFailedError` and nothing is retried (a failed fsync may have
+ * dropped dirty pages, so retrying could report data durable that is not).
+ */
+import type { Zxid } from '../core/ids.js';
+
+export interface LogRecord {
+  zxid: Zxid;
+  /** Encoded transaction (opaque to storage). Owned by the reader of the record. */
+  payload: Buffer;
+}
+
+/** Something to tell the operator about (torn tail truncated, corrupt snapshot skipped...). */
+export type StorageWarn = (message: string) => void;
+
+export interface TxnLog {
+  /** Zxid of the last record appended (durable or not); 0n when the log is empty. */
+  readonly lastZxid: Zxid;
+  /** Zxid of the last record made durable by `flush()`. */
+  readonly durableZxid: Zxid;
+
+  /**
+   * Buffers one record. Zxids must strictly increase. Does no I/O and does not wait; the
+   * payload is copied before this returns, so the caller may reuse its buffer.
+   */
+  append(zxid: Zxid, payload: Uint8Array): void;
+
+  /**
+   * Writes every record appended so far and fdatasyncs it: one sync for the whole batch
+   * (group commit). Resolves with the durable zxid. Calls made while a flush is in flight are
+   * queued and served by the next write+sync, so N concurrent callers cause at most two syncs.
+   */
+  flush(): Promise<Zxid>;
+
+  /** Records with zxid > `afterZxid`, in zxid order (replay at start, DIFF sync later). */
+  read(afterZxid: Zxid): AsyncIterable<LogRecord>;
+
+  /** Removes every record with zxid > `zxid` durably (Zab TRUNC). */
+  truncateAfter(zxid: Zxid): Promise<void>;
+
+  /** Starts a new segment at the next append (called before a snapshot is taken). */
+  roll(): Promise<void>;
+
+  /**
+   * Deletes whole segments that hold only records with zxid <= `zxid`, keeping the segment
+   * that contains `zxid + 1` and everything after it.
+   */
+  purgeThrough(zxid: Zxid): Promise<void>;
+
+  /** Flushes what is buffered, then releases files. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface SnapshotInfo {
+  /** Zxid of the last transaction the snapshot includes. */
+  zxid: Zxid;
+  /** Where it lives, for messages (file path, or `memory:<zxid>`). */
+  name: string;
+}
+
+export interface SnapshotWriter {
+  readonly zxid: Zxid;
+  /** Appends body bytes; chunks may be written in the background between calls. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Seals (checksum), fsyncs and atomically publishes the snapshot; only then is it loadable. */
+  commit(): Promise<SnapshotInfo>;
+  /** Discards a snapshot that will not be committed. */
+  abort(): Promise<void>;
+}
+
+export interface SnapshotStore {
+  /** Starts writing the snapshot of the state after `zxid`. */
+  begin(zxid: Zxid): Promise<SnapshotWriter>;
+  /**
+   * Newest snapshot whose checksum verifies, with its whole body. A corrupt newer snapshot is
+   * skipped with a warning; null when there is none.
+   */
+  loadLatest(): Promise<{ info: SnapshotInfo; body: Buffer } | null>;
+  /** Committed snapshots, oldest first. */
+  list(): Promise<SnapshotInfo[]>;
+  /** Deletes all but the newest `keep` valid snapshots; returns the oldest kept (or null). */
+  purge(keep: number): Promise<SnapshotInfo | null>;
+  close(): Promise<void>;
+}
+
+/** The Zab epochs (issue 3). Each `set` is atomic and durable when it resolves. */
+export interface EpochStore {
+  readonly acceptedEpoch: number;
+  readonly currentEpoch: number;
+  setAcceptedEpoch(epoch: number): Promise<void>;
+  setCurrentEpoch(epoch: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Everything a replica keeps on disk (or in memory). */
+export interface ReplicaStorage {
+  log: TxnLog;
+  snapshots: SnapshotStore;
+  epochs: EpochStore;
+  close(): Promise<void>;
+}
