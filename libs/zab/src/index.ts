@@ -1,6 +1,47 @@
-/** Public API of nestjs-zab. */
+/**
+ * Public API of nestjs-zab.
+ *
+ * Nest: `ZabModule`, `CoordinationService`. Library: the embedded `Replica`, the coordination
+ * client interface and its in-process implementation, typed errors with ZooKeeper's codes.
+ */
+export { ZabModule } from './nest/zab.module.js';
+export { ZAB_MODULE_OPTIONS } from './nest/zab.module-definition.js';
+export { ZAB_CLIENT, ZAB_REPLICA } from './nest/zab.constants.js';
+export type { ZabModuleOptions } from './nest/zab-module-options.interface.js';
+export {
+  CoordinationService,
+  type ZnodeData,
+  type ZnodeCreateOptions,
+  type CoordinationOp,
+  type ConfigOptions,
+} from './nest/coordination.service.js';
+
+export { Replica, type ReplicaLogger, type ReplicaState } from './node/replica.js';
+export {
+  type ReplicaOptions,
+  REPLICA_DEFAULTS,
+  ReplicaConfigurationError,
+  resolveReplicaOptions,
+} from './node/replica-options.js';
+export { ReplicaStoppedError, RecoveryError } from './node/replica-errors.js';
+export { LocalCoordinationClient } from './node/local-client.js';
+export {
+  MultiError,
+  type CoordinationClient,
+  type CreateOptions,
+  type MultiOp,
+  type WatchListener,
+  type Observation,
+  type ObserveKind,
+  type SessionState,
+} from './node/coordination-client.js';
+
 export * from './state/error-code.js';
 export * from './state/keeper-error.js';
 export type { Stat, Acl } from './state/stat.js';
 export { Perms, OPEN_ACL_UNSAFE } from './state/stat.js';
 export type { CreateModeName } from './state/create-mode.js';
+export type { WatchEvent, WatchEventType } from './state/watch-event.js';
+export type { OpResult } from './state/tree-view.js';
+export { StorageFailedError, StorageCorruptionError } from './storage/storage-errors.js';
+export type { Zxid, SessionId } from './core/ids.js';

@@ -1,0 +1,210 @@
+/**
+ * `npm run bench`: in-process benchmarks of one durable embedded replica (issue 2 targets).
+ *
+ *   writes   durable creates/sets of 100-byte values, 256 in flight, through the in-process
+ *            client (group commit over fdatasync): ops/s and p50/p99 latency
+ *   reads    getData of 100-byte values through the in-process client, 256 in flight
+ *   memory   bytes per znode beyond path and data for 1M znodes (heapUsed + arrayBuffers)
+ *   restart  time to reopen a data directory holding 1M znodes (snapshot + log replay)
+ *
+ * Each throughput figure is the median of several timed runs; every loop is bounded in count
+ * and time. Flags: `--only writes,reads,memory,restart`, `--quick` (smaller sizes for a smoke
+ * run). Run with `node --expose-gc` (npm run bench does) so memory is measured after GC.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { Replica } from '../libs/zab/src/node/replica.js';
+import { LocalCoordinationClient } from '../libs/zab/src/node/local-client.js';
+import { DataTree } from '../libs/zab/src/state/data-tree.js';
+import type { Txn } from '../libs/zab/src/state/txn.js';
+import { OPEN_ACL_UNSAFE } from '../libs/zab/src/state/stat.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const onlyIndex = args.indexOf('--only');
+const only = onlyIndex >= 0 ? new Set(args[onlyIndex + 1]!.split(',')) : undefined;
+const VALUE = Buffer.alloc(100, 0x61);
+const IN_FLIGHT = 256;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+function gc(): void {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (collect === undefined) throw new Error('run with node --expose-gc');
+  collect();
+  collect();
+}
+
+function tempDir(name: string): string {
+  return mkdtempSync(join(tmpdir(), `zab-bench-${name}-`));
+}
+
+/** Runs `operation` with IN_FLIGHT concurrent loops for `durationMs` or `countMax` ops. */
+async function closedLoop(
+  operation: (i: number) => Promise<unknown>,
+  durationMs: number,
+  countMax: number,
+): Promise<{ opsPerSecond: number; p50Ms: number; p99Ms: number; count: number }> {
+  const latencies = new Float64Array(countMax);
+  let issued = 0;
+  let completed = 0;
+  const started = performance.now();
+  const deadline = started + durationMs;
+  const loop = async (): Promise<void> => {
+    while (issued < countMax && performance.now() < deadline) {
+      const i = issued++;
+      const t0 = performance.now();
+      await operation(i);
+      latencies[completed++] = performance.now() - t0;
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, loop));
+  const elapsedMs = performance.now() - started;
+  const sorted = latencies.subarray(0, completed).sort();
+  return {
+    opsPerSecond: (completed / elapsedMs) * 1000,
+    p50Ms: percentile(sorted, 0.5),
+    p99Ms: percentile(sorted, 0.99),
+    count: completed,
+  };
+}
+
+async function benchWrites(): Promise<void> {
+  const runs = quick ? 2 : 5;
+  const results = [];
+  for (let run = 0; run < runs; run++) {
+    const dataDir = tempDir('writes');
+    const replica = await Replica.open({ dataDir, pendingWritesMax: 100_000 });
+    const client = await LocalCoordinationClient.connect(replica, 10_000);
+    await client.create('/w', Buffer.alloc(0));
+    const result = await closedLoop(
+      (i) => (i % 2 === 0 ? client.create(`/w/n${i}`, VALUE) : client.setData('/w', VALUE)),
+      quick ? 1000 : 3000,
+      1_000_000,
+    );
+    results.push(result);
+    await replica.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  report('durable writes (create/set, 100 B, 256 in flight)', results, 50_000);
+}
+
+async function benchReads(): Promise<void> {
+  const runs = quick ? 2 : 5;
+  const replica = await Replica.open({ dataDir: ':memory:' });
+  const client = await LocalCoordinationClient.connect(replica, 10_000);
+  await client.create('/r', Buffer.alloc(0));
+  const keys = 10_000;
+  await Promise.all(Array.from({ length: keys }, (_, i) => client.create(`/r/n${i}`, VALUE)));
+  const results = [];
+  for (let run = 0; run < runs; run++) {
+    results.push(await closedLoop((i) => client.getData(`/r/n${i % keys}`), quick ? 1000 : 3000, 10_000_000));
+  }
+  await replica.close();
+  report('reads (getData, 100 B, 256 in flight)', results, 500_000);
+}
+
+function report(
+  name: string,
+  results: Array<{ opsPerSecond: number; p50Ms: number; p99Ms: number; count: number }>,
+  target: number,
+): void {
+  const ops = median(results.map((r) => r.opsPerSecond));
+  const p50 = median(results.map((r) => r.p50Ms));
+  const p99 = median(results.map((r) => r.p99Ms));
+  const runs = results.map((r) => Math.round(r.opsPerSecond)).join(', ');
+  console.log(`${name}`);
+  console.log(`  median ${Math.round(ops)} ops/s (runs: ${runs}); p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`);
+  console.log(`  target >= ${target} ops/s: ${ops >= target ? 'reached' : 'NOT reached'}`);
+}
+
+function createTxn(zxid: bigint, path: string, parentCVersion: number): Txn {
+  return {
+    header: { sessionId: 0n, cxid: 0, zxid, time: 1_700_000_000_000n + zxid },
+    body: {
+      type: 'create', path, data: Buffer.from(VALUE), acl: [...OPEN_ACL_UNSAFE], kind: 'persistent',
+      ephemeralOwner: 0n, ttlMs: 0, parentCVersion,
+    },
+  };
+}
+
+/** 1M znodes in 1000 parents of 1000 children: `/bench/pNNN/cNNNNNN` (about 20-byte paths). */
+function populate(tree: DataTree, count: number): { pathBytes: number; dataBytes: number } {
+  let zxid = tree.lastZxid;
+  let pathBytes = 0;
+  let dataBytes = 0;
+  tree.apply(createTxn(++zxid, '/bench', 1));
+  const parents = Math.ceil(count / 1000);
+  for (let p = 0; p < parents; p++) {
+    tree.apply(createTxn(++zxid, `/bench/p${String(p).padStart(3, '0')}`, p + 2));
+  }
+  for (let i = 0; i < count; i++) {
+    const p = i % parents;
+    const path = `/bench/p${String(p).padStart(3, '0')}/c${String(i).padStart(7, '0')}`;
+    tree.apply(createTxn(++zxid, path, Math.floor(i / parents) + 1));
+    pathBytes += path.length;
+    dataBytes += VALUE.length;
+  }
+  return { pathBytes, dataBytes };
+}
+
+function benchMemory(): void {
+  const count = quick ? 100_000 : 1_000_000;
+  gc();
+  const before = process.memoryUsage();
+  const tree = new DataTree();
+  const { pathBytes, dataBytes } = populate(tree, count);
+  gc();
+  const after = process.memoryUsage();
+  const used = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+  const overhead = (used - pathBytes - dataBytes) / count;
+  console.log(`memory for ${count} znodes (paths ${(pathBytes / count).toFixed(1)} B, data 100 B each)`);
+  console.log(`  ${(used / count).toFixed(1)} B per znode in all; ${overhead.toFixed(1)} B beyond path and data`);
+  console.log(`  target < 250 B: ${overhead < 250 ? 'reached' : 'NOT reached'} (nodes: ${tree.nodeCount})`);
+}
+
+async function benchRestart(): Promise<void> {
+  const count = quick ? 100_000 : 1_000_000;
+  const dataDir = tempDir('restart');
+  const replica = await Replica.open({ dataDir, snapshotEveryTxns: Math.floor(count / 4), pendingWritesMax: 100_000 });
+  const client = await LocalCoordinationClient.connect(replica, 10_000);
+  await client.create('/bench', Buffer.alloc(0));
+  const parents = Math.ceil(count / 1000);
+  for (let p = 0; p < parents; p++) await client.create(`/bench/p${p}`, Buffer.alloc(0));
+  const fill = await closedLoop((i) => client.create(`/bench/p${i % parents}/c${i}`, VALUE), 600_000, count);
+  await client.close();
+  await replica.close();
+  console.log(`restart with ${fill.count + parents + 1} znodes written at ${Math.round(fill.opsPerSecond)} writes/s`);
+  const times = [];
+  for (let run = 0; run < (quick ? 2 : 3); run++) {
+    gc();
+    const started = performance.now();
+    const reopened = await Replica.open({ dataDir, snapshotEveryTxns: Math.floor(count / 4) });
+    times.push(performance.now() - started);
+    if (run === 0) console.log(`  reopened with ${reopened.tree.nodeCount} znodes`);
+    await reopened.close();
+  }
+  const ms = median(times);
+  console.log(`  median ${(ms / 1000).toFixed(2)} s (runs: ${times.map((t) => (t / 1000).toFixed(2)).join(', ')} s)`);
+  console.log(`  target < 5 s: ${ms < 5000 ? 'reached' : 'NOT reached'}`);
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  console.log(`nestjs-zab bench: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}${quick ? ', --quick' : ''}`);
+  const want = (name: string): boolean => only === undefined || only.has(name);
+  if (want('writes')) await benchWrites();
+  if (want('reads')) await benchReads();
+  if (want('memory')) benchMemory();
+  if (want('restart')) await benchRestart();
+}
+
+await main();

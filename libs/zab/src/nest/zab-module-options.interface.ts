@@ -1,0 +1,13 @@
+import type { ReplicaOptions } from '../node/replica-options.js';
+
+/**
+ * Options of `ZabModule.forRoot()` / `forRootAsync()`. Every field is optional; with none the
+ * module runs a durable single-replica ensemble in `./.zab/1` (see README, Configuration).
+ */
+export type ZabModuleOptions = Partial<ReplicaOptions>;
+
+/** Module-level extras (not replica options). */
+export interface ZabModuleExtras {
+  /** Register the module globally (default true), so feature modules need not import it. */
+  isGlobal: boolean;
+}

@@ -1,0 +1,3 @@
+/** Injection tokens of the module (strings, as @nestjs/schedule does). */
+export const ZAB_REPLICA = 'ZAB_REPLICA';
+export const ZAB_CLIENT = 'ZAB_CLIENT';

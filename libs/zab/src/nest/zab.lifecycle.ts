@@ -1,0 +1,25 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { LocalCoordinationClient } from '../node/local-client.js';
+import type { Replica } from '../node/replica.js';
+import { ZAB_CLIENT, ZAB_REPLICA } from './zab.constants.js';
+
+/**
+ * Shuts the replica down last, after every other provider's shutdown hooks: closes this
+ * instance's session (its ephemerals vanish at once, watchers are told), waits for in-flight
+ * writes and snapshots, then flushes and closes the log.
+ */
+@Injectable()
+export class ZabLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(ZAB_REPLICA) private readonly replica: Replica,
+    @Inject(ZAB_CLIENT) private readonly client: LocalCoordinationClient,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    try {
+      if (this.replica.state === 'serving') await this.client.close();
+    } finally {
+      await this.replica.close();
+    }
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * Goal: the in-process client on an embedded replica behaves like a ZooKeeper session:
+ * operations and their error codes, per-session FIFO, pipelined writes, one-shot and
+ * persistent watches with ZooKeeper's ordering (event before the changed data can be read),
+ * observations that capture every change, ephemerals, session close and expiry, containers
+ * and TTL nodes, limits.
+ * Method: real Replica over memory storage (durability has its own tests); every wait is on an
+ * event with a bounded timeout.
+ */
+import { test, describe, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { Replica } from './replica.js';
+import { LocalCoordinationClient } from './local-client.js';
+import { MultiError, type Observation } from './coordination-client.js';
+import { ErrorCode } from '../state/error-code.js';
+import {
+  BadVersionError,
+  InvalidPathError,
+  KeeperError,
+  NoChildrenForEphemeralsError,
+  NodeExistsError,
+  NoNodeError,
+  NotEmptyError,
+  NoWatcherError,
+  SessionExpiredError,
+} from '../state/keeper-error.js';
+import type { WatchEvent } from '../state/watch-event.js';
+import { deferred, withTimeout } from '../testing/with-timeout.js';
+import type { ReplicaOptions } from './replica-options.js';
+
+const open: Replica[] = [];
+
+async function start(options: Partial<ReplicaOptions> = {}): Promise<{ replica: Replica; a: LocalCoordinationClient; b: LocalCoordinationClient }> {
+  const replica = await Replica.open({ dataDir: ':memory:', ...options });
+  open.push(replica);
+  const a = await LocalCoordinationClient.connect(replica, 10_000);
+  const b = await LocalCoordinationClient.connect(replica, 10_000);
+  return { replica, a, b };
+}
+
+afterEach(async () => {
+  for (const replica of open.splice(0)) await replica.close();
+});
+
+const text = (s: string): Buffer => Buffer.from(s);
+
+describe('operations', () => {
+  test('create, get, set with version, delete with version', async () => {
+    const { a } = await start();
+    const created = await a.create('/app', text('v0'));
+    assert.equal(created.path, '/app');
+    assert.equal(created.stat.version, 0);
+    const stat = await a.setData('/app', text('v1'), 0);
+    assert.equal(stat.version, 1);
+    assert.ok(stat.mzxid > created.stat.czxid);
+    const read = await a.getData('/app');
+    assert.equal(read.data.toString(), 'v1');
+    await assert.rejects(a.setData('/app', text('v2'), 0), BadVersionError);
+    await assert.rejects(a.delete('/app', 0), BadVersionError);
+    await a.delete('/app', 1);
+    assert.equal(await a.exists('/app'), null);
+  });
+
+  test('error codes come as typed errors with the path', async () => {
+    const { a } = await start();
+    await a.create('/p', text(''));
+    await a.create('/p/c', text(''));
+    await assert.rejects(a.create('/p', text('')), (e: unknown) => e instanceof NodeExistsError && e.path === '/p');
+    await assert.rejects(a.getData('/missing'), (e: unknown) => e instanceof NoNodeError && e.code === ErrorCode.NoNode);
+    await assert.rejects(a.create('/missing/child', text('')), NoNodeError);
+    await assert.rejects(a.delete('/p'), NotEmptyError);
+    await a.create('/eph', text(''), { mode: 'ephemeral' });
+    await assert.rejects(a.create('/eph/child', text('')), NoChildrenForEphemeralsError);
+    await assert.rejects(a.create('/bad//path', text('')), (e: unknown) =>
+      e instanceof InvalidPathError && /empty node name/.test(e.message));
+    await assert.rejects(a.getData('relative'), InvalidPathError);
+  });
+
+  test('sequential nodes take the parent cversion as a 10-digit counter', async () => {
+    const { a } = await start();
+    await a.create('/q', text(''));
+    const first = await a.create('/q/item-', text(''), { mode: 'persistent_sequential' });
+    await a.create('/q/other', text(''));
+    const second = await a.create('/q/item-', text(''), { mode: 'ephemeral_sequential' });
+    assert.equal(first.path, '/q/item-0000000000');
+    assert.equal(second.path, '/q/item-0000000002');
+  });
+
+  test('data size limit is enforced', async () => {
+    const { a } = await start({ dataBytesMax: 1024 });
+    await a.create('/big', Buffer.alloc(1024));
+    await assert.rejects(a.setData('/big', Buffer.alloc(1025)), (e: unknown) =>
+      e instanceof KeeperError && e.code === ErrorCode.BadArguments);
+  });
+
+  test('the caller may reuse its buffer once a write is issued', async () => {
+    const { a } = await start();
+    const buffer = text('original');
+    const pending = a.create('/copy', buffer);
+    buffer.fill(0x21);
+    await pending;
+    assert.equal((await a.getData('/copy')).data.toString(), 'original');
+    const read = await a.getData('/copy');
+    read.data.fill(0x21);
+    assert.equal((await a.getData('/copy')).data.toString(), 'original');
+  });
+
+  test('multi is all-or-nothing with per-op results', async () => {
+    const { a } = await start();
+    const ok = await a.multi([
+      { op: 'create', path: '/m', data: text('1') },
+      { op: 'create', path: '/m/x' },
+      { op: 'check', path: '/m', version: 0 },
+      { op: 'setData', path: '/m', data: text('2'), version: 0 },
+    ]);
+    assert.deepEqual(ok.map((r) => r.code), [0, 0, 0, 0]);
+    await assert.rejects(
+      a.multi([
+        { op: 'setData', path: '/m', data: text('3') },
+        { op: 'create', path: '/m/x' },
+        { op: 'delete', path: '/m' },
+      ]),
+      (e: unknown) => {
+        assert.ok(e instanceof MultiError);
+        assert.equal(e.code, ErrorCode.NodeExists);
+        assert.equal(e.path, '/m/x');
+        assert.deepEqual(e.results.map((r) => r.code), [0, ErrorCode.NodeExists, ErrorCode.RuntimeInconsistency]);
+        return true;
+      },
+    );
+    assert.equal((await a.getData('/m')).data.toString(), '2');
+  });
+});
+
+describe('ordering', () => {
+  test('pipelined writes commit in issue order and each sees the earlier ones', async () => {
+    const { a } = await start();
+    await a.create('/seq', text(''));
+    const writes = [];
+    for (let i = 0; i < 500; i++) writes.push(a.create('/seq/n-', text(String(i)), { mode: 'persistent_sequential' }));
+    writes.push(a.delete('/seq/n-0000000000').then(() => ({ path: 'deleted', stat: undefined })));
+    const results = await Promise.all(writes);
+    results.slice(0, 500).forEach((r, i) => assert.equal(r.path, `/seq/n-${String(i).padStart(10, '0')}`));
+    const zxids = results.slice(0, 500).map((r) => r.stat!.czxid);
+    assert.deepEqual([...zxids].sort((x, y) => (x < y ? -1 : 1)), zxids);
+    assert.equal((await a.getChildren('/seq')).children.length, 499);
+  });
+
+  test('a session reads its own writes even without awaiting them (FIFO)', async () => {
+    const { a } = await start();
+    void a.create('/fifo', text('one'));
+    void a.setData('/fifo', text('two'));
+    const read = await a.getData('/fifo');
+    assert.equal(read.data.toString(), 'two');
+  });
+
+  test('a watcher sees the event before it can read the changed data', async () => {
+    const { a, b } = await start();
+    await a.create('/w', text('old'));
+    const order: string[] = [];
+    const fired = deferred<void>();
+    await a.getData('/w', (event) => {
+      order.push(`event ${event.type}`);
+      fired.resolve();
+    });
+    await b.setData('/w', text('new')).then(async () => {
+      const read = await a.getData('/w');
+      order.push(`read ${read.data.toString()}`);
+    });
+    await withTimeout(fired.promise, 2000, 'data watch');
+    assert.deepEqual(order, ['event dataChanged', 'read new']);
+  });
+});
+
+describe('watches', () => {
+  test('one-shot watches fire once, exists watches fire on create', async () => {
+    const { a, b } = await start();
+    const events: WatchEvent[] = [];
+    const created = deferred<void>();
+    assert.equal(await a.exists('/later', (e) => { events.push(e); created.resolve(); }), null);
+    await b.create('/later', text(''));
+    await withTimeout(created.promise, 2000, 'exists watch');
+    await b.setData('/later', text('x'));
+    await b.sync('/');
+    await a.sync('/');
+    assert.deepEqual(events.map((e) => `${e.type} ${e.path}`), ['created /later']);
+  });
+
+  test('data and child watches of one watcher give one NodeDeleted', async () => {
+    const { a, b } = await start();
+    await b.create('/d', text(''));
+    const events: string[] = [];
+    const done = deferred<void>();
+    const listener = (e: WatchEvent): void => {
+      events.push(`${e.type} ${e.path}`);
+      done.resolve();
+    };
+    await a.getData('/d', listener);
+    await a.getChildren('/d', listener);
+    await b.delete('/d');
+    await withTimeout(done.promise, 2000, 'delete watch');
+    await a.sync('/');
+    assert.deepEqual(events, ['deleted /d']);
+  });
+
+  test('child watch fires on a new child; persistent watches stay; removeWatches', async () => {
+    const { a, b } = await start();
+    await b.create('/c', text(''));
+    const child = deferred<WatchEvent>();
+    await a.getChildren('/c', (e) => child.resolve(e));
+    await b.create('/c/1', text(''));
+    assert.equal((await withTimeout(child.promise, 2000, 'child watch')).type, 'childrenChanged');
+
+    const seen: string[] = [];
+    const listener = (e: WatchEvent): void => {
+      seen.push(`${e.type} ${e.path}`);
+    };
+    await a.addWatch('/c', 'persistentRecursive', listener);
+    await b.create('/c/2', text(''));
+    await b.setData('/c/2', text('x'));
+    await b.delete('/c/2');
+    await a.sync('/');
+    assert.deepEqual(seen, ['created /c/2', 'dataChanged /c/2', 'deleted /c/2']);
+    await a.removeWatches('/c', listener, 'persistentRecursive');
+    await b.create('/c/3', text(''));
+    await a.sync('/');
+    assert.equal(seen.length, 3);
+    await assert.rejects(a.removeWatches('/c', listener), NoWatcherError);
+  });
+
+  test('observe reports the current value then every change, even within one batch', async () => {
+    const { a, b } = await start();
+    await b.create('/o', text('0'));
+    const seen: Array<string | null> = [];
+    const last = deferred<void>();
+    const stop = await a.observe('/o', 'data', (o: Observation) => {
+      if (o.kind !== 'data') return;
+      seen.push(o.value === null ? null : o.value.data.toString());
+      if (o.value === null) last.resolve();
+    });
+    const writes = [];
+    for (let i = 1; i <= 20; i++) writes.push(b.setData('/o', text(String(i))));
+    writes.push(b.delete('/o'));
+    await Promise.all(writes);
+    await withTimeout(last.promise, 2000, 'deletion observed');
+    assert.deepEqual(seen, ['0', ...Array.from({ length: 20 }, (_, i) => String(i + 1)), null]);
+    stop();
+    await b.create('/o', text('again'));
+    await a.sync('/');
+    assert.equal(seen.length, 22);
+    assert.equal(a.state, 'connected');
+  });
+});
+
+describe('sessions', () => {
+  test('closing a session deletes its ephemerals at once and tells watchers', async () => {
+    const { a, b } = await start();
+    await a.create('/members', text(''));
+    await a.create('/members/a-', text(''), { mode: 'ephemeral_sequential' });
+    const gone = deferred<WatchEvent>();
+    await b.getChildren('/members', (e) => gone.resolve(e));
+    assert.deepEqual(await a.getEphemerals('/'), ['/members/a-0000000000']);
+    await a.close();
+    assert.equal((await withTimeout(gone.promise, 2000, 'children watch')).type, 'childrenChanged');
+    assert.deepEqual((await b.getChildren('/members')).children, []);
+    await assert.rejects(a.getData('/members'), KeeperError);
+  });
+
+  test('a session without pings expires: ephemerals go, calls fail with SessionExpired', async () => {
+    const replica = await Replica.open({ dataDir: ':memory:', tickMs: 20 });
+    open.push(replica);
+    const watcher = await LocalCoordinationClient.connect(replica, 10_000);
+    const remote = await LocalCoordinationClient.connect(replica, 40, { local: false });
+    assert.equal(remote.sessionTimeoutMs, 40);
+    await remote.create('/lease', text(''), { mode: 'ephemeral' });
+    const ended = deferred<string>();
+    remote.onSessionEnd((state) => ended.resolve(state));
+    const deleted = deferred<WatchEvent>();
+    await watcher.exists('/lease', (e) => deleted.resolve(e));
+    assert.equal(await withTimeout(ended.promise, 5000, 'session expiry'), 'expired');
+    assert.equal((await withTimeout(deleted.promise, 2000, 'ephemeral deletion')).type, 'deleted');
+    assert.equal(remote.state, 'expired');
+    await assert.rejects(remote.getData('/'), SessionExpiredError);
+    assert.equal(await watcher.exists('/lease'), null);
+  });
+
+  test('session timeouts are negotiated into [2, 20] ticks', async () => {
+    const replica = await Replica.open({ dataDir: ':memory:', tickMs: 100 });
+    open.push(replica);
+    assert.equal(replica.negotiateSessionTimeout(1), 200);
+    assert.equal(replica.negotiateSessionTimeout(1000), 1000);
+    assert.equal(replica.negotiateSessionTimeout(999_999), 2000);
+  });
+});
+
+describe('containers, TTL and limits', () => {
+  test('an emptied container is deleted by the sweep; a never-used one stays', async () => {
+    const { a, b } = await start({ containerCheckIntervalMs: 10 });
+    await a.create('/box', text(''), { mode: 'container' });
+    await a.create('/unused', text(''), { mode: 'container' });
+    await a.create('/box/item', text(''));
+    const deleted = deferred<WatchEvent>();
+    await b.exists('/box', (e) => deleted.resolve(e));
+    await a.delete('/box/item');
+    assert.equal((await withTimeout(deleted.promise, 5000, 'container deletion')).type, 'deleted');
+    assert.notEqual(await a.exists('/unused'), null);
+  });
+
+  test('a TTL node is deleted once unmodified for its TTL; one with children stays', async () => {
+    const { a, b } = await start({ containerCheckIntervalMs: 10 });
+    await a.create('/ttl', text(''), { mode: 'ttl', ttlMs: 30 });
+    await a.create('/ttl-parent', text(''), { mode: 'ttl', ttlMs: 30 });
+    await a.create('/ttl-parent/child', text(''));
+    const deleted = deferred<WatchEvent>();
+    await b.exists('/ttl', (e) => deleted.resolve(e));
+    assert.equal((await withTimeout(deleted.promise, 5000, 'TTL deletion')).type, 'deleted');
+    assert.notEqual(await a.exists('/ttl-parent'), null);
+    await assert.rejects(a.create('/no-ttl', text(''), { mode: 'ttl' }), KeeperError);
+  });
+
+  test('writes beyond pendingWritesMax are refused with ThrottledOp', async () => {
+    const { a } = await start({ pendingWritesMax: 8 });
+    const results = await Promise.allSettled(
+      Array.from({ length: 9 }, (_, i) => a.create(`/t${i}`, text(''))),
+    );
+    const refused = results.filter((r) => r.status === 'rejected');
+    assert.equal(refused.length, 1);
+    const reason = (refused[0] as PromiseRejectedResult).reason as KeeperError;
+    assert.equal(reason.code, ErrorCode.ThrottledOp);
+  });
+});

@@ -1,0 +1,352 @@
+/**
+ * The in-process coordination client: one ZooKeeper session on the embedded replica, with the
+ * wire protocol's semantics and no socket.
+ *
+ * - Per-session FIFO: a read issued while the session's own writes are in flight waits for
+ *   them (ZooKeeper's CommitProcessor rule), so a session always reads its own writes.
+ * - A read that sets a watch registers it and reads in one synchronous step: no change can
+ *   fall between the two.
+ * - Data given to a write is copied first: the caller may reuse its buffer at once.
+ * - Watch callbacks run in a microtask queued when the change is applied, before any later
+ *   reply can resolve, so a watcher sees the event before it can read the changed data.
+ */
+import type { SessionId } from '../core/ids.js';
+import { ErrorCode } from '../state/error-code.js';
+import { InvalidPathError, keeperError, KeeperError } from '../state/keeper-error.js';
+import { isSequentialMode, type CreateModeName } from '../state/create-mode.js';
+import { pathProblem } from '../state/path.js';
+import type { MultiOpRequest, WriteRequest } from '../state/request.js';
+import { OPEN_ACL_UNSAFE, type Acl, type Stat } from '../state/stat.js';
+import type { OpResult } from '../state/tree-view.js';
+import type { WatchEvent } from '../state/watch-event.js';
+import type { WatchKind } from '../state/watch-registry.js';
+import {
+  MultiError,
+  type CoordinationClient,
+  type CreateOptions,
+  type MultiOp,
+  type Observation,
+  type ObserveKind,
+  type SessionState,
+  type WatchListener,
+} from './coordination-client.js';
+import type { CommittedResult, Replica, ReplicaWatcher } from './replica.js';
+
+const EMPTY = Buffer.alloc(0);
+
+class ListenerWatcher implements ReplicaWatcher {
+  constructor(private readonly listener: WatchListener) {}
+  notify(event: WatchEvent): void {
+    queueMicrotask(() => this.listener(event));
+  }
+}
+
+/** Captures the observed value when the change is applied, then reports it in order. */
+class ObservingWatcher implements ReplicaWatcher {
+  constructor(
+    private readonly capture: (event: WatchEvent) => Observation | undefined,
+    private readonly listener: (observation: Observation) => void,
+  ) {}
+  notify(event: WatchEvent): void {
+    const observation = this.capture(event);
+    if (observation !== undefined) queueMicrotask(() => this.listener(observation));
+  }
+}
+
+export class LocalCoordinationClient implements CoordinationClient {
+  private cxid = 0;
+  private writesInFlight = 0;
+  private lastWrite: Promise<unknown> = Promise.resolve();
+  private stateValue: SessionState = 'connected';
+  private readonly listenerWatchers = new Map<WatchListener, ListenerWatcher>();
+  private readonly registered = new Set<ReplicaWatcher>();
+  private readonly endListeners = new Set<(state: 'expired' | 'closed') => void>();
+  private readonly unsubscribeReplica: () => void;
+
+  private constructor(
+    private readonly replica: Replica,
+    readonly sessionId: SessionId,
+    readonly sessionTimeoutMs: number,
+  ) {
+    this.unsubscribeReplica = replica.onSessionEnd((id, state) => {
+      if (id === sessionId) this.ended(state);
+    });
+  }
+
+  /**
+   * Opens a session on `replica`. A `local` session (the default) lives as long as this
+   * process; a non-local one must be kept alive with `touch()` like a remote client's pings,
+   * and expires after its timeout without them.
+   */
+  static async connect(
+    replica: Replica,
+    sessionTimeoutMs: number,
+    options: { local?: boolean } = {},
+  ): Promise<LocalCoordinationClient> {
+    const { sessionId, timeoutMs } = await replica.createSession(sessionTimeoutMs, options.local ?? true);
+    return new LocalCoordinationClient(replica, sessionId, timeoutMs);
+  }
+
+  /** Session activity, as a client's ping: false when the session is gone or expiring. */
+  touch(): boolean {
+    return this.replica.touchSession(this.sessionId);
+  }
+
+  get state(): SessionState {
+    return this.stateValue;
+  }
+
+  async create(path: string, data: Buffer, options: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
+    const mode: CreateModeName = options.mode ?? 'persistent';
+    this.checkPath(path, isSequentialMode(mode));
+    const request: WriteRequest = { op: 'create', path, data: Buffer.from(data), acl: options.acl ?? [...OPEN_ACL_UNSAFE], mode };
+    if (options.ttlMs !== undefined) request.ttlMs = options.ttlMs;
+    const result = await this.write(request, path);
+    return { path: result.path!, stat: result.stat! };
+  }
+
+  getData(path: string, watch?: WatchListener): Promise<{ data: Buffer; stat: Stat }> {
+    return this.read(path, () => {
+      const node = this.replica.tree.getData(path);
+      if (node === undefined) throw keeperError(ErrorCode.NoNode, path);
+      if (watch !== undefined) this.addWatchSync(path, 'data', watch);
+      return node;
+    });
+  }
+
+  async setData(path: string, data: Buffer, version = -1): Promise<Stat> {
+    this.checkPath(path);
+    return (await this.write({ op: 'setData', path, data: Buffer.from(data), version }, path)).stat!;
+  }
+
+  async delete(path: string, version = -1): Promise<void> {
+    this.checkPath(path);
+    await this.write({ op: 'delete', path, version }, path);
+  }
+
+  exists(path: string, watch?: WatchListener): Promise<Stat | null> {
+    return this.read(path, () => {
+      const stat = this.replica.tree.stat(path) ?? null;
+      if (watch !== undefined) this.addWatchSync(path, stat === null ? 'exists' : 'data', watch);
+      return stat;
+    });
+  }
+
+  getChildren(path: string, watch?: WatchListener): Promise<{ children: string[]; stat: Stat }> {
+    return this.read(path, () => {
+      const children = this.replica.tree.getChildren(path);
+      const stat = this.replica.tree.stat(path);
+      if (children === undefined || stat === undefined) throw keeperError(ErrorCode.NoNode, path);
+      if (watch !== undefined) this.addWatchSync(path, 'child', watch);
+      return { children, stat };
+    });
+  }
+
+  getAcl(path: string): Promise<{ acl: Acl[]; stat: Stat }> {
+    return this.read(path, () => {
+      const found = this.replica.tree.getAcl(path);
+      if (found === undefined) throw keeperError(ErrorCode.NoNode, path);
+      return found;
+    });
+  }
+
+  async setAcl(path: string, acl: Acl[], version = -1): Promise<Stat> {
+    this.checkPath(path);
+    return (await this.write({ op: 'setACL', path, acl, version }, path)).stat!;
+  }
+
+  getAllChildrenNumber(path: string): Promise<number> {
+    return this.read(path, () => {
+      const count = this.replica.tree.getAllChildrenNumber(path);
+      if (count === undefined) throw keeperError(ErrorCode.NoNode, path);
+      return count;
+    });
+  }
+
+  getEphemerals(prefix = '/'): Promise<string[]> {
+    return this.read(undefined, () => this.replica.tree.getEphemerals(this.sessionId, prefix));
+  }
+
+  async multi(ops: MultiOp[]): Promise<OpResult[]> {
+    const requests = ops.map((op) => this.toMultiRequest(op));
+    const result = await this.submit({ op: 'multi', ops: requests });
+    const results = result.results ?? [];
+    if (result.code !== ErrorCode.Ok) {
+      const failing = results.find((r) => r.code !== ErrorCode.Ok && r.code !== ErrorCode.RuntimeInconsistency);
+      const index = failing === undefined ? -1 : results.indexOf(failing);
+      throw new MultiError(failing?.code ?? result.code, results, index >= 0 ? ops[index]?.path : undefined);
+    }
+    return results;
+  }
+
+  async sync(path: string): Promise<void> {
+    this.checkPath(path);
+    this.checkConnected();
+    await this.lastWrite;
+    await this.replica.barrier();
+  }
+
+  addWatch(path: string, mode: 'persistent' | 'persistentRecursive', listener: WatchListener): Promise<void> {
+    return this.read(path, () => this.addWatchSync(path, mode, listener));
+  }
+
+  removeWatches(
+    path: string,
+    listener: WatchListener,
+    type: 'children' | 'data' | 'any' | 'persistent' | 'persistentRecursive' = 'any',
+  ): Promise<void> {
+    return this.read(path, () => {
+      const watcher = this.listenerWatchers.get(listener);
+      if (watcher === undefined || !this.replica.watches.remove(path, type, watcher)) {
+        throw keeperError(ErrorCode.NoWatcher, path);
+      }
+    });
+  }
+
+  observe(path: string, kind: ObserveKind, listener: (observation: Observation) => void): Promise<() => void> {
+    return this.read(path, () => {
+      const capture = this.captureFor(path, kind);
+      const watcher = new ObservingWatcher(capture, listener);
+      const watchKind: WatchKind = kind === 'recursiveEvents' ? 'persistentRecursive' : 'persistent';
+      this.replica.watches.add(path, watchKind, watcher);
+      this.registered.add(watcher);
+      if (kind !== 'events' && kind !== 'recursiveEvents') listener(this.currentValue(path, kind));
+      return () => {
+        if (this.registered.delete(watcher)) this.replica.watches.remove(path, watchKind, watcher);
+      };
+    });
+  }
+
+  onSessionEnd(listener: (state: 'expired' | 'closed') => void): () => void {
+    this.endListeners.add(listener);
+    return () => this.endListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.stateValue !== 'connected') return;
+    await this.lastWrite;
+    await this.replica.closeSession(this.sessionId);
+    this.ended('closed');
+  }
+
+  private captureFor(path: string, kind: ObserveKind): (event: WatchEvent) => Observation | undefined {
+    switch (kind) {
+      case 'data':
+      case 'exists':
+        return (event) => (event.type === 'childrenChanged' ? undefined : this.currentValue(path, kind));
+      case 'children':
+        return (event) => (event.type === 'dataChanged' ? undefined : this.currentValue(path, kind));
+      case 'events':
+      case 'recursiveEvents':
+        return (event) => ({ kind: 'event', value: event });
+    }
+  }
+
+  private currentValue(path: string, kind: 'data' | 'children' | 'exists'): Observation {
+    const tree = this.replica.tree;
+    switch (kind) {
+      case 'data':
+        return { kind, value: tree.getData(path) ?? null };
+      case 'exists':
+        return { kind, value: tree.stat(path) ?? null };
+      case 'children': {
+        const children = tree.getChildren(path);
+        const stat = tree.stat(path);
+        return { kind, value: children === undefined || stat === undefined ? null : { children, stat } };
+      }
+    }
+  }
+
+  private addWatchSync(path: string, kind: WatchKind, listener: WatchListener): void {
+    let watcher = this.listenerWatchers.get(listener);
+    if (watcher === undefined) {
+      watcher = new ListenerWatcher(listener);
+      this.listenerWatchers.set(listener, watcher);
+    }
+    this.registered.add(watcher);
+    this.replica.watches.add(path, kind, watcher);
+  }
+
+  private toMultiRequest(op: MultiOp): MultiOpRequest {
+    switch (op.op) {
+      case 'create': {
+        const mode = op.mode ?? 'persistent';
+        this.checkPath(op.path, isSequentialMode(mode));
+        const request: MultiOpRequest = {
+          op: 'create', path: op.path, data: op.data === undefined ? EMPTY : Buffer.from(op.data), acl: op.acl ?? [...OPEN_ACL_UNSAFE], mode,
+        };
+        if (op.ttlMs !== undefined) request.ttlMs = op.ttlMs;
+        return request;
+      }
+      case 'delete':
+        this.checkPath(op.path);
+        return { op: 'delete', path: op.path, version: op.version ?? -1 };
+      case 'setData':
+        this.checkPath(op.path);
+        return { op: 'setData', path: op.path, data: Buffer.from(op.data), version: op.version ?? -1 };
+      case 'check':
+        this.checkPath(op.path);
+        return { op: 'check', path: op.path, version: op.version };
+    }
+  }
+
+  /** Submits a write and turns a non-zero result code into the typed error. */
+  private async write(request: WriteRequest, path: string): Promise<CommittedResult> {
+    const result = await this.submit(request);
+    if (result.code !== ErrorCode.Ok) throw keeperError(result.code, result.path ?? path);
+    return result;
+  }
+
+  private submit(request: WriteRequest): Promise<CommittedResult> {
+    this.checkConnected();
+    this.cxid = (this.cxid + 1) | 0;
+    this.writesInFlight += 1;
+    const promise = this.replica.submit(this.sessionId, this.cxid, request);
+    this.lastWrite = promise.then(
+      () => {
+        this.writesInFlight -= 1;
+      },
+      () => {
+        this.writesInFlight -= 1;
+      },
+    );
+    return promise;
+  }
+
+  /** Runs a read now, or after this session's in-flight writes (per-session FIFO). */
+  private read<T>(path: string | undefined, run: () => T): Promise<T> {
+    try {
+      if (path !== undefined) this.checkPath(path);
+      this.checkConnected();
+      if (this.writesInFlight === 0) return Promise.resolve(run());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.lastWrite.then(() => {
+      this.checkConnected();
+      return run();
+    });
+  }
+
+  private checkPath(path: string, sequential = false): void {
+    const problem = pathProblem(path, sequential);
+    if (problem !== null) throw new InvalidPathError(ErrorCode.BadArguments, String(path), `invalid path: ${problem}`);
+  }
+
+  private checkConnected(): void {
+    if (this.stateValue === 'expired') throw keeperError(ErrorCode.SessionExpired);
+    if (this.stateValue === 'closed') {
+      throw new KeeperError(ErrorCode.ConnectionLoss, undefined, 'the session was closed');
+    }
+  }
+
+  private ended(state: 'expired' | 'closed'): void {
+    if (this.stateValue !== 'connected') return;
+    this.stateValue = state;
+    this.unsubscribeReplica();
+    for (const watcher of this.registered) this.replica.watches.removeWatcher(watcher);
+    this.registered.clear();
+    for (const listener of this.endListeners) listener(state);
+    this.endListeners.clear();
+  }
+}

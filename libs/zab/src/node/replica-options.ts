@@ -1,0 +1,115 @@
+/**
+ * Options of an embedded replica, their defaults and their validation. Every problem is
+ * reported at once, each with what is wrong and how to fix it, so a bad configuration fails
+ * the application's start with one readable message.
+ */
+export interface ReplicaOptions {
+  /**
+   * Directory of the transaction log and snapshots, or `':memory:'` for a replica that keeps
+   * nothing (tests). Default `./.zab/1`.
+   */
+  dataDir: string;
+  /** ZooKeeper's tickTime: session timeouts are negotiated into [2, 20] ticks. Default 2000. */
+  tickMs: number;
+  /** Requested timeout of this instance's own session. Default 10000 (negotiated). */
+  sessionTimeoutMs: number;
+  /** Smallest negotiated session timeout; default 2 ticks. */
+  minSessionTimeoutMs: number;
+  /** Largest negotiated session timeout; default 20 ticks. */
+  maxSessionTimeoutMs: number;
+  /** Largest znode value in bytes (ZooKeeper's jute.maxbuffer). Default 1 MiB (1048576). */
+  dataBytesMax: number;
+  /** A snapshot is taken after this many transactions. Default 100000. */
+  snapshotEveryTxns: number;
+  /** Snapshots kept on disk (with the log needed to replay from the oldest). Default 3. */
+  snapshotsRetained: number;
+  /** Largest log segment before a new one is started. Default 64 MiB. */
+  logSegmentBytesMax: number;
+  /** How often empty containers and expired TTL nodes are looked for. Default 60000. */
+  containerCheckIntervalMs: number;
+  /** Most container/TTL deletions per check (ZooKeeper: 10000 per minute). Default 10000. */
+  containerDeletesPerCheckMax: number;
+  /** Writes admitted but not yet durable; further writes wait. Default 10000. */
+  pendingWritesMax: number;
+}
+
+export const REPLICA_DEFAULTS: Readonly<ReplicaOptions> = Object.freeze({
+  dataDir: './.zab/1',
+  tickMs: 2000,
+  sessionTimeoutMs: 10_000,
+  minSessionTimeoutMs: 4000,
+  maxSessionTimeoutMs: 40_000,
+  dataBytesMax: 1_048_576,
+  snapshotEveryTxns: 100_000,
+  snapshotsRetained: 3,
+  logSegmentBytesMax: 64 * 1024 * 1024,
+  containerCheckIntervalMs: 60_000,
+  containerDeletesPerCheckMax: 10_000,
+  pendingWritesMax: 10_000,
+});
+
+/** Thrown when options are invalid; `problems` lists each one. */
+export class ReplicaConfigurationError extends Error {
+  override readonly name = 'ReplicaConfigurationError';
+  constructor(readonly problems: string[]) {
+    super(`invalid nestjs-zab options:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+type IntegerRule = [key: keyof ReplicaOptions, min: number, max: number, hint: string];
+
+const INTEGER_RULES: IntegerRule[] = [
+  ['tickMs', 10, 600_000, 'a tick of 100 to 3000 ms suits most deployments'],
+  ['sessionTimeoutMs', 1, 3_600_000, 'it is negotiated into [minSessionTimeoutMs, maxSessionTimeoutMs]'],
+  ['dataBytesMax', 1, 64 * 1024 * 1024, 'ZooKeeper\'s default is 1048576 (1 MiB)'],
+  ['snapshotEveryTxns', 1, 1e9, 'e.g. 100000'],
+  ['snapshotsRetained', 1, 1000, 'keep at least 1; 3 is a safe default'],
+  ['logSegmentBytesMax', 4096, 2 ** 31 - 1, 'e.g. 67108864 (64 MiB)'],
+  ['containerCheckIntervalMs', 1, 86_400_000, 'e.g. 60000'],
+  ['containerDeletesPerCheckMax', 1, 1e6, 'e.g. 10000'],
+  ['pendingWritesMax', 1, 1e7, 'e.g. 10000'],
+];
+
+/**
+ * Fills defaults and validates. Unknown keys are reported too (a typo would otherwise be
+ * silently ignored). `minSessionTimeoutMs`/`maxSessionTimeoutMs` default to 2 and 20 ticks.
+ */
+export function resolveReplicaOptions(input: Partial<ReplicaOptions> | undefined): ReplicaOptions {
+  const given = (input ?? {}) as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const key of Object.keys(given)) {
+    if (!(key in REPLICA_DEFAULTS)) {
+      problems.push(`unknown option "${key}"; known options: ${Object.keys(REPLICA_DEFAULTS).join(', ')}`);
+    }
+  }
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
+  const tickMs = typeof defined.tickMs === 'number' ? defined.tickMs : REPLICA_DEFAULTS.tickMs;
+  const options: ReplicaOptions = {
+    ...REPLICA_DEFAULTS,
+    minSessionTimeoutMs: 2 * tickMs,
+    maxSessionTimeoutMs: 20 * tickMs,
+    ...(defined as Partial<ReplicaOptions>),
+  };
+  if (typeof options.dataDir !== 'string' || options.dataDir.length === 0) {
+    problems.push(`dataDir must be a non-empty string (a directory path, or ':memory:'); got ${JSON.stringify(options.dataDir)}`);
+  }
+  const rules: IntegerRule[] = [
+    ...INTEGER_RULES,
+    ['minSessionTimeoutMs', 1, 86_400_000, 'ZooKeeper\'s default is 2 * tickMs'],
+    ['maxSessionTimeoutMs', 1, 86_400_000, 'ZooKeeper\'s default is 20 * tickMs'],
+  ];
+  for (const [key, min, max, hint] of rules) {
+    const value = options[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${key} must be an integer from ${min} to ${max}; got ${JSON.stringify(value)} (${hint})`);
+    }
+  }
+  if (problems.length === 0 && options.minSessionTimeoutMs > options.maxSessionTimeoutMs) {
+    problems.push(
+      `minSessionTimeoutMs (${options.minSessionTimeoutMs}) must not exceed maxSessionTimeoutMs ` +
+        `(${options.maxSessionTimeoutMs}); raise maxSessionTimeoutMs or lower minSessionTimeoutMs`,
+    );
+  }
+  if (problems.length > 0) throw new ReplicaConfigurationError(problems);
+  return options;
+}

@@ -1,0 +1,140 @@
+/**
+ * Goal: the replica driver's durability duties: state survives a clean restart exactly (same
+ * tree digest), snapshots are taken every N transactions while writes continue and old ones
+ * are purged down to K, session ids stay unique across restarts, sessions of a previous run
+ * expire (their ephemerals go), and a corrupt log before its tail stops the start with the
+ * file and offset.
+ * Method: real file storage in temporary directories; waits are on events with timeouts.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Replica } from './replica.js';
+import { LocalCoordinationClient } from './local-client.js';
+import { deferred, withTimeout } from '../testing/with-timeout.js';
+import type { WatchEvent } from '../state/watch-event.js';
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'zab-replica-'));
+  dirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function filesUnder(dir: string, prefix: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(d, entry.name));
+      else if (entry.name.startsWith(prefix) && !entry.name.endsWith('.tmp')) found.push(join(d, entry.name));
+    }
+  };
+  walk(dir);
+  return found.sort();
+}
+
+test('a clean restart recovers the same tree (digest) from snapshots and log', async () => {
+  const dataDir = tempDir();
+  const replica = await Replica.open({ dataDir, snapshotEveryTxns: 100, snapshotsRetained: 2 });
+  const client = await LocalCoordinationClient.connect(replica, 10_000);
+  await client.create('/r', Buffer.alloc(0));
+  const writes = [];
+  for (let i = 0; i < 1000; i++) {
+    writes.push(client.create(`/r/n${i}`, Buffer.from(`value ${i}`)));
+    if (i % 3 === 0) writes.push(client.setData('/r', Buffer.from(String(i))));
+  }
+  await Promise.all(writes);
+  for (let i = 0; i < 1000; i += 7) await client.delete(`/r/n${i}`);
+  const digest = replica.tree.digest();
+  const count = replica.tree.nodeCount;
+  const lastZxid = replica.lastZxid;
+  await replica.close();
+
+  const snapshots = filesUnder(dataDir, 'snapshot.');
+  assert.ok(snapshots.length >= 1 && snapshots.length <= 2, `kept ${snapshots.length} snapshots, want 1..2`);
+
+  const reopened = await Replica.open({ dataDir });
+  try {
+    assert.equal(reopened.tree.digest(), digest);
+    assert.equal(reopened.tree.nodeCount, count);
+    assert.equal(reopened.lastZxid, lastZxid);
+    assert.equal(reopened.tree.getData('/r/n1')!.data.toString(), 'value 1');
+  } finally {
+    await reopened.close();
+  }
+});
+
+test('session ids are unique across restarts and old sessions expire with their ephemerals', async () => {
+  const dataDir = tempDir();
+  const first = await Replica.open({ dataDir, tickMs: 20 });
+  const old = await LocalCoordinationClient.connect(first, 60, { local: false });
+  await old.create('/old-lease', Buffer.alloc(0), { mode: 'ephemeral' });
+  const oldId = old.sessionId;
+  await first.close();
+
+  const second = await Replica.open({ dataDir, tickMs: 20 });
+  try {
+    assert.ok(second.tree.hasSession(oldId), 'the session is recovered with the tree');
+    const observer = await LocalCoordinationClient.connect(second, 10_000);
+    assert.notEqual(observer.sessionId, oldId);
+    assert.ok(observer.sessionId > oldId);
+    const gone = deferred<WatchEvent>();
+    if (await observer.exists('/old-lease', (e) => gone.resolve(e)) !== null) {
+      assert.equal((await withTimeout(gone.promise, 5000, 'old ephemeral to expire')).type, 'deleted');
+    }
+    assert.equal(second.tree.hasSession(oldId), false);
+  } finally {
+    await second.close();
+  }
+});
+
+test('corruption before the log tail stops the start, naming the file and offset', async () => {
+  const dataDir = tempDir();
+  const replica = await Replica.open({ dataDir });
+  const client = await LocalCoordinationClient.connect(replica, 10_000);
+  for (let i = 0; i < 20; i++) await client.create(`/c${i}`, Buffer.alloc(50, 1));
+  await replica.close();
+  const [segment] = filesUnder(dataDir, 'log.');
+  assert.ok(segment !== undefined);
+  const bytes = readFileSync(segment);
+  const offset = Math.floor(bytes.length / 3);
+  bytes[offset] = bytes[offset]! ^ 0xff;
+  writeFileSync(segment, bytes);
+  await assert.rejects(Replica.open({ dataDir }), (error: unknown) => {
+    assert.ok(error instanceof Error);
+    assert.equal(error.name, 'StorageCorruptionError');
+    assert.ok(error.message.includes(segment.split('/').pop()!), error.message);
+    assert.match(error.message, /offset \d+/);
+    return true;
+  });
+});
+
+test('writes continue while a snapshot is being written', async () => {
+  const dataDir = tempDir();
+  const replica = await Replica.open({ dataDir, snapshotEveryTxns: 1_000_000 });
+  const client = await LocalCoordinationClient.connect(replica, 10_000);
+  await client.create('/s', Buffer.alloc(0));
+  await Promise.all(Array.from({ length: 50_000 }, (_, i) => client.create(`/s/n${i}`, Buffer.alloc(100))));
+  const taking = replica.takeSnapshot();
+  let during = 0;
+  let snapshotDone = false;
+  void taking.then(() => {
+    snapshotDone = true;
+  });
+  while (!snapshotDone && during < 10_000) {
+    await client.setData('/s', Buffer.from(String(during)));
+    during += 1;
+  }
+  await taking;
+  assert.ok(during > 0, 'no write completed while the snapshot was written');
+  const digest = replica.tree.digest();
+  await replica.close();
+  const reopened = await Replica.open({ dataDir });
+  assert.equal(reopened.tree.digest(), digest);
+  await reopened.close();
+});
