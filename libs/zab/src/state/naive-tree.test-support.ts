@@ -102,7 +102,7 @@ export class NaiveTree implements TreeView {
         return;
       }
       case 'createSession':
-        assert(!this.sessions.has(header.sessionId), 'session already exists');
+        // ZooKeeper's DataTree overwrites an existing session's timeout (ids are unique anyway).
         this.sessions.set(header.sessionId, body.timeoutMs);
         return;
       case 'closeSession':
