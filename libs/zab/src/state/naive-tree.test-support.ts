@@ -152,7 +152,9 @@ export class NaiveTree implements TreeView {
     }
   }
 
-  private node(zxid: Zxid, time: bigint, kind: NodeKind, ttlMs: number, owner: SessionId): NaiveNode {
+  private node(
+    zxid: Zxid, time: bigint, kind: NodeKind, ttlMs: number, owner: SessionId,
+  ): NaiveNode {
     return {
       data: Buffer.alloc(0),
       acl: OPEN_ACL_UNSAFE.map((entry) => ({ ...entry })),

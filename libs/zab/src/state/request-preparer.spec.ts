@@ -541,8 +541,11 @@ const stepArbitrary = fc.record({
 
 describe('the overlay is invisible (property)', () => {
   test('pipelined preparation gives the same txns as one-at-a-time preparation', () => {
-    const seen = { requests: 0, succeeded: 0, preparedBehindThree: 0, outcomes: new Set<string>() };
-    fc.assert(fc.property(fc.array(stepArbitrary, { maxLength: 60 }), (steps) => {
+    const seen = {
+      requests: 0, succeeded: 0, preparedBehindThree: 0, outcomes: new Set<string>(),
+    };
+    const streams = fc.array(stepArbitrary, { minLength: 10, maxLength: 80, size: 'max' });
+    fc.assert(fc.property(streams, (steps) => {
       const serial = PreparerHarness.withSessions();
       const pipelined = PreparerHarness.withSessions();
       for (const step of steps) {
@@ -560,9 +563,10 @@ describe('the overlay is invisible (property)', () => {
       pipelined.applyPending();
       assert.equal(pipelined.preparer.outstandingCount, 0);
       assert.deepEqual(pipelined.tree.dump(), serial.tree.dump());
-    }), { numRuns: 300 });
+    }), { numRuns: 500 });
     // The property is only as good as its streams: check they exercise the overlay.
-    assert.ok(seen.succeeded > seen.requests / 4, `few successes ${seen.succeeded}/${seen.requests}`);
+    assert.ok(seen.succeeded > seen.requests / 4,
+      `few successes ${seen.succeeded}/${seen.requests}`);
     assert.ok(seen.preparedBehindThree > seen.requests / 10,
       `pipelines too shallow ${seen.preparedBehindThree}/${seen.requests}`);
     assert.ok(seen.outcomes.size >= 25, [...seen.outcomes].sort().join(' '));
