@@ -13,12 +13,7 @@ import type { SessionId } from '../core/ids.js';
 import { TTL_MS_MAX } from './create-mode.js';
 import type { CreateModeName } from './create-mode.js';
 import { ErrorCode } from './error-code.js';
-import {
-  checkAndIncrementVersion,
-  fixupAcl,
-  RequestPreparer,
-  sequenceSuffix,
-} from './request-preparer.js';
+import { fixupAcl, nextVersion, RequestPreparer, sequenceSuffix } from './request-preparer.js';
 import type { MultiOpRequest, WriteRequest } from './request.js';
 import type { Txn } from './txn.js';
 import {
@@ -147,9 +142,14 @@ describe('create rules', () => {
   test('ACL lists are deduplicated and valid schemes accepted', () => {
     const digest = { perms: 1, scheme: 'digest', id: 'bob:abc=' };
     assert.deepEqual(fixupAcl([digest, { ...digest }]), [digest]);
-    assert.deepEqual(fixupAcl([{ perms: 3, scheme: 'ip', id: '10.0.0.0/8' }]).length, 1);
-    assert.throws(() => fixupAcl([{ perms: 3, scheme: 'ip', id: '10.0.0.300' }]));
-    assert.throws(() => fixupAcl([{ perms: 3, scheme: 'digest', id: 'bob' }]));
+    assert.equal(fixupAcl([{ perms: 3, scheme: 'ip', id: '10.0.0.0/8' }])?.length, 1);
+    assert.equal(fixupAcl([{ perms: 3, scheme: 'ip', id: 'fe80::1/64' }])?.length, 1);
+    assert.equal(fixupAcl([{ perms: 3, scheme: 'ip', id: '10.0.0.300' }]), undefined);
+    assert.equal(fixupAcl([{ perms: 3, scheme: 'ip', id: '10.0.0.1/33' }]), undefined);
+    assert.equal(fixupAcl([{ perms: 3, scheme: 'digest', id: 'bob' }]), undefined);
+    const malformed = [null, 'world:anyone', { perms: 1, scheme: 'world' }];
+    for (const entry of malformed) assert.equal(fixupAcl([entry] as never), undefined);
+    assert.equal(fixupAcl('nope' as never), undefined);
   });
 
   test('sequence suffix is %010d of a signed int', () => {
@@ -230,10 +230,9 @@ describe('delete, setData, setACL, check rules', () => {
   });
 
   test('version increment wraps like a Java int and skips -1 (ZOOKEEPER-4743)', () => {
-    assert.equal(checkAndIncrementVersion(0, -1), 1);
-    assert.equal(checkAndIncrementVersion(2147483647, -1), -2147483648);
-    assert.equal(checkAndIncrementVersion(-2, -2), 0);
-    assert.throws(() => checkAndIncrementVersion(3, 4));
+    assert.equal(nextVersion(0), 1);
+    assert.equal(nextVersion(2147483647), -2147483648);
+    assert.equal(nextVersion(-2), 0);
     const harness = PreparerHarness.withSessions();
     harness.setup(create('/a'));
     harness.tree.nodes.get('/a')!.stat.version = 2147483647;

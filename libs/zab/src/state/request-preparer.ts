@@ -148,14 +148,18 @@ function reject(code: number): never {
 }
 
 /**
- * ZooKeeper's `checkAndIncVersion`: BadVersion unless `expected` is -1 or the current
- * version; the next version wraps like a Java int and skips -1 (ZOOKEEPER-4743), because -1
- * means "any version" to clients.
+ * The version after a write: current + 1, wrapping like a Java int and skipping -1
+ * (ZOOKEEPER-4743), because -1 means "any version" to clients.
  */
-export function checkAndIncrementVersion(current: number, expected: number): number {
-  if (expected !== -1 && expected !== current) reject(ErrorCode.BadVersion);
+export function nextVersion(current: number): number {
   const next = (current + 1) | 0;
   return next === -1 ? 0 : next;
+}
+
+/** ZooKeeper's `checkAndIncVersion`: BadVersion unless `expected` is -1 or the current one. */
+function checkAndIncrementVersion(current: number, expected: number): number {
+  if (expected !== -1 && expected !== current) reject(ErrorCode.BadVersion);
+  return nextVersion(current);
 }
 
 /** The sequential suffix: Java's `String.format("%010d", counter)` for a signed int. */
@@ -165,24 +169,30 @@ export function sequenceSuffix(counter: number): string {
 }
 
 /**
- * ZooKeeper's `fixupACL` without authentication info: non-empty, duplicates removed, and
- * every entry of a scheme ZooKeeper's providers accept with a well-formed id.
+ * ZooKeeper's `fixupACL` without authentication info: the list with duplicates removed, or
+ * undefined (InvalidAcl) when it is empty or has an entry of a scheme ZooKeeper's providers
+ * reject or with a malformed id.
  */
-export function fixupAcl(acl: readonly Acl[]): Acl[] {
+export function fixupAcl(acl: readonly Acl[]): Acl[] | undefined {
+  // Requests come from the wire: a malformed list is the client's error, not an invariant.
+  if (!Array.isArray(acl)) return undefined;
   const unique: Acl[] = [];
-  for (const entry of acl) {
+  for (const entry of acl as readonly unknown[]) {
+    if (!isAcl(entry)) return undefined;
     const seen = unique.some(
       (u) => u.perms === entry.perms && u.scheme === entry.scheme && u.id === entry.id,
     );
     if (!seen) unique.push({ perms: entry.perms, scheme: entry.scheme, id: entry.id });
   }
-  if (unique.length === 0) reject(ErrorCode.InvalidAcl);
-  for (const entry of unique) {
-    if (!Number.isInteger(entry.perms) || !isValidAclId(entry.scheme, entry.id)) {
-      reject(ErrorCode.InvalidAcl);
-    }
-  }
-  return unique;
+  if (unique.length === 0) return undefined;
+  const valid = unique.every((entry) => isValidAclId(entry.scheme, entry.id));
+  return valid ? unique : undefined;
+}
+
+function isAcl(entry: unknown): entry is Acl {
+  if (typeof entry !== 'object' || entry === null) return false;
+  const { perms, scheme, id } = entry as Record<string, unknown>;
+  return Number.isInteger(perms) && typeof scheme === 'string' && typeof id === 'string';
 }
 
 function isValidAclId(scheme: string, id: string): boolean {
@@ -265,7 +275,10 @@ export class RequestPreparer {
     this.dataBytesMax = options.dataBytesMax ?? DATA_BYTES_MAX_DEFAULT;
   }
 
-  /** Number of change records not yet dropped by `committed` (monitoring, limits). */
+  /**
+   * Change records not yet dropped by `committed` (ZooKeeper's `outstandingChanges.size()`):
+   * one per touched path or session per txn, so a create counts 2 (node and parent).
+   */
   get outstandingCount(): number {
     return this.nodeChanges.size + this.sessionChanges.size;
   }
@@ -425,7 +438,7 @@ export class RequestPreparer {
     scratch.checkSession(header.sessionId);
     const kind = kindOfMode(request.mode);
     if (kind === 'ephemeral' && header.sessionId === 0n) reject(ErrorCode.SessionExpired);
-    const acl = fixupAcl(request.acl);
+    const acl = fixupAcl(request.acl) ?? reject(ErrorCode.InvalidAcl);
     if (!sequential && request.path === '/') reject(ErrorCode.NodeExists);
     const parentPath = parentOf(sequential ? request.path + '0' : request.path);
     const parent = scratch.existing(parentPath);
@@ -492,7 +505,7 @@ export class RequestPreparer {
   private prepareSetAcl(request: SetAclRequest, header: TxnHeader, scratch: Scratch): TxnBody {
     if (!isValidPath(request.path)) reject(ErrorCode.BadArguments);
     scratch.checkSession(header.sessionId);
-    const acl = fixupAcl(request.acl);
+    const acl = fixupAcl(request.acl) ?? reject(ErrorCode.InvalidAcl);
     const node = scratch.existing(request.path);
     const version = checkAndIncrementVersion(node.aversion, request.version);
     scratch.nodes.set(request.path, { ...node, aversion: version, acl });
