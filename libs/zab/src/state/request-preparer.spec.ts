@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { SessionId } from '../core/ids.js';
+import { InvariantViolation } from '../util/assert.js';
 import { TTL_MS_MAX } from './create-mode.js';
 import type { CreateModeName } from './create-mode.js';
 import { ErrorCode } from './error-code.js';
@@ -402,6 +403,15 @@ describe('pipelining through the outstanding-changes overlay', () => {
     assert.equal(fresh.outstandingCount, 0);
     assert.equal(codeOf(fresh.prepare(create('/x'), header(4n, SESSION_A))),
       E.SessionExpired, 'after reset only the tree counts, and it has no session');
+  });
+
+  test('zxids must increase (the overlay is ordered by zxid)', () => {
+    const preparer = new RequestPreparer(new NaiveTree());
+    preparer.prepare({ op: 'createSession', timeoutMs: 1 }, header(5n, SESSION_A));
+    assert.throws(() => preparer.prepare(create('/a'), header(5n, SESSION_A)),
+      InvariantViolation);
+    preparer.reset();
+    preparer.prepare({ op: 'createSession', timeoutMs: 1 }, header(1n, SESSION_A));
   });
 
   test('delete then re-create the same path in flight', () => {

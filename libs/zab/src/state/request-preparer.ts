@@ -31,7 +31,7 @@
  *   only the committed tree and the preparer only "not a normal ephemeral").
  */
 import type { SessionId, Zxid } from '../core/ids.js';
-import { assertNever } from '../util/assert.js';
+import { assert, assertNever } from '../util/assert.js';
 import type { NodeKind } from './create-mode.js';
 import { isSequentialMode, kindOfMode, TTL_MS_MAX } from './create-mode.js';
 import { ErrorCode } from './error-code.js';
@@ -252,6 +252,7 @@ class Scratch {
     return this.node(path) ?? reject(ErrorCode.NoNode);
   }
 
+  /** True if the session exists and no closeSession for it was prepared. */
   isSessionLive(sessionId: SessionId): boolean {
     return this.sessions.get(sessionId) ?? this.preparer.isSessionLive(sessionId);
   }
@@ -267,6 +268,8 @@ export class RequestPreparer {
   private readonly nodeChanges = new ChangeLog<string, NodeState | null>();
   /** true = created (live), false = closing or closed. */
   private readonly sessionChanges = new ChangeLog<SessionId, boolean>();
+  /** The overlay is ordered by zxid, so headers must come in increasing zxid order. */
+  private lastPreparedZxid: Zxid = 0n;
 
   constructor(
     private readonly tree: TreeView,
@@ -289,6 +292,9 @@ export class RequestPreparer {
    * Header zxids must increase from call to call.
    */
   prepare(request: WriteRequest, header: TxnHeader): Txn {
+    assert(header.zxid > this.lastPreparedZxid,
+      `zxid ${header.zxid} prepared after ${this.lastPreparedZxid}`);
+    this.lastPreparedZxid = header.zxid;
     const scratch = new Scratch(this);
     let body: TxnBody;
     try {
@@ -311,9 +317,13 @@ export class RequestPreparer {
   reset(): void {
     this.nodeChanges.clear();
     this.sessionChanges.clear();
+    this.lastPreparedZxid = 0n;
   }
 
-  /** Latest state of `path`: the overlay if it has a record, else the committed tree. */
+  /**
+   * Latest state of `path`: the overlay if it has a record, else the committed tree.
+   * Internal to this module (used by `Scratch`).
+   */
   outstandingNode(path: string): NodeState | undefined {
     const record = this.nodeChanges.get(path);
     if (record !== undefined) return record.value ?? undefined;
@@ -333,6 +343,7 @@ export class RequestPreparer {
     };
   }
 
+  /** True if the session exists and no closeSession for it was prepared. */
   isSessionLive(sessionId: SessionId): boolean {
     return this.sessionChanges.get(sessionId)?.value ?? this.tree.hasSession(sessionId);
   }
