@@ -289,7 +289,8 @@ export class RequestPreparer {
   /**
    * Validates `request` against the tree plus every earlier prepared txn and returns its
    * txn. Never throws for bad input: failures are `error` txns (multi: see txn.ts).
-   * Header zxids must increase from call to call.
+   * Header zxids must increase from call to call. Buffer ownership: create/setData txns
+   * share the request's `data` buffer; the caller must not modify it afterwards.
    */
   prepare(request: WriteRequest, header: TxnHeader): Txn {
     assert(header.zxid > this.lastPreparedZxid,
