@@ -83,7 +83,10 @@ export interface ErrorTxn {
 /**
  * All-or-nothing batch. When any op failed in preparation, every op is an `error` txn: the
  * failing op carries its code, the ops before it `Ok` and the ops after it
- * `RuntimeInconsistency` (ZooKeeper's per-op results), and nothing changes.
+ * `RuntimeInconsistency` (ZooKeeper's per-op results), and nothing changes. ZooKeeper itself
+ * logs the ops before the failure as their real txns and rewrites them to `ErrorTxn(Ok)` at
+ * apply time (`DataTree.processTxn`); we rewrite at preparation, so the client-visible
+ * results are the same and apply stays trivial.
  */
 export interface MultiTxn {
   type: 'multi';

@@ -1,0 +1,92 @@
+/**
+ * Test support for the request preparer: a naive tree, a preparer over it, and a driver-like
+ * loop that stamps headers (increasing zxids, a settable clock) and can apply prepared txns
+ * either at once (`run`) or later (`prepare` ... `applyPending`), as the pipelining driver does.
+ */
+import type { SessionId, Zxid } from '../core/ids.js';
+import { NaiveTree } from './naive-tree.test-support.js';
+import type { RequestPreparerOptions } from './request-preparer.js';
+import { RequestPreparer } from './request-preparer.js';
+import type { CreateRequest, WriteRequest } from './request.js';
+import type { CreateModeName } from './create-mode.js';
+import { OPEN_ACL_UNSAFE } from './stat.js';
+import type { Txn } from './txn.js';
+
+export const SESSION_A: SessionId = 0x100n;
+export const SESSION_B: SessionId = 0x200n;
+
+export class PreparerHarness {
+  readonly tree = new NaiveTree();
+  readonly preparer: RequestPreparer;
+  readonly pending: Txn[] = [];
+  zxid: Zxid = 0n;
+  timeMs = 1_000_000n;
+
+  constructor(options?: RequestPreparerOptions) {
+    this.preparer = new RequestPreparer(this.tree, options);
+  }
+
+  /** Prepares without applying (the txn joins `pending`). */
+  prepare(request: WriteRequest, sessionId: SessionId = SESSION_A, cxid = 1): Txn {
+    this.zxid += 1n;
+    const txn = this.preparer.prepare(request, {
+      sessionId, cxid, zxid: this.zxid, time: this.timeMs,
+    });
+    this.pending.push(txn);
+    return txn;
+  }
+
+  /** Applies the oldest `count` pending txns (default all) and reports them committed. */
+  applyPending(count = this.pending.length): void {
+    for (const txn of this.pending.splice(0, count)) {
+      this.tree.apply(txn);
+      this.preparer.committed(txn.header.zxid);
+    }
+  }
+
+  /** Prepares and applies at once (nothing outstanding afterwards). */
+  run(request: WriteRequest, sessionId: SessionId = SESSION_A): Txn {
+    const txn = this.prepare(request, sessionId);
+    this.applyPending();
+    return txn;
+  }
+
+  /** Runs each request in turn; throws if any of them failed. */
+  setup(...requests: WriteRequest[]): void {
+    for (const request of requests) {
+      const txn = this.run(request);
+      const body = txn.body;
+      const failed = body.type === 'error' ||
+        (body.type === 'multi' && body.txns.some((op) => op.type === 'error'));
+      if (failed) throw new Error(`setup request failed: ${JSON.stringify(request)}`);
+    }
+  }
+
+  /** A harness with SESSION_A and SESSION_B open. */
+  static withSessions(options?: RequestPreparerOptions): PreparerHarness {
+    const harness = new PreparerHarness(options);
+    harness.run({ op: 'createSession', timeoutMs: 10_000 }, SESSION_A);
+    harness.run({ op: 'createSession', timeoutMs: 10_000 }, SESSION_B);
+    return harness;
+  }
+}
+
+export function create(
+  path: string,
+  mode: CreateModeName = 'persistent',
+  extra: Partial<CreateRequest> = {},
+): CreateRequest {
+  return {
+    op: 'create', path, data: Buffer.from(path), acl: [...OPEN_ACL_UNSAFE], mode, ...extra,
+  };
+}
+
+/** The result code of a txn: its error code, the failing op's code for a multi, else 0. */
+export function codeOf(txn: Txn): number {
+  const body = txn.body;
+  if (body.type === 'error') return body.code;
+  if (body.type === 'multi') {
+    for (const op of body.txns) if (op.type === 'error' && op.code !== 0) return op.code;
+  }
+  return 0;
+}
