@@ -136,20 +136,21 @@ function createTxn(zxid: bigint, path: string, parentCVersion: number): Txn {
   };
 }
 
-/** 1M znodes in 1000 parents of 1000 children: `/bench/pNNN/cNNNNNN` (about 20-byte paths). */
+/** 1M znodes in 1000 parents of 1000 children: `/bench/pNNN/cNNNNNNN` (about 20-byte paths). */
 function populate(tree: DataTree, count: number): { pathBytes: number; dataBytes: number } {
   let zxid = tree.lastZxid;
   let pathBytes = 0;
   let dataBytes = 0;
-  tree.apply(createTxn(++zxid, '/bench', 1));
+  const create = (path: string): void => {
+    const parent = path.slice(0, path.lastIndexOf('/')) || '/';
+    tree.apply(createTxn(++zxid, path, tree.stat(parent)!.cversion + 1));
+  };
+  create('/bench');
   const parents = Math.ceil(count / 1000);
-  for (let p = 0; p < parents; p++) {
-    tree.apply(createTxn(++zxid, `/bench/p${String(p).padStart(3, '0')}`, p + 2));
-  }
+  for (let p = 0; p < parents; p++) create(`/bench/p${String(p).padStart(3, '0')}`);
   for (let i = 0; i < count; i++) {
-    const p = i % parents;
-    const path = `/bench/p${String(p).padStart(3, '0')}/c${String(i).padStart(7, '0')}`;
-    tree.apply(createTxn(++zxid, path, Math.floor(i / parents) + 1));
+    const path = `/bench/p${String(i % parents).padStart(3, '0')}/c${String(i).padStart(7, '0')}`;
+    create(path);
     pathBytes += path.length;
     dataBytes += VALUE.length;
   }
