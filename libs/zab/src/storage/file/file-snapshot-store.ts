@@ -201,7 +201,13 @@ class FileSnapshotWriter implements SnapshotWriter {
     const position = this.positionBytes;
     this.positionBytes += chunk.length;
     this.bodyCrc = crc32(chunk, this.bodyCrc);
-    await this.store.io('write', this.temporary, () => this.handle.write(chunk, position));
+    try {
+      await this.store.io('write', this.temporary, () => this.handle.write(chunk, position));
+    } catch (error) {
+      this.state = 'aborted';
+      await this.handle.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   async commit(): Promise<SnapshotInfo> {
@@ -212,8 +218,13 @@ class FileSnapshotWriter implements SnapshotWriter {
     trailer.writeUInt32BE(this.bodyCrc, 8);
     trailer.writeUInt32BE(SNAPSHOT_END_MAGIC, 12);
     const temporary = this.temporary;
-    await this.store.io('write', temporary, () => this.handle.write(trailer, this.positionBytes));
-    await this.store.io('fsync', temporary, () => this.handle.sync());
+    try {
+      await this.store.io('write', temporary, () => this.handle.write(trailer, this.positionBytes));
+      await this.store.io('fsync', temporary, () => this.handle.sync());
+    } catch (error) {
+      await this.handle.close().catch(() => undefined);
+      throw error;
+    }
     await this.store.io('close', temporary, () => this.handle.close());
     await this.store.io('rename', temporary, (fs) => fs.rename(temporary, this.path));
     await this.store.syncDirectory();
