@@ -11,8 +11,12 @@
  */
 import { open, readFile, rename, readdir, unlink, mkdir, link, stat } from 'node:fs/promises';
 import type { FileHandle as NodeFileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
-/** `wx`: create, fail if it exists; `w`: create or truncate; `r`: read; `r+`: read/write. */
+/**
+ * `wx`: create write-only, fail if it exists; `w`: create or truncate, write-only; `r`: read
+ * only; `r+`: read and write an existing file.
+ */
 export type OpenFlags = 'r' | 'r+' | 'w' | 'wx';
 
 export interface FileHandle {
@@ -144,6 +148,21 @@ export class NodeFileSystem implements FileSystem {
       await handle.close();
     }
   }
+}
+
+/**
+ * Creates `path` (and missing parents) so that it survives a crash: a new directory's entry
+ * lives in its parent, so each parent of a created level is fsynced. No-op when it exists.
+ */
+export async function makeDirectoryDurably(fileSystem: FileSystem, path: string): Promise<void> {
+  const missing: string[] = [];
+  for (let level = path; (await fileSystem.sizeBytes(level)) === null; level = dirname(level)) {
+    missing.push(level);
+    if (dirname(level) === level) break;
+  }
+  if (missing.length === 0) return;
+  await fileSystem.mkdir(path);
+  for (const created of missing.reverse()) await fileSystem.syncDirectory(dirname(created));
 }
 
 /** Shared default instance (stateless). */

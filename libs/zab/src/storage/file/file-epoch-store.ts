@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import type { Epoch } from '../../core/ids.js';
 import { assert } from '../../util/assert.js';
-import { errorCodeOf, nodeFileSystem } from '../file-system.js';
+import { errorCodeOf, makeDirectoryDurably, nodeFileSystem } from '../file-system.js';
 import type { FileSystem } from '../file-system.js';
 import { StorageCorruptionError, StorageFailedError } from '../storage-errors.js';
 import type { EpochStore } from '../storage.js';
@@ -41,7 +41,7 @@ export class FileEpochStore implements EpochStore {
 
   static async open(directory: string, options: FileEpochStoreOptions = {}) {
     const fileSystem = options.fileSystem ?? nodeFileSystem;
-    await fileSystem.mkdir(directory);
+    await makeDirectoryDurably(fileSystem, directory);
     const names = await fileSystem.readdir(directory);
     const leftovers = [ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE]
       .map((name) => name + '.tmp')

@@ -18,7 +18,7 @@ import { crc32 } from 'node:zlib';
 import type { Zxid } from '../../core/ids.js';
 import { zxidToHex } from '../../core/ids.js';
 import { assert } from '../../util/assert.js';
-import { errorCodeOf, nodeFileSystem } from '../file-system.js';
+import { errorCodeOf, makeDirectoryDurably, nodeFileSystem } from '../file-system.js';
 import type { FileHandle, FileSystem } from '../file-system.js';
 import { StorageFailedError } from '../storage-errors.js';
 import type { SnapshotInfo, SnapshotStore, SnapshotWriter, StorageWarn } from '../storage.js';
@@ -79,7 +79,7 @@ export class FileSnapshotStore implements SnapshotStore {
   static async open(directory: string, options: FileSnapshotStoreOptions = {}) {
     const fileSystem = options.fileSystem ?? nodeFileSystem;
     const warn = options.warn ?? ((message: string) => console.warn(message));
-    await fileSystem.mkdir(directory);
+    await makeDirectoryDurably(fileSystem, directory);
     const leftovers = (await fileSystem.readdir(directory)).filter((name) =>
       /^snapshot\.[0-9a-f]{16}\.tmp$/.test(name),
     );

@@ -37,7 +37,7 @@ import { join } from 'node:path';
 import type { Zxid } from '../../core/ids.js';
 import { zxidToHex } from '../../core/ids.js';
 import { assert } from '../../util/assert.js';
-import { errorCodeOf, nodeFileSystem } from '../file-system.js';
+import { errorCodeOf, makeDirectoryDurably, nodeFileSystem } from '../file-system.js';
 import type { FileHandle, FileSystem } from '../file-system.js';
 import { StorageCorruptionError, StorageFailedError } from '../storage-errors.js';
 import type { LogRecord, StorageWarn, TxnLog } from '../storage.js';
@@ -144,7 +144,7 @@ export class FileTxnLog implements TxnLog {
     const warn = options.warn ?? ((message: string) => console.warn(message));
     const segmentBytesMax = options.segmentBytesMax ?? SEGMENT_BYTES_MAX_DEFAULT;
     assert(segmentBytesMax > 0, `segmentBytesMax must be positive, got ${segmentBytesMax}`);
-    await fileSystem.mkdir(directory);
+    await makeDirectoryDurably(fileSystem, directory);
     const segments = await recoverSegments(directory, fileSystem, warn);
     return new FileTxnLog(directory, fileSystem, segmentBytesMax, segments);
   }

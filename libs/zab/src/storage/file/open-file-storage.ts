@@ -11,7 +11,7 @@
  * `StorageLockedError`.
  */
 import { join } from 'node:path';
-import { errorCodeOf, nodeFileSystem } from '../file-system.js';
+import { errorCodeOf, makeDirectoryDurably, nodeFileSystem } from '../file-system.js';
 import type { FileSystem } from '../file-system.js';
 import { StorageFailedError, StorageLockedError } from '../storage-errors.js';
 import type { ReplicaStorage, StorageWarn } from '../storage.js';
@@ -40,7 +40,7 @@ export async function openFileStorage(
   const warn = options.warn ?? ((message: string) => console.warn(message));
   let lock: DataDirectoryLock;
   try {
-    await fileSystem.mkdir(dataDir);
+    await makeDirectoryDurably(fileSystem, dataDir);
     lock = await acquireDataDirectoryLock(dataDir, fileSystem, warn);
   } catch (error) {
     if (error instanceof StorageLockedError) throw error;
