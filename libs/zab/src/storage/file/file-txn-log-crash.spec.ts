@@ -295,3 +295,55 @@ test('power loss after a failed fdatasync keeps exactly the acknowledged records
     rmSync(directory, { recursive: true, force: true });
   }
 });
+
+test('property: power loss after any failed write or sync keeps every acknowledged record',
+  async () => {
+    const fc = (await import('fast-check')).default;
+    const scenario = fc.record({
+      batchSizes: fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 25 }),
+      concurrentFlushers: fc.integer({ min: 1, max: 4 }),
+      faultOperation: fc.constantFrom('write' as const, 'datasync' as const, 'syncDirectory' as const),
+      faultNth: fc.integer({ min: 1, max: 12 }),
+      segmentBytesMax: fc.integer({ min: 200, max: 3000 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(scenario, async (run) => {
+        const directory = temporaryDirectory();
+        try {
+          const fileSystem = new FaultInjectingFileSystem();
+          const log = await FileTxnLog.open(directory, {
+            fileSystem,
+            segmentBytesMax: run.segmentBytesMax,
+          });
+          fileSystem.inject({ operation: run.faultOperation, nth: run.faultNth, code: 'EIO' });
+          const appended: Zxid[] = [];
+          let acknowledged = 0n;
+          try {
+            for (const size of run.batchSizes) {
+              for (let index = 0; index < size; index += 1) {
+                const zxid = BigInt(appended.length + 1);
+                log.append(zxid, payloadOf(zxid));
+                appended.push(zxid);
+              }
+              const flushes = Array.from({ length: run.concurrentFlushers }, () => log.flush());
+              for (const durable of await Promise.all(flushes)) {
+                if (durable > acknowledged) acknowledged = durable;
+              }
+            }
+          } catch (error) {
+            assert.ok(error instanceof StorageFailedError, String(error));
+          }
+          await fileSystem.crash();
+          const recovered = await FileTxnLog.open(directory, { warn: () => {} });
+          const zxids = (await readAll(recovered)).map((record) => record.zxid);
+          await recovered.close();
+          // A prefix of what was appended that holds every acknowledged record.
+          assert.deepEqual(zxids, appended.slice(0, zxids.length));
+          assert.ok(BigInt(zxids.length) >= acknowledged, `lost acknowledged ${acknowledged}`);
+        } finally {
+          rmSync(directory, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 80 },
+    );
+  });
