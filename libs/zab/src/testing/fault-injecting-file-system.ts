@@ -6,7 +6,8 @@
  * Crash model (enough for append-only logs and tmp+rename files): bytes written to a file
  * since its last `datasync`/`sync` are lost (the file is cut back to its synced length), and
  * files created since the last `syncDirectory` of their directory disappear. Overwrites of
- * already synced bytes and unsynced renames/unlinks are not rolled back.
+ * already synced bytes, unsynced unlinks and renames over an existing file are not rolled
+ * back (for a rename either outcome is legal after a crash; this model keeps the new file).
  */
 import { dirname } from 'node:path';
 import { nodeFileSystem } from '../storage/file-system.js';
@@ -133,11 +134,14 @@ export class FaultInjectingFileSystem implements FileSystem {
 
   async rename(fromPath: string, toPath: string): Promise<void> {
     this.check('rename', fromPath);
+    const replacing = (await this.inner.sizeBytes(toPath)) !== null;
     await this.inner.rename(fromPath, toPath);
     const state = this.files.get(fromPath);
     this.files.delete(fromPath);
     if (state) this.files.set(toPath, state);
-    if (this.unsyncedCreations.delete(fromPath)) this.unsyncedCreations.add(toPath);
+    // Replacing an existing file: a crash may legally keep either version; the model keeps
+    // the new one (it cannot restore the old bytes). A rename to a new name stays unsynced.
+    if (this.unsyncedCreations.delete(fromPath) && !replacing) this.unsyncedCreations.add(toPath);
   }
 
   async link(existingPath: string, newPath: string): Promise<void> {

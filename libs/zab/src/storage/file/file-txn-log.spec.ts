@@ -289,3 +289,28 @@ test('close flushes what is buffered', withDirectory(async (dir) => {
   assert.deepEqual(zxidsOf(await readAll(reopened.log)), [1n]);
   await reopened.log.close();
 }));
+
+test('a truncateAfter interrupted at any step leaves a prefix holding every kept record',
+  withDirectory(async (dir) => {
+    const operations = ['unlink', 'syncDirectory', 'open', 'write', 'datasync', 'rename'] as const;
+    for (const operation of operations) {
+      for (let nth = 1; nth <= 3; nth += 1) {
+        const directory = join(dir, `${operation}-${nth}`);
+        const fileSystem = new FaultInjectingFileSystem();
+        const { log } = await openLog(directory, { fileSystem, segmentBytesMax: 400 });
+        await appendRange(log, 1, 40, 5);
+        fileSystem.inject({ operation, nth, code: 'EIO' });
+        const target = makeZxid(1, 23); // inside a batch: the rewrite path
+        const outcome = await log.truncateAfter(target).then(() => 'done', () => 'failed');
+        await fileSystem.crash();
+        const { log: recovered } = await openLog(directory);
+        const zxids = zxidsOf(await readAll(recovered));
+        await recovered.close();
+        const label = `${operation} #${nth}: ${outcome}`;
+        assert.deepEqual(zxids, expectedZxids(1, zxids.length), label);
+        assert.ok(zxids.length >= 23, label);
+        if (outcome === 'done') assert.equal(zxids.length, 23, label);
+      }
+    }
+  }),
+);
