@@ -5,9 +5,10 @@
  *
  * Crash model (enough for append-only logs and tmp+rename files): bytes written to a file
  * since its last `datasync`/`sync` are lost (the file is cut back to its synced length), and
- * files created since the last `syncDirectory` of their directory disappear. Overwrites of
- * already synced bytes, unsynced unlinks and renames over an existing file are not rolled
- * back (for a rename either outcome is legal after a crash; this model keeps the new file).
+ * files created since the last `syncDirectory` of their directory disappear. Truncations,
+ * overwrites of synced bytes, unsynced unlinks and renames over an existing file are not
+ * rolled back (for a rename either outcome is legal after a crash; the model keeps the new
+ * file), so this double cannot catch a missing fsync after those operations.
  */
 import { dirname } from 'node:path';
 import { nodeFileSystem } from '../storage/file-system.js';

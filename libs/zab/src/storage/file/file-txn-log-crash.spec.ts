@@ -302,7 +302,11 @@ test('property: power loss after any failed write or sync keeps every acknowledg
     const scenario = fc.record({
       batchSizes: fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 25 }),
       concurrentFlushers: fc.integer({ min: 1, max: 4 }),
-      faultOperation: fc.constantFrom('write' as const, 'datasync' as const, 'syncDirectory' as const),
+      faultOperation: fc.constantFrom(
+        'write' as const,
+        'datasync' as const,
+        'syncDirectory' as const,
+      ),
       faultNth: fc.integer({ min: 1, max: 12 }),
       segmentBytesMax: fc.integer({ min: 200, max: 3000 }),
     });

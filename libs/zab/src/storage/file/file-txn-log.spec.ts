@@ -292,24 +292,30 @@ test('close flushes what is buffered', withDirectory(async (dir) => {
 
 test('a truncateAfter interrupted at any step leaves a prefix holding every kept record',
   withDirectory(async (dir) => {
-    const operations = ['unlink', 'syncDirectory', 'open', 'write', 'datasync', 'rename'] as const;
-    for (const operation of operations) {
-      for (let nth = 1; nth <= 3; nth += 1) {
-        const directory = join(dir, `${operation}-${nth}`);
-        const fileSystem = new FaultInjectingFileSystem();
-        const { log } = await openLog(directory, { fileSystem, segmentBytesMax: 400 });
-        await appendRange(log, 1, 40, 5);
-        fileSystem.inject({ operation, nth, code: 'EIO' });
-        const target = makeZxid(1, 23); // inside a batch: the rewrite path
-        const outcome = await log.truncateAfter(target).then(() => 'done', () => 'failed');
-        await fileSystem.crash();
-        const { log: recovered } = await openLog(directory);
-        const zxids = zxidsOf(await readAll(recovered));
-        await recovered.close();
-        const label = `${operation} #${nth}: ${outcome}`;
-        assert.deepEqual(zxids, expectedZxids(1, zxids.length), label);
-        assert.ok(zxids.length >= 23, label);
-        if (outcome === 'done') assert.equal(zxids.length, 23, label);
+    const operations = [
+      'unlink', 'syncDirectory', 'open', 'write', 'datasync', 'sync', 'truncate', 'rename',
+    ] as const;
+    // 23 is inside the batch 21..25 (rewrite path); 20 ends a batch (ftruncate path).
+    for (const kept of [23, 20]) {
+      for (const operation of operations) {
+        for (let nth = 1; nth <= 3; nth += 1) {
+          const directory = join(dir, `${kept}-${operation}-${nth}`);
+          const fileSystem = new FaultInjectingFileSystem();
+          const { log } = await openLog(directory, { fileSystem, segmentBytesMax: 400 });
+          await appendRange(log, 1, 40, 5);
+          fileSystem.inject({ operation, nth, code: 'EIO' });
+          const outcome = await log
+            .truncateAfter(makeZxid(1, kept))
+            .then(() => 'done', () => 'failed');
+          await fileSystem.crash();
+          const { log: recovered } = await openLog(directory);
+          const zxids = zxidsOf(await readAll(recovered));
+          await recovered.close();
+          const label = `truncate after ${kept}, ${operation} #${nth}: ${outcome}`;
+          assert.deepEqual(zxids, expectedZxids(1, zxids.length), label);
+          assert.ok(zxids.length >= kept, label);
+          if (outcome === 'done') assert.equal(zxids.length, kept, label);
+        }
       }
     }
   }),

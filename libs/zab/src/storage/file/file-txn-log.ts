@@ -375,7 +375,8 @@ export class FileTxnLog implements TxnLog {
     if (kept.length === 0) {
       await this.withHandle(path, 'r+', async (handle) => {
         await this.io('truncate', path, () => handle.truncate(at));
-        await this.io('fdatasync', path, () => handle.datasync());
+        // fsync, not fdatasync: a shrink is a metadata change that must be durable.
+        await this.io('fsync', path, () => handle.sync());
       });
     } else {
       await this.rewriteSegment(segment, data.subarray(0, at), kept);
@@ -564,7 +565,7 @@ async function truncateDurably(fileSystem: FileSystem, path: string, lengthBytes
   const handle = await fileSystem.open(path, 'r+');
   try {
     await handle.truncate(lengthBytes);
-    await handle.datasync();
+    await handle.sync(); // a shrink is a metadata change: fsync, not fdatasync
   } finally {
     await handle.close();
   }
