@@ -201,6 +201,7 @@ export class FileTxnLog implements TxnLog {
     }
   }
 
+  /** See `TxnLog.truncateAfter`; no `append` may happen until it resolves. */
   truncateAfter(zxid: Zxid): Promise<void> {
     return this.enqueueTask(`truncate after ${zxidToHex(zxid)}`, () => this.truncateNow(zxid));
   }
@@ -349,6 +350,8 @@ export class FileTxnLog implements TxnLog {
     }
     const last = this.segments[this.segments.length - 1];
     if (last !== undefined && last.lastZxid > zxid) await this.truncateSegment(last, zxid);
+    // Zab TRUNC happens during sync, before the follower logs anything new.
+    assert(this.bufferRecords === 0, 'records appended while truncateAfter was running');
     this.lastAppendedZxid = last === undefined ? 0n : last.lastZxid;
     this.durable = this.lastAppendedZxid;
   }
