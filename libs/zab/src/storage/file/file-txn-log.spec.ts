@@ -7,14 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Zxid } from '../../core/ids.js';
 import { makeZxid } from '../../core/ids.js';
 import { InvariantViolation } from '../../util/assert.js';
 import { FaultInjectingFileSystem } from '../../testing/fault-injecting-file-system.js';
-import { StorageFailedError } from '../storage-errors.js';
+import { StorageCorruptionError, StorageFailedError } from '../storage-errors.js';
 import type { LogRecord, TxnLog } from '../storage.js';
 import { FileTxnLog } from './file-txn-log.js';
 import type { FileTxnLogOptions } from './file-txn-log.js';
@@ -318,5 +318,63 @@ test('a truncateAfter interrupted at any step leaves a prefix holding every kept
         }
       }
     }
+  }),
+);
+
+test('empty and large payloads round-trip (the write buffer grows)', withDirectory(
+  async (dir) => {
+    const { log } = await openLog(dir);
+    const large = Buffer.alloc(300_000, 0x5a);
+    log.append(1n, Buffer.alloc(0));
+    log.append(2n, large);
+    log.append(3n, Buffer.from('after'));
+    await log.flush();
+    log.append(4n, large); // the other (spare) buffer grows too
+    await log.close();
+    const reopened = await openLog(dir);
+    const records = await readAll(reopened.log);
+    assert.deepEqual(records.map((r) => r.payload.length), [0, 300_000, 5, 300_000]);
+    assert.deepEqual(records[1]!.payload, large);
+    await reopened.log.close();
+  },
+));
+
+test('bit rot found by read after open is StorageCorruptionError', withDirectory(async (dir) => {
+  const { log } = await openLog(dir);
+  await appendRange(log, 1, 10, 5);
+  const path = join(dir, segmentNames(dir)[0]!);
+  const bytes = readFileSync(path);
+  bytes[40] = bytes[40]! ^ 0xff; // inside the first record of the first batch
+  writeFileSync(path, bytes);
+  await assert.rejects(readAll(log), (error: Error) => {
+    assert.ok(error instanceof StorageCorruptionError);
+    assert.equal(error.file, path);
+    assert.equal(error.offset, 8);
+    return true;
+  });
+  await log.close();
+}));
+
+test('an unknown format version or a segment not matching its name refuse to open',
+  withDirectory(async (dir) => {
+    const { log } = await openLog(dir);
+    await appendRange(log, 1, 10, 5);
+    await log.close();
+    const [name] = segmentNames(dir);
+    const path = join(dir, name!);
+    const original = readFileSync(path);
+    const newer = Buffer.from(original);
+    newer.writeUInt32BE(99, 4);
+    writeFileSync(path, newer);
+    await assert.rejects(FileTxnLog.open(dir), /format version 99/);
+    writeFileSync(path, original);
+    // A later segment holding copies of earlier records (zxids would go back).
+    const laterName = 'log.' + makeZxid(1, 11).toString(16).padStart(16, '0');
+    writeFileSync(join(dir, laterName), original);
+    await assert.rejects(FileTxnLog.open(dir), (error: Error) => {
+      assert.ok(error instanceof StorageCorruptionError);
+      assert.equal(error.file, join(dir, laterName));
+      return true;
+    });
   }),
 );
