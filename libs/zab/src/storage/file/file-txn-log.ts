@@ -160,8 +160,13 @@ export class FileTxnLog implements TxnLog {
   append(zxid: Zxid, payload: Uint8Array): void {
     if (this.failure) throw this.failure;
     assert(this.closing === null, 'append on a closed transaction log');
-    assert(zxid > this.lastAppendedZxid, `zxid ${zxidToHex(zxid)} does not increase`);
-    assert(payload.length <= RECORD_PAYLOAD_BYTES_MAX, `payload of ${payload.length} bytes`);
+    // Messages built only on failure: this is the per-record hot path.
+    if (zxid <= this.lastAppendedZxid) {
+      assert(false, `zxid ${zxidToHex(zxid)} does not increase past ${zxidToHex(this.lastZxid)}`);
+    }
+    if (payload.length > RECORD_PAYLOAD_BYTES_MAX) {
+      assert(false, `payload of ${payload.length} bytes is too large for a record`);
+    }
     const end = this.bufferEnd + RECORD_HEADER_BYTES + payload.length;
     if (end > this.buffer.length) this.buffer = grow(this.buffer, this.bufferEnd, end);
     if (this.bufferRecords === 0) this.bufferFirstZxid = zxid;
