@@ -172,3 +172,13 @@ test('a failed fsync at commit fail-stops the store', withDirectory(async (dir) 
   await assert.rejects(store.loadLatest(), StorageFailedError);
   assert.equal(fileSystem.count('rename'), 1, 'an unsynced snapshot was published');
 }));
+
+test('close aborts writers still open and deletes their tmp files', withDirectory(async (dir) => {
+  const { store } = await openStore(dir);
+  await writeSnapshot(store, 1n);
+  const writer = await store.begin(2n);
+  await writer.write(Buffer.from('unfinished'));
+  await store.close();
+  assert.deepEqual(readdirSync(dir), [snapshotFileName(1n)]);
+  await assert.rejects(writer.write(Buffer.from('late')), /aborted/);
+}));

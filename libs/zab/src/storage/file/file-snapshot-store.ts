@@ -69,6 +69,9 @@ export function verifySnapshotImage(
 
 export class FileSnapshotStore implements SnapshotStore {
   private failure: StorageFailedError | null = null;
+  /** Writers begun and not yet committed or aborted; `close()` aborts them. */
+  private readonly openWriters = new Set<SnapshotWriter>();
+  private closed = false;
 
   private constructor(
     private readonly directory: string,
@@ -90,6 +93,7 @@ export class FileSnapshotStore implements SnapshotStore {
 
   async begin(zxid: Zxid): Promise<SnapshotWriter> {
     this.throwIfFailed();
+    assert(!this.closed, 'begin on a closed snapshot store');
     const path = join(this.directory, snapshotFileName(zxid));
     const temporary = path + '.tmp';
     const handle = await this.io('create', temporary, () => this.fileSystem.open(temporary, 'w'));
@@ -98,7 +102,11 @@ export class FileSnapshotStore implements SnapshotStore {
     header.writeUInt32BE(SNAPSHOT_FORMAT_VERSION, 4);
     header.writeBigUInt64BE(zxid, 8);
     await this.io('write', temporary, () => handle.write(header, 0));
-    return new FileSnapshotWriter(this, zxid, path, handle);
+    const writer = new FileSnapshotWriter(this, zxid, path, handle, (done) =>
+      this.openWriters.delete(done),
+    );
+    this.openWriters.add(writer);
+    return writer;
   }
 
   async loadLatest(): Promise<{ info: SnapshotInfo; body: Buffer } | null> {
@@ -146,7 +154,11 @@ export class FileSnapshotStore implements SnapshotStore {
     return oldestKept;
   }
 
-  async close(): Promise<void> {}
+  /** Aborts writers still open (their `.tmp` files are deleted). Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const writer of [...this.openWriters]) await writer.abort().catch(() => undefined);
+  }
 
   /** @internal for the writer */
   syncDirectory(): Promise<void> {
@@ -191,6 +203,7 @@ class FileSnapshotWriter implements SnapshotWriter {
     readonly zxid: Zxid,
     private readonly path: string,
     private readonly handle: FileHandle,
+    private readonly finished: (writer: SnapshotWriter) => void,
   ) {
     this.temporary = path + '.tmp';
   }
@@ -205,6 +218,7 @@ class FileSnapshotWriter implements SnapshotWriter {
       await this.store.io('write', this.temporary, () => this.handle.write(chunk, position));
     } catch (error) {
       this.state = 'aborted';
+      this.finished(this);
       await this.handle.close().catch(() => undefined);
       throw error;
     }
@@ -213,6 +227,7 @@ class FileSnapshotWriter implements SnapshotWriter {
   async commit(): Promise<SnapshotInfo> {
     assert(this.state === 'writing', `commit of a ${this.state} snapshot`);
     this.state = 'committed';
+    this.finished(this);
     const trailer = Buffer.alloc(TRAILER_BYTES);
     trailer.writeBigUInt64BE(BigInt(this.positionBytes - HEADER_BYTES), 0);
     trailer.writeUInt32BE(this.bodyCrc, 8);
@@ -234,6 +249,7 @@ class FileSnapshotWriter implements SnapshotWriter {
   async abort(): Promise<void> {
     if (this.state !== 'writing') return;
     this.state = 'aborted';
+    this.finished(this);
     await this.store.io('close', this.temporary, () => this.handle.close());
     await this.store.io('unlink', this.temporary, (fs) => fs.unlink(this.temporary));
   }
