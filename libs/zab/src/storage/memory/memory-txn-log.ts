@@ -2,7 +2,8 @@
  * Transaction log in memory, with the `TxnLog` contract of the file log: appends are
  * buffered until a `flush()`, which resolves on a later microtask with the durable zxid and
  * is shared by callers that arrive while one is pending; segments exist (as boundaries) so
- * `purgeThrough` keeps the same records as on disk.
+ * `purgeThrough` keeps the same records as on disk (segments start after `roll()`, after
+ * `truncateAfter` and at the first flush; there is no size-based roll in memory).
  *
  * Fail-stop for tests: `flushesBeforeFailure: n` makes flush n+1 fail, or call `failStop()`;
  * from then on every call rejects with `StorageFailedError`, like the file log.
