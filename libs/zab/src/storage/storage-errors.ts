@@ -22,3 +22,20 @@ export class StorageCorruptionError extends Error {
     super(`corrupt data in ${file} at byte offset ${offset}: ${reason}`);
   }
 }
+
+/**
+ * Another live process holds the data directory's lock: two replicas must never share a
+ * data directory. Names the directory and the holder's pid.
+ */
+export class StorageLockedError extends Error {
+  override readonly name = 'StorageLockedError';
+  constructor(
+    readonly directory: string,
+    readonly holderPid: number,
+  ) {
+    super(
+      `data directory ${directory} is in use by process ${holderPid}; ` +
+        `two replicas must not share a data directory`,
+    );
+  }
+}

@@ -37,10 +37,18 @@ export interface TxnLog {
    */
   flush(): Promise<Zxid>;
 
-  /** Records with zxid > `afterZxid`, in zxid order (replay at start, DIFF sync later). */
+  /**
+   * Records with zxid > `afterZxid`, in zxid order (replay at start, DIFF sync later). Flushes
+   * first, so it includes every record appended before the call. Must not run concurrently
+   * with `truncateAfter` or `purgeThrough`.
+   */
   read(afterZxid: Zxid): AsyncIterable<LogRecord>;
 
-  /** Removes every record with zxid > `zxid` durably (Zab TRUNC). */
+  /**
+   * Removes every record with zxid > `zxid` durably (Zab TRUNC); buffered records are flushed
+   * first. A crash part-way leaves a prefix of the log that still holds every record <= zxid.
+   * Afterwards `lastZxid` and `durableZxid` are the last remaining record (0n if none).
+   */
   truncateAfter(zxid: Zxid): Promise<void>;
 
   /** Starts a new segment at the next append (called before a snapshot is taken). */
@@ -52,7 +60,10 @@ export interface TxnLog {
    */
   purgeThrough(zxid: Zxid): Promise<void>;
 
-  /** Flushes what is buffered, then releases files. Idempotent. */
+  /**
+   * Flushes what is buffered, then releases files. Idempotent. On a fail-stopped log it only
+   * releases files and resolves (there is nothing it could persist).
+   */
   close(): Promise<void>;
 }
 

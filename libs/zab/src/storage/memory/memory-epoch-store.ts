@@ -1,0 +1,37 @@
+/** The Zab epochs in memory; a `set` resolves on a later microtask, like a durable write. */
+import type { Epoch } from '../../core/ids.js';
+import { assert } from '../../util/assert.js';
+import type { EpochStore } from '../storage.js';
+
+export class MemoryEpochStore implements EpochStore {
+  constructor(
+    private accepted: Epoch = 0,
+    private current: Epoch = 0,
+  ) {}
+
+  get acceptedEpoch(): Epoch {
+    return this.accepted;
+  }
+
+  get currentEpoch(): Epoch {
+    return this.current;
+  }
+
+  async setAcceptedEpoch(epoch: Epoch): Promise<void> {
+    checkEpoch(epoch);
+    await Promise.resolve();
+    this.accepted = epoch;
+  }
+
+  async setCurrentEpoch(epoch: Epoch): Promise<void> {
+    checkEpoch(epoch);
+    await Promise.resolve();
+    this.current = epoch;
+  }
+
+  async close(): Promise<void> {}
+}
+
+function checkEpoch(epoch: Epoch): void {
+  assert(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffffffff, `bad epoch ${epoch}`);
+}
