@@ -16,7 +16,7 @@ export {
   type ConfigOptions,
 } from './nest/coordination.service.js';
 
-export { Replica, type ReplicaLogger, type ReplicaState } from './node/replica.js';
+export { Replica, type ReplicaLogger, type ReplicaPorts, type ReplicaState } from './node/replica.js';
 export {
   type ReplicaOptions,
   REPLICA_DEFAULTS,

@@ -33,7 +33,7 @@ function nestLogger(): ReplicaLogger {
       provide: ZAB_REPLICA,
       inject: [ZAB_MODULE_OPTIONS],
       useFactory: (options: ZabModuleOptions | undefined) =>
-        Replica.open(resolveReplicaOptions(stripExtras(options)), nestLogger()),
+        Replica.open(resolveReplicaOptions(stripExtras(options)), { logger: nestLogger() }),
     },
     {
       provide: ZAB_CLIENT,

@@ -3,7 +3,7 @@
  * tree digest), snapshots are taken every N transactions while writes continue and old ones
  * are purged down to K, session ids stay unique across restarts, sessions of a previous run
  * expire (their ephemerals go), and a corrupt log before its tail stops the start with the
- * file and offset.
+ * file and offset, and a failed fsync or a full disk fail-stops writes without a retry.
  * Method: real file storage in temporary directories; waits are on events with timeouts.
  */
 import { test, after } from 'node:test';
@@ -15,6 +15,9 @@ import { Replica } from './replica.js';
 import { LocalCoordinationClient } from './local-client.js';
 import { deferred, withTimeout } from '../testing/with-timeout.js';
 import type { WatchEvent } from '../state/watch-event.js';
+import { FaultInjectingFileSystem } from '../testing/fault-injecting-file-system.js';
+import { openFileStorage, StorageFailedError } from '../storage/index.js';
+import { ReplicaStoppedError } from './replica-errors.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -138,3 +141,35 @@ test('writes continue while a snapshot is being written', async () => {
   assert.equal(reopened.tree.digest(), digest);
   await reopened.close();
 });
+
+for (const [operation, code] of [['datasync', 'EIO'], ['write', 'ENOSPC']] as const) {
+  test(`a failed ${operation} (${code}) stops writes, is never retried, and hides the failed write`, async () => {
+    const dataDir = tempDir();
+    const fileSystem = new FaultInjectingFileSystem();
+    const storage = await openFileStorage(dataDir, { fileSystem });
+    const errors: string[] = [];
+    const replica = await Replica.open(
+      { dataDir },
+      { storage, logger: { log() {}, warn() {}, error: (m) => errors.push(m) } },
+    );
+    const client = await LocalCoordinationClient.connect(replica, 10_000);
+    await client.create('/kept', Buffer.from('durable'));
+    fileSystem.inject({ operation, nth: 1, code, persistent: code === 'ENOSPC', pathContains: 'log' });
+    const failed = deferred<Error>();
+    replica.onFailure((error) => failed.resolve(error));
+    await assert.rejects(client.create('/lost', Buffer.from('x')), (error: unknown) => {
+      assert.ok(error instanceof ReplicaStoppedError);
+      assert.ok(error.cause instanceof StorageFailedError, String(error.cause));
+      return true;
+    });
+    assert.ok((await withTimeout(failed.promise, 2000, 'failure event')) instanceof StorageFailedError);
+    assert.equal(replica.state, 'failed');
+    assert.match(errors.join('\n'), /stopped accepting writes \(storage failure\)/);
+    const syncsAfterFailure = fileSystem.count('datasync');
+    await assert.rejects(client.setData('/kept', Buffer.from('y')), ReplicaStoppedError);
+    assert.equal(fileSystem.count('datasync'), syncsAfterFailure, 'the failed fsync was retried');
+    assert.equal((await client.getData('/kept')).data.toString(), 'durable');
+    assert.equal(await client.exists('/lost'), null);
+    await replica.close();
+  });
+}

@@ -46,6 +46,14 @@ export interface ReplicaWatcher {
   notify(event: WatchEvent): void;
 }
 
+/** What the driver is wired to; each defaults to the real thing. */
+export interface ReplicaPorts {
+  logger?: ReplicaLogger;
+  clock?: Clock;
+  /** Storage to use instead of the one `dataDir` names (fault injection in tests). */
+  storage?: ReplicaStorage;
+}
+
 export type ReplicaState = 'serving' | 'closing' | 'closed' | 'failed';
 
 interface PendingWrite {
@@ -108,19 +116,18 @@ export class Replica {
    * after it, starts a new epoch and serves. Rejects with a clear error when the directory is
    * unusable or its data is corrupt before the tail.
    */
-  static async open(
-    input?: Partial<ReplicaOptions>,
-    logger: ReplicaLogger = SILENT_LOGGER,
-    clock: Clock = systemClock,
-  ): Promise<Replica> {
+  static async open(input?: Partial<ReplicaOptions>, ports: ReplicaPorts = {}): Promise<Replica> {
     const options = resolveReplicaOptions(input);
+    const logger = ports.logger ?? SILENT_LOGGER;
+    const clock = ports.clock ?? systemClock;
     const storage =
-      options.dataDir === ':memory:'
+      ports.storage ??
+      (options.dataDir === ':memory:'
         ? openMemoryStorage()
         : await openFileStorage(options.dataDir, {
             warn: (message: string) => logger.warn(message),
             segmentBytesMax: options.logSegmentBytesMax,
-          });
+          }));
     try {
       const started = clock.monotonicMs();
       const tree = await recoverTree(storage, logger);
