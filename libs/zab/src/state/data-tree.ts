@@ -839,14 +839,16 @@ export class DataTree implements TreeView, SlabOwner {
   }
 
   /**
-   * Header: magic, format version, zxid, digest, ACL id counter, ACL entries (id, acl vector),
-   * sessions (id, timeout), node count. Then one record per node (see `writeNodeRecord`), then
+   * Header: magic, format version, zxid, digest, ACL id counter, a hash of those three (the
+   * digest covers everything else but them), ACL entries (id, acl vector), sessions (id,
+   * timeout), node count. Then one record per node (see `writeNodeRecord`), then
    * an end marker. Nodes appear in id order, the root first.
    */
   private writeSnapshotHeader(writer: JuteWriter): void {
     writer.writeInt(SNAPSHOT_MAGIC).writeInt(SNAPSHOT_FORMAT_VERSION);
     writer.writeLong(this.appliedZxid).writeLong(BigInt.asIntN(64, this.digest()));
     writer.writeInt(this.acls.nextIdValue);
+    writer.writeLong(headerCheck(this.appliedZxid, this.digest(), this.acls.nextIdValue));
     const acls = this.acls.list();
     writer.writeInt(acls.length);
     for (const entry of acls) {
@@ -960,6 +962,10 @@ export class DataTree implements TreeView, SlabOwner {
     const zxid = reader.readLong();
     if (zxid < 0n) throw new SnapshotDecodeError(`negative snapshot zxid ${zxid}`);
     const digest = BigInt.asUintN(64, reader.readLong());
+    const aclNextId = reader.readInt();
+    if (reader.readLong() !== headerCheck(zxid, digest, aclNextId)) {
+      throw new SnapshotDecodeError('snapshot header check mismatch');
+    }
     creatingEmpty = true;
     let tree: DataTree;
     try {
@@ -967,7 +973,7 @@ export class DataTree implements TreeView, SlabOwner {
     } finally {
       creatingEmpty = false;
     }
-    tree.decodeAcls(reader);
+    tree.decodeAcls(reader, aclNextId);
     tree.decodeSessions(reader);
     tree.decodeNodes(reader);
     if (reader.readInt() !== SNAPSHOT_END) throw new SnapshotDecodeError('missing end marker');
@@ -980,8 +986,7 @@ export class DataTree implements TreeView, SlabOwner {
     return tree;
   }
 
-  private decodeAcls(reader: JuteReader): void {
-    const nextId = reader.readInt();
+  private decodeAcls(reader: JuteReader, nextId: number): void {
     const count = reader.readInt();
     if (count < 0 || count > reader.remaining) throw new SnapshotDecodeError(`bad ACL count ${count}`);
     for (let k = 0; k < count; k++) {
@@ -1237,6 +1242,14 @@ function writeNodeRecord(writer: JuteWriter, image: NodeImage): void {
     .writeInt(image.cversion)
     .writeInt(image.aversion)
     .writeBuffer(image.data);
+}
+
+const HEADER_CHECK_SEED = 0x5a484452;
+
+/** Signed 64-bit hash of the header fields the tree digest does not cover. */
+function headerCheck(zxid: Zxid, digest: bigint, aclNextId: number): bigint {
+  const hash = new Hash64().reset(HEADER_CHECK_SEED).addLong(zxid).addLong(digest).addInt(aclNextId);
+  return BigInt.asIntN(64, hash.finish().value);
 }
 
 function readAcl(reader: JuteReader): Acl {
