@@ -80,7 +80,8 @@ export class SlabArena {
     const offset = slab.used;
     slab.buffer.writeInt32LE(owner, offset);
     slab.buffer.writeInt32LE(length, offset + 4);
-    slab.buffer.set(bytes.subarray(start, end), offset + REGION_HEADER_BYTES);
+    if (Buffer.isBuffer(bytes)) bytes.copy(slab.buffer, offset + REGION_HEADER_BYTES, start, end);
+    else slab.buffer.set(bytes.subarray(start, end), offset + REGION_HEADER_BYTES);
     slab.used += regionBytes;
     this.appendedOffset = offset;
     return slabIndex;
