@@ -712,7 +712,7 @@ export class DataTree implements TreeView, SlabOwner {
     const i = id * INT_STRIDE;
     const l = id * LONG_STRIDE;
     for (let k = 0; k < LONG_STRIDE; k++) this.longs[l + k] = 0n;
-    this.ints.fill(0, i, i + INT_STRIDE);
+    for (let k = 0; k < INT_STRIDE; k++) this.ints[i + k] = 0;
     this.ints[i + PARENT] = parent;
     this.ints[i + KIND] = kind;
     this.ints[i + ACL_ID] = aclId;
@@ -748,12 +748,11 @@ export class DataTree implements TreeView, SlabOwner {
       const reused = this.freeIds.pop();
       if (reused !== undefined) return reused;
     }
-    if (this.highWater === this.capacity) this.grow();
+    if (this.highWater === this.capacity) this.grow(Math.ceil(this.capacity * 1.5));
     return this.highWater++;
   }
 
-  private grow(): void {
-    const capacity = Math.ceil(this.capacity * 1.5);
+  private grow(capacity: number): void {
     const longs = new BigInt64Array(capacity * LONG_STRIDE);
     longs.set(this.longs);
     const ints = new Int32Array(capacity * INT_STRIDE);
@@ -1077,7 +1076,7 @@ export class DataTree implements TreeView, SlabOwner {
 
   /** Grows the node table to hold `count` more nodes at once (loading). */
   private reserve(count: number): void {
-    while (this.capacity < this.highWater + count) this.grow();
+    if (this.capacity < this.highWater + count) this.grow(this.highWater + count);
   }
 
   /** Links every loaded node to its parent; checks parents and ephemeral owners exist. */

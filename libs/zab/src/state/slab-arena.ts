@@ -80,8 +80,7 @@ export class SlabArena {
     const offset = slab.used;
     slab.buffer.writeInt32LE(owner, offset);
     slab.buffer.writeInt32LE(length, offset + 4);
-    if (Buffer.isBuffer(bytes)) bytes.copy(slab.buffer, offset + REGION_HEADER_BYTES, start, end);
-    else slab.buffer.set(bytes.subarray(start, end), offset + REGION_HEADER_BYTES);
+    copyBytes(bytes, start, end, slab.buffer, offset + REGION_HEADER_BYTES);
     slab.used += regionBytes;
     this.appendedOffset = offset;
     return slabIndex;
@@ -183,4 +182,13 @@ export class SlabArena {
     this.slabs[slabIndex] = undefined;
     this.freeSlabIndexes.push(slabIndex);
   }
+}
+
+/** Small copies byte by byte (cheaper than a native call for typical znode values). */
+function copyBytes(source: Uint8Array, start: number, end: number, target: Uint8Array, at: number): void {
+  if (end - start > 16) {
+    target.set(source.subarray(start, end), at);
+    return;
+  }
+  for (let i = start, j = at; i < end; i++, j++) target[j] = source[i]!;
 }
