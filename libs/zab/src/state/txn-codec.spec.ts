@@ -7,9 +7,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { JuteDecodeError } from '../jute/jute-error.js';
+import { JuteWriter } from '../jute/jute-writer.js';
 import { TTL_MS_MAX } from './create-mode.js';
 import type { Acl } from './stat.js';
-import { decodeTxn, encodeTxn } from './txn-codec.js';
+import { decodeTxn, encodeTxn, TxnOpCode } from './txn-codec.js';
 import type { CreateTxn, MultiOpTxn, Txn, TxnBody } from './txn.js';
 
 /** Records with a normal prototype, so decoded objects compare deep-equal. */
@@ -48,6 +49,41 @@ const txnArbitrary: fc.Arbitrary<Txn> = record({
   body,
 });
 
+/** Independent reference encoder on the shared JuteWriter (golden bytes for the fast path). */
+function referenceEncode(txn: Txn): Buffer {
+  const out = new JuteWriter();
+  const { header } = txn;
+  out.writeLong(header.sessionId).writeInt(header.cxid).writeLong(header.zxid).writeLong(header.time);
+  referenceBody(out, txn.body);
+  return out.toBuffer();
+}
+
+function referenceBody(out: JuteWriter, body: TxnBody): void {
+  out.writeInt(TxnOpCode[body.type]);
+  const acl = (list: Acl[]): void => {
+    out.writeVector(list, (w, a) => w.writeInt(a.perms).writeString(a.scheme).writeString(a.id));
+  };
+  switch (body.type) {
+    case 'create':
+      out.writeString(body.path).writeBuffer(body.data);
+      acl(body.acl);
+      out.writeInt(['persistent', 'ephemeral', 'container', 'ttl'].indexOf(body.kind));
+      out.writeLong(body.ephemeralOwner).writeLong(BigInt(body.ttlMs)).writeInt(body.parentCVersion);
+      break;
+    case 'delete': out.writeString(body.path); break;
+    case 'setData': out.writeString(body.path).writeBuffer(body.data).writeInt(body.version); break;
+    case 'setACL': out.writeString(body.path); acl(body.acl); out.writeInt(body.version); break;
+    case 'check': out.writeString(body.path).writeInt(body.version); break;
+    case 'createSession': out.writeInt(body.timeoutMs); break;
+    case 'closeSession': break;
+    case 'error': out.writeInt(body.code); break;
+    case 'multi':
+      out.writeInt(body.txns.length);
+      for (const op of body.txns) referenceBody(out, op);
+      break;
+  }
+}
+
 function expectDecodeError(bytes: Buffer): void {
   assert.throws(() => decodeTxn(bytes), JuteDecodeError);
 }
@@ -56,6 +92,12 @@ describe('txn codec', () => {
   test('decode(encode(txn)) equals txn for every type (property)', () => {
     fc.assert(fc.property(txnArbitrary, (txn) => {
       assert.deepEqual(decodeTxn(encodeTxn(txn)), txn);
+    }), { numRuns: 500 });
+  });
+
+  test('encodes the same bytes as a JuteWriter reference encoder (property)', () => {
+    fc.assert(fc.property(txnArbitrary, (txn) => {
+      assert.deepEqual(encodeTxn(txn), referenceEncode(txn));
     }), { numRuns: 500 });
   });
 

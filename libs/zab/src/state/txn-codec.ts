@@ -15,9 +15,7 @@
  * tree's business. Decoded data buffers are copies owned by the txn (the input may be reused).
  */
 import { JuteDecodeError } from '../jute/jute-error.js';
-import { JuteReader } from '../jute/jute-reader.js';
-import { JuteWriter } from '../jute/jute-writer.js';
-import { assertNever } from '../util/assert.js';
+import { assert as assertInvariant, assertNever } from '../util/assert.js';
 import { TTL_MS_MAX, type NodeKind } from './create-mode.js';
 import type { Acl } from './stat.js';
 import type { CreateTxn, MultiOpTxn, Txn, TxnBody, TxnHeader } from './txn.js';
@@ -41,30 +39,207 @@ const KINDS: readonly NodeKind[] = ['persistent', 'ephemeral', 'container', 'ttl
 /** Smallest encoded multi op (type int + the shortest body), bounds a hostile op count. */
 const MULTI_OP_BYTES_MIN = 4;
 
-const writer = new JuteWriter(1024);
-
-/** Encodes `txn`; the result is a fresh Buffer owned by the caller. */
+/**
+ * Encodes `txn`; the result is a fresh Buffer owned by the caller. The write path encodes into
+ * an exactly sized buffer through a DataView (two passes: size, then bytes), which is several
+ * times faster than the growable SizedWriter; the bytes are the same jute encoding (the spec
+ * checks them against a SizedWriter-based reference encoder).
+ */
 export function encodeTxn(txn: Txn): Buffer {
-  writer.reset();
-  writeHeader(writer, txn.header);
-  writeBody(writer, txn.body);
-  return writer.toBuffer();
+  const size = HEADER_BYTES + bodyBytes(txn.body);
+  const out = new SizedWriter(size);
+  writeHeader(out, txn.header);
+  writeBody(out, txn.body);
+  return out.finish();
 }
 
 /** Decodes one whole transaction; throws `JuteDecodeError` on bad or truncated bytes. */
 export function decodeTxn(bytes: Buffer): Txn {
-  const reader = new JuteReader(bytes);
+  const reader = new TxnReader(bytes);
   const header = readHeader(reader);
   const body = readBody(reader, reader.readInt(), true);
   reader.expectEnd('txn');
   return { header, body };
 }
 
-function writeHeader(out: JuteWriter, header: TxnHeader): void {
+const HEADER_BYTES = 8 + 4 + 8 + 8;
+
+/** Encoded size of a body, its type int included. */
+function bodyBytes(body: TxnBody): number {
+  switch (body.type) {
+    case 'create':
+      return 4 + stringBytes(body.path) + 4 + body.data.length + aclBytes(body.acl) + 4 + 8 + 8 + 4;
+    case 'delete':
+      return 4 + stringBytes(body.path);
+    case 'setData':
+      return 4 + stringBytes(body.path) + 4 + body.data.length + 4;
+    case 'setACL':
+      return 4 + stringBytes(body.path) + aclBytes(body.acl) + 4;
+    case 'check':
+      return 4 + stringBytes(body.path) + 4;
+    case 'createSession':
+    case 'error':
+      return 4 + 4;
+    case 'closeSession':
+      return 4;
+    case 'multi': {
+      let total = 4 + 4;
+      for (const op of body.txns) total += bodyBytes(op);
+      return total;
+    }
+    default:
+      return assertNever(body, 'txn type');
+  }
+}
+
+function aclBytes(acl: readonly Acl[]): number {
+  let total = 4;
+  for (const entry of acl) total += 4 + stringBytes(entry.scheme) + stringBytes(entry.id);
+  return total;
+}
+
+/** Length prefix plus UTF-8 bytes of `text`. */
+function stringBytes(text: string): number {
+  return 4 + utf8Length(text);
+}
+
+function utf8Length(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text, 'utf8');
+  }
+  return text.length;
+}
+
+/** Writes jute values into a buffer of a size known in advance (see `bodyBytes`). */
+class SizedWriter {
+  private readonly buffer: Buffer;
+  private readonly view: DataView;
+  private offset = 0;
+
+  constructor(size: number) {
+    this.buffer = Buffer.allocUnsafe(size);
+    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, size);
+  }
+
+  writeInt(value: number): this {
+    this.view.setInt32(this.offset, value);
+    this.offset += 4;
+    return this;
+  }
+
+  writeLong(value: bigint): this {
+    this.view.setBigInt64(this.offset, value);
+    this.offset += 8;
+    return this;
+  }
+
+  writeString(text: string): this {
+    const length = utf8Length(text);
+    this.writeInt(length);
+    if (length === text.length) {
+      for (let i = 0; i < length; i++) this.buffer[this.offset + i] = text.charCodeAt(i);
+    } else {
+      this.buffer.write(text, this.offset, length, 'utf8');
+    }
+    this.offset += length;
+    return this;
+  }
+
+  writeBuffer(bytes: Uint8Array): this {
+    this.writeInt(bytes.length);
+    if (bytes.length <= 64) {
+      for (let i = 0; i < bytes.length; i++) this.buffer[this.offset + i] = bytes[i]!;
+    } else {
+      this.buffer.set(bytes, this.offset);
+    }
+    this.offset += bytes.length;
+    return this;
+  }
+
+  finish(): Buffer {
+    assertInvariant(this.offset === this.buffer.length, 'txn size computed wrong');
+    return this.buffer;
+  }
+}
+
+/**
+ * Bounds-checked jute reads over one buffer through a DataView (the TxnReader's contract,
+ * faster longs); every failure is a `JuteDecodeError`.
+ */
+class TxnReader {
+  private readonly view: DataView;
+  private offset = 0;
+
+  constructor(private readonly buffer: Buffer) {
+    this.view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
+  }
+
+  get remaining(): number {
+    return this.buffer.length - this.offset;
+  }
+
+  readInt(): number {
+    this.need(4, 'int');
+    const value = this.view.getInt32(this.offset);
+    this.offset += 4;
+    return value;
+  }
+
+  readLong(): bigint {
+    this.need(8, 'long');
+    const value = this.view.getBigInt64(this.offset);
+    this.offset += 8;
+    return value;
+  }
+
+  /** A string, or null for length -1. */
+  readString(): string | null {
+    const length = this.readLength('string');
+    if (length < 0) return null;
+    const value = this.buffer.toString('utf8', this.offset, this.offset + length);
+    this.offset += length;
+    return value;
+  }
+
+  /** A copy of a buffer (the txn outlives the input), or null for length -1. */
+  readBufferCopy(): Buffer | null {
+    const length = this.readLength('buffer');
+    if (length < 0) return null;
+    const copy = Buffer.allocUnsafe(length);
+    const start = this.offset;
+    if (length <= 64) for (let i = 0; i < length; i++) copy[i] = this.buffer[start + i]!;
+    else this.buffer.copy(copy, 0, start, start + length);
+    this.offset += length;
+    return copy;
+  }
+
+  expectEnd(what: string): void {
+    if (this.offset !== this.buffer.length) {
+      throw new JuteDecodeError(`${this.remaining} unexpected trailing bytes after ${what}`);
+    }
+  }
+
+  /** A length prefix: -1 (null) or a length whose bytes are present. */
+  private readLength(what: string): number {
+    const length = this.readInt();
+    if (length === -1) return -1;
+    if (length < 0) throw new JuteDecodeError(`negative ${what} length ${length} at ${this.offset - 4}`);
+    this.need(length, what);
+    return length;
+  }
+
+  private need(bytes: number, what: string): void {
+    if (this.offset + bytes > this.buffer.length) {
+      throw new JuteDecodeError(`truncated ${what} at offset ${this.offset}: need ${bytes} bytes`);
+    }
+  }
+}
+
+function writeHeader(out: SizedWriter, header: TxnHeader): void {
   out.writeLong(header.sessionId).writeInt(header.cxid).writeLong(header.zxid).writeLong(header.time);
 }
 
-function readHeader(reader: JuteReader): TxnHeader {
+function readHeader(reader: TxnReader): TxnHeader {
   const sessionId = reader.readLong();
   const cxid = reader.readInt();
   const zxid = reader.readLong();
@@ -72,7 +247,7 @@ function readHeader(reader: JuteReader): TxnHeader {
   return { sessionId, cxid, zxid, time };
 }
 
-function writeBody(out: JuteWriter, body: TxnBody): void {
+function writeBody(out: SizedWriter, body: TxnBody): void {
   out.writeInt(TxnOpCode[body.type]);
   switch (body.type) {
     case 'create':
@@ -112,12 +287,12 @@ function writeBody(out: JuteWriter, body: TxnBody): void {
   }
 }
 
-function writeAcls(out: JuteWriter, acl: readonly Acl[]): void {
+function writeAcls(out: SizedWriter, acl: readonly Acl[]): void {
   out.writeInt(acl.length);
   for (const entry of acl) out.writeInt(entry.perms).writeString(entry.scheme).writeString(entry.id);
 }
 
-function readBody(reader: JuteReader, type: number, topLevel: boolean): TxnBody {
+function readBody(reader: TxnReader, type: number, topLevel: boolean): TxnBody {
   switch (type) {
     case TxnOpCode.setACL:
       return { type: 'setACL', path: readPath(reader), acl: readAcls(reader), version: reader.readInt() };
@@ -133,7 +308,7 @@ function readBody(reader: JuteReader, type: number, topLevel: boolean): TxnBody 
   }
 }
 
-function readMultiOps(reader: JuteReader): MultiOpTxn[] {
+function readMultiOps(reader: TxnReader): MultiOpTxn[] {
   const count = reader.readInt();
   if (count < 0 || count > reader.remaining / MULTI_OP_BYTES_MIN) {
     throw new JuteDecodeError(`bad multi op count ${count}`);
@@ -144,7 +319,7 @@ function readMultiOps(reader: JuteReader): MultiOpTxn[] {
 }
 
 /** The op types a multi may hold (also valid at top level). */
-function readMultiOp(reader: JuteReader, type: number): MultiOpTxn {
+function readMultiOp(reader: TxnReader, type: number): MultiOpTxn {
   switch (type) {
     case TxnOpCode.create:
       return readCreate(reader);
@@ -161,7 +336,7 @@ function readMultiOp(reader: JuteReader, type: number): MultiOpTxn {
   }
 }
 
-function readCreate(reader: JuteReader): CreateTxn {
+function readCreate(reader: TxnReader): CreateTxn {
   const path = readPath(reader);
   const data = readData(reader);
   const acl = readAcls(reader);
@@ -175,20 +350,20 @@ function readCreate(reader: JuteReader): CreateTxn {
   return { type: 'create', path, data, acl, kind, ephemeralOwner, ttlMs: Number(ttl), parentCVersion };
 }
 
-function readPath(reader: JuteReader): string {
+function readPath(reader: TxnReader): string {
   const path = reader.readString();
   if (path === null) throw new JuteDecodeError('null path');
   return path;
 }
 
 /** A copy: the txn outlives the input buffer. */
-function readData(reader: JuteReader): Buffer {
-  const view = reader.readBuffer();
-  if (view === null) throw new JuteDecodeError('null data');
-  return Buffer.from(view);
+function readData(reader: TxnReader): Buffer {
+  const data = reader.readBufferCopy();
+  if (data === null) throw new JuteDecodeError('null data');
+  return data;
 }
 
-function readAcls(reader: JuteReader): Acl[] {
+function readAcls(reader: TxnReader): Acl[] {
   const count = reader.readInt();
   // An acl entry takes at least 12 bytes; the bound stops a hostile count early.
   if (count < 0 || count > reader.remaining / 12) throw new JuteDecodeError(`bad acl count ${count}`);
