@@ -33,6 +33,7 @@ import { ReferenceCountedAclCache } from './acl-cache.js';
 import type { NodeKind } from './create-mode.js';
 import { ErrorCode } from './error-code.js';
 import { isValidPath, nameOf, parentOf } from './path.js';
+import { PathIndex } from './path-index.js';
 import { REGION_HEADER_BYTES, SlabArena, type SlabOwner } from './slab-arena.js';
 import { SnapshotDecodeError, SnapshotDigestMismatchError } from './snapshot-error.js';
 import type { Acl, Stat } from './stat.js';
@@ -83,6 +84,9 @@ const NO_PARENT = -1;
 const ROOT_ID = 0;
 
 const INITIAL_CAPACITY = 64;
+
+// `longWords` views the BigInt64Array as int32 pairs, low word first: little-endian only.
+assert(new Uint8Array(new Uint32Array([1]).buffer)[0] === 1, 'the data tree needs a little-endian host');
 
 /** ZooKeeper's `EphemeralType` encodings of the stat's ephemeralOwner for containers and TTLs. */
 const CONTAINER_EPHEMERAL_OWNER = -(1n << 63n);
@@ -224,7 +228,8 @@ export class DataTree implements TreeView, SlabOwner {
   private ints = new Int32Array(INITIAL_CAPACITY * INT_STRIDE);
   private readonly paths: Array<string | undefined> = [];
   private readonly children: Array<Set<number> | undefined> = [];
-  private readonly ids = new Map<string, number>();
+  /** Path → id; declared after `paths`, which it reads. */
+  private readonly ids = new PathIndex(this.paths);
   private readonly freeIds: number[] = [];
   private highWater = 0;
   private count = 0;
@@ -1047,13 +1052,15 @@ export class DataTree implements TreeView, SlabOwner {
       throw new SnapshotDecodeError(`bad node path ${path}`);
     }
     checkRoom(view, at, NODE_RECORD_FIXED_BYTES, path);
+    // Longs are read as int32 halves: no bigint allocation per field on the hot path.
     const kind = view.getInt32(at);
-    const sessionId = view.getBigInt64(at + 4);
-    const ttlMs = view.getBigInt64(at + 12);
+    const hasSession = view.getInt32(at + 4) !== 0 || view.getInt32(at + 8) !== 0;
+    const ttlHigh = view.getInt32(at + 12);
+    const ttlMs = ttlHigh * 0x100000000 + (view.getInt32(at + 16) >>> 0);
     const aclId = view.getInt32(at + 20);
     if (kind < 0 || kind >= KIND_BY_CODE.length || !this.acls.has(aclId) ||
-      (kind === KIND_CODE.ephemeral) !== (sessionId !== 0n) ||
-      (kind === KIND_CODE.ttl) !== (ttlMs > 0n) || ttlMs < 0n || ttlMs > TTL_MS_SNAPSHOT_MAX) {
+      (kind === KIND_CODE.ephemeral) !== hasSession || (kind === KIND_CODE.ttl) !== (ttlMs > 0) ||
+      ttlMs < 0 || ttlMs > TTL_MS_SNAPSHOT_MAX) {
       throw new SnapshotDecodeError(`bad kind fields of node ${path}`);
     }
     const dataBytes = readLength(view, at + 76, path);
@@ -1062,14 +1069,18 @@ export class DataTree implements TreeView, SlabOwner {
     const id = this.insertNode(path, NO_PARENT, kind, aclId, body, dataStart, dataStart + dataBytes);
     if (this.ids.size === countBefore) throw new SnapshotDecodeError(`duplicate node ${path}`);
     this.acls.addReference(aclId);
-    const l = id * LONG_STRIDE;
-    for (let k = 0; k < LONG_STRIDE; k++) this.longs[l + k] = view.getBigInt64(at + 24 + 8 * k);
+    const w = id * LONG_STRIDE * 2;
+    for (let k = 0; k < LONG_STRIDE; k++) {
+      this.longWords[w + 2 * k] = view.getInt32(at + 28 + 8 * k); // low word (little-endian)
+      this.longWords[w + 2 * k + 1] = view.getInt32(at + 24 + 8 * k);
+    }
     const i = id * INT_STRIDE;
     this.ints[i + VERSION] = view.getInt32(at + 64);
     this.ints[i + CVERSION] = view.getInt32(at + 68);
     this.ints[i + AVERSION] = view.getInt32(at + 72);
     if (kind !== KIND_CODE.persistent) {
-      this.addKindBookkeeping(id, KIND_BY_CODE[kind]!, sessionId, Number(ttlMs));
+      const sessionId = hasSession ? view.getBigInt64(at + 4) : 0n;
+      this.addKindBookkeeping(id, KIND_BY_CODE[kind]!, sessionId, ttlMs);
     }
     return dataStart + dataBytes;
   }
@@ -1077,6 +1088,7 @@ export class DataTree implements TreeView, SlabOwner {
   /** Grows the node table to hold `count` more nodes at once (loading). */
   private reserve(count: number): void {
     if (this.capacity < this.highWater + count) this.grow(this.highWater + count);
+    this.ids.reserve(this.ids.size + count);
   }
 
   /** Links every loaded node to its parent; checks parents and ephemeral owners exist. */
