@@ -1098,10 +1098,9 @@ export class DataTree implements TreeView, SlabOwner {
     let lastParent: number | undefined;
     for (let id = 1; id < this.highWater; id++) {
       const path = this.paths[id]!;
-      const parentPath = parentOf(path);
-      if (parentPath !== lastParentPath) {
-        lastParentPath = parentPath;
-        lastParent = this.ids.get(parentPath);
+      if (!isChildOf(path, lastParentPath)) {
+        lastParentPath = parentOf(path);
+        lastParent = this.ids.get(lastParentPath);
       }
       const parent = lastParent;
       if (parent === undefined) throw new SnapshotDecodeError(`node ${path} has no parent`);
@@ -1282,6 +1281,13 @@ function readLength(view: DataView, at: number, what: string): number {
   if (length < 0) throw new SnapshotDecodeError(`bad length ${length} in ${what} at offset ${at}`);
   checkRoom(view, at + 4, length, what);
   return length;
+}
+
+/** Whether `parent` is the parent of the valid non-root `path`, without allocating. */
+function isChildOf(path: string, parent: string): boolean {
+  const slash = path.lastIndexOf('/');
+  if (slash === 0) return parent === '/';
+  return slash === parent.length && path.startsWith(parent);
 }
 
 /** Smallest encoded node record: path '/', empty data. */
