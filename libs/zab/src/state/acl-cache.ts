@@ -126,7 +126,9 @@ export class ReferenceCountedAclCache {
       acl.map((entry) => Object.freeze({ perms: entry.perms, scheme: entry.scheme, id: entry.id })),
     );
     this.hash.reset(ACL_HASH_SEED).addInt(frozen.length);
-    for (const entry of frozen) this.hash.addInt(entry.perms).addString(entry.scheme).addString(entry.id);
+    for (const entry of frozen) {
+      this.hash.addInt(entry.perms).addString(entry.scheme).addString(entry.id);
+    }
     this.hash.finish();
     this.entries.set(id, {
       acl: frozen,

@@ -52,6 +52,7 @@ import { OPEN_ACL_UNSAFE } from './stat.js';
 import type { ApplyResult, NodeInfo, OpResult, TreeView } from './tree-view.js';
 import type {
   CreateTxn,
+  MultiOpTxn,
   MultiTxn,
   SetAclTxn,
   SetDataTxn,
@@ -97,7 +98,8 @@ const ROOT_ID = 0;
 const INITIAL_CAPACITY = 64;
 
 // `longWords` views the BigInt64Array as int32 pairs, low word first: little-endian only.
-assert(new Uint8Array(new Uint32Array([1]).buffer)[0] === 1, 'the data tree needs a little-endian host');
+assert(new Uint8Array(new Uint32Array([1]).buffer)[0] === 1,
+  'the data tree needs a little-endian host');
 
 /** ZooKeeper's `EphemeralType` encodings of the stat's ephemeralOwner for containers and TTLs. */
 const CONTAINER_EPHEMERAL_OWNER = -(1n << 63n);
@@ -275,7 +277,8 @@ export class DataTree implements TreeView {
     this.rehash(root);
     for (const path of ['/zookeeper', '/zookeeper/quota']) {
       const parent = this.ids.get(parentOf(path))!;
-      const id = this.insertNode(path, parent, KIND_CODE.persistent, this.acls.addUsage(OPEN_ACL_UNSAFE), empty);
+      const aclOfNode = this.acls.addUsage(OPEN_ACL_UNSAFE);
+      const id = this.insertNode(path, parent, KIND_CODE.persistent, aclOfNode, empty);
       this.linkChild(parent, id);
       this.rehash(id);
     }
@@ -406,7 +409,8 @@ export class DataTree implements TreeView {
     const found: string[] = [];
     for (const [id, ttlMs] of this.ttlMsById) {
       if (this.children[id] !== undefined) continue;
-      if (nowMs - this.longs[id * LONG_STRIDE + MTIME]! > BigInt(ttlMs)) found.push(this.paths[id]!);
+      const mtime = this.longs[id * LONG_STRIDE + MTIME]!;
+      if (nowMs - mtime > BigInt(ttlMs)) found.push(this.paths[id]!);
     }
     return found.sort().slice(0, Math.max(0, limit));
   }
@@ -431,7 +435,8 @@ export class DataTree implements TreeView {
 
   private ownerOf(id: number): bigint {
     const kind = KIND_BY_CODE[this.ints[id * INT_STRIDE + KIND]!]!;
-    return ephemeralOwnerOf(kind, this.sessionOfEphemeral.get(id) ?? 0n, this.ttlMsById.get(id) ?? 0);
+    const sessionId = this.sessionOfEphemeral.get(id) ?? 0n;
+    return ephemeralOwnerOf(kind, sessionId, this.ttlMsById.get(id) ?? 0);
   }
 
   private aclCopy(id: number): Acl[] {
@@ -501,7 +506,8 @@ export class DataTree implements TreeView {
     this.checkKindFields(txn);
 
     this.changeParent(parent, txn.parentCVersion, header.zxid);
-    const id = this.insertNode(path, parent, KIND_CODE[kind], this.acls.addUsage(txn.acl), txn.data);
+    const aclId = this.acls.addUsage(txn.acl);
+    const id = this.insertNode(path, parent, KIND_CODE[kind], aclId, txn.data);
     const l = id * LONG_STRIDE;
     this.longs[l + CZXID] = header.zxid;
     this.longs[l + MZXID] = header.zxid;
@@ -695,7 +701,7 @@ export class DataTree implements TreeView {
     return { code, results, events };
   }
 
-  private applyMultiOp(op: MultiTxn['txns'][number], header: TxnHeader, events: WatchEvent[]): OpResult {
+  private applyMultiOp(op: MultiOpTxn, header: TxnHeader, events: WatchEvent[]): OpResult {
     switch (op.type) {
       case 'create': {
         const applied = this.applyCreate(op, header, events);
@@ -762,7 +768,7 @@ export class DataTree implements TreeView {
     this.count--;
   }
 
-  /** A fresh id while a snapshot cursor is open (ids are then never reused), else a recycled one. */
+  /** A fresh id while a snapshot cursor is open (no reuse then), else a recycled one. */
   private allocateId(): number {
     if (this.cursors.length === 0) {
       const reused = this.freeIds.pop();
@@ -827,7 +833,8 @@ export class DataTree implements TreeView {
   private isDataAt(owner: number, slab: number, offset: number): boolean {
     if (owner < 0 || owner >= this.highWater) return false;
     const i = owner * INT_STRIDE;
-    return this.ints[i + KIND] !== FREE && this.ints[i + SLAB] === slab && this.ints[i + OFFSET] === offset;
+    return this.ints[i + KIND] !== FREE && this.ints[i + SLAB] === slab &&
+      this.ints[i + OFFSET] === offset;
   }
 
   /** SlabOwner: the arena compacted `owner`'s region to (slab, offset). */
@@ -1015,7 +1022,9 @@ export class DataTree implements TreeView {
 
   private decodeAcls(reader: JuteReader, nextId: number): void {
     const count = reader.readInt();
-    if (count < 0 || count > reader.remaining) throw new SnapshotDecodeError(`bad ACL count ${count}`);
+    if (count < 0 || count > reader.remaining) {
+      throw new SnapshotDecodeError(`bad ACL count ${count}`);
+    }
     for (let k = 0; k < count; k++) {
       const id = reader.readInt();
       const acl = reader.readVector(readAcl);
@@ -1081,7 +1090,8 @@ export class DataTree implements TreeView {
     const dataBytes = readLength(view, at + 76, path);
     const dataStart = at + NODE_RECORD_FIXED_BYTES;
     const countBefore = this.ids.size;
-    const id = this.insertNode(path, NO_PARENT, kind, aclId, body, dataStart, dataStart + dataBytes);
+    const dataEnd = dataStart + dataBytes;
+    const id = this.insertNode(path, NO_PARENT, kind, aclId, body, dataStart, dataEnd);
     if (this.ids.size === countBefore) throw new SnapshotDecodeError(`duplicate node ${path}`);
     this.acls.addReference(aclId);
     const w = id * LONG_STRIDE * 2;
@@ -1147,7 +1157,8 @@ export class DataTree implements TreeView {
     for (let id = 0; id < this.highWater; id++) {
       const i = id * INT_STRIDE;
       if (this.ints[i + KIND] === FREE) {
-        assert(this.paths[id] === undefined && this.children[id] === undefined, `free slot ${id} in use`);
+        assert(this.paths[id] === undefined && this.children[id] === undefined,
+          `free slot ${id} in use`);
         continue;
       }
       alive++;
@@ -1161,8 +1172,9 @@ export class DataTree implements TreeView {
         liveBytes.set(slab, (liveBytes.get(slab) ?? 0) + length + REGION_HEADER_BYTES);
       }
       const hash = hashZnode(new Hash64(), this.referenceFields(id));
-      assert(hash.low === this.ints[i + HASH_LOW]! >>> 0 && hash.high === this.ints[i + HASH_HIGH]! >>> 0,
-        `stale hash of ${this.paths[id]}`);
+      const storedLow = this.ints[i + HASH_LOW]! >>> 0;
+      const storedHigh = this.ints[i + HASH_HIGH]! >>> 0;
+      assert(hash.low === storedLow && hash.high === storedHigh, `stale hash of ${this.paths[id]}`);
       digest.add(hash.low, hash.high);
     }
     assert(alive === this.count && alive === this.ids.size, `node count ${alive}/${this.count}`);
@@ -1199,10 +1211,13 @@ export class DataTree implements TreeView {
     const set = this.children[id];
     if (set !== undefined) {
       assert(set.size > 0, `empty child set of ${path}`);
-      for (const child of set) assert(this.ints[child * INT_STRIDE + PARENT] === id, `child of ${path}`);
+      for (const child of set) {
+        assert(this.ints[child * INT_STRIDE + PARENT] === id, `child of ${path}`);
+      }
     }
     const kind = KIND_BY_CODE[this.ints[i + KIND]!]!;
-    assert((kind === 'ephemeral') === this.sessionOfEphemeral.has(id), `ephemeral index of ${path}`);
+    assert((kind === 'ephemeral') === this.sessionOfEphemeral.has(id),
+      `ephemeral index of ${path}`);
     if (kind === 'ephemeral') {
       assert(set === undefined, `ephemeral ${path} has children`);
       assert(this.ephemeralsBySession.get(this.sessionOfEphemeral.get(id)!)?.has(id) === true,
@@ -1331,7 +1346,8 @@ const HEADER_CHECK_SEED = 0x5a484452;
 
 /** Signed 64-bit hash of the header fields the tree digest does not cover. */
 function headerCheck(zxid: Zxid, digest: bigint, aclNextId: number): bigint {
-  const hash = new Hash64().reset(HEADER_CHECK_SEED).addLong(zxid).addLong(digest).addInt(aclNextId);
+  const hash = new Hash64().reset(HEADER_CHECK_SEED);
+  hash.addLong(zxid).addLong(digest).addInt(aclNextId);
   return BigInt.asIntN(64, hash.finish().value);
 }
 

@@ -2,8 +2,8 @@
  * Path → node id index for the data tree: an open-addressing hash table (linear probing,
  * backward-shift deletion) of `id + 1` in one Int32Array, keyed by the tree's own `paths[id]`
  * strings. It replaces a `Map<string, number>` (~29 bytes and a rehash of JS objects per entry)
- * with 12–20 bytes per node (slots plus a hash per id) and no per-entry allocation, which matters at 1M znodes, mostly when
- * loading a snapshot.
+ * with 12–20 bytes per node (slots plus a hash per id) and no per-entry allocation, which
+ * matters at 1M znodes, mostly when loading a snapshot.
  *
  * Contract: the owner keeps `paths[id]` equal to the key of every id in the index (set it before
  * `set`, clear it only after `delete`).
@@ -48,7 +48,7 @@ export class PathIndex {
 
   /** Adds `path` → `id`; returns false (and changes nothing) when `path` is present. */
   set(path: string, id: number): boolean {
-    if ((this.entries + 1) > this.slots.length * LOAD_FACTOR_MAX) this.resize(this.slots.length * 2);
+    if (this.entries + 1 > this.slots.length * LOAD_FACTOR_MAX) this.resize(this.slots.length * 2);
     const slots = this.slots;
     const mask = this.mask;
     const hash = hashPath(path);

@@ -185,7 +185,13 @@ export class SlabArena {
 }
 
 /** Small copies byte by byte (cheaper than a native call for typical znode values). */
-function copyBytes(source: Uint8Array, start: number, end: number, target: Uint8Array, at: number): void {
+function copyBytes(
+  source: Uint8Array,
+  start: number,
+  end: number,
+  target: Uint8Array,
+  at: number,
+): void {
   if (end - start > 16) {
     target.set(source.subarray(start, end), at);
     return;

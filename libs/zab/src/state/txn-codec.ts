@@ -223,7 +223,9 @@ class TxnReader {
   private readLength(what: string): number {
     const length = this.readInt();
     if (length === -1) return -1;
-    if (length < 0) throw new JuteDecodeError(`negative ${what} length ${length} at ${this.offset - 4}`);
+    if (length < 0) {
+      throw new JuteDecodeError(`negative ${what} length ${length} at ${this.offset - 4}`);
+    }
     this.need(length, what);
     return length;
   }
@@ -236,7 +238,8 @@ class TxnReader {
 }
 
 function writeHeader(out: SizedWriter, header: TxnHeader): void {
-  out.writeLong(header.sessionId).writeInt(header.cxid).writeLong(header.zxid).writeLong(header.time);
+  out.writeLong(header.sessionId).writeInt(header.cxid);
+  out.writeLong(header.zxid).writeLong(header.time);
 }
 
 function readHeader(reader: TxnReader): TxnHeader {
@@ -289,13 +292,17 @@ function writeBody(out: SizedWriter, body: TxnBody): void {
 
 function writeAcls(out: SizedWriter, acl: readonly Acl[]): void {
   out.writeInt(acl.length);
-  for (const entry of acl) out.writeInt(entry.perms).writeString(entry.scheme).writeString(entry.id);
+  for (const entry of acl) {
+    out.writeInt(entry.perms).writeString(entry.scheme).writeString(entry.id);
+  }
 }
 
 function readBody(reader: TxnReader, type: number, topLevel: boolean): TxnBody {
   switch (type) {
     case TxnOpCode.setACL:
-      return { type: 'setACL', path: readPath(reader), acl: readAcls(reader), version: reader.readInt() };
+      return {
+        type: 'setACL', path: readPath(reader), acl: readAcls(reader), version: reader.readInt(),
+      };
     case TxnOpCode.createSession:
       return { type: 'createSession', timeoutMs: reader.readInt() };
     case TxnOpCode.closeSession:
@@ -326,7 +333,9 @@ function readMultiOp(reader: TxnReader, type: number): MultiOpTxn {
     case TxnOpCode.delete:
       return { type: 'delete', path: readPath(reader) };
     case TxnOpCode.setData:
-      return { type: 'setData', path: readPath(reader), data: readData(reader), version: reader.readInt() };
+      return {
+        type: 'setData', path: readPath(reader), data: readData(reader), version: reader.readInt(),
+      };
     case TxnOpCode.check:
       return { type: 'check', path: readPath(reader), version: reader.readInt() };
     case TxnOpCode.error:
@@ -347,7 +356,8 @@ function readCreate(reader: TxnReader): CreateTxn {
   const ttl = reader.readLong();
   if (ttl < 0n || ttl > BigInt(TTL_MS_MAX)) throw new JuteDecodeError(`bad ttl ${ttl}`);
   const parentCVersion = reader.readInt();
-  return { type: 'create', path, data, acl, kind, ephemeralOwner, ttlMs: Number(ttl), parentCVersion };
+  const ttlMs = Number(ttl);
+  return { type: 'create', path, data, acl, kind, ephemeralOwner, ttlMs, parentCVersion };
 }
 
 function readPath(reader: TxnReader): string {
@@ -366,7 +376,9 @@ function readData(reader: TxnReader): Buffer {
 function readAcls(reader: TxnReader): Acl[] {
   const count = reader.readInt();
   // An acl entry takes at least 12 bytes; the bound stops a hostile count early.
-  if (count < 0 || count > reader.remaining / 12) throw new JuteDecodeError(`bad acl count ${count}`);
+  if (count < 0 || count > reader.remaining / 12) {
+    throw new JuteDecodeError(`bad acl count ${count}`);
+  }
   const acl: Acl[] = [];
   for (let k = 0; k < count; k++) {
     const perms = reader.readInt();

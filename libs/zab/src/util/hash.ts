@@ -74,7 +74,9 @@ export class Hash64 {
     const length = text.length;
     this.addInt(length);
     let i = 0;
-    for (; i + 2 <= length; i += 2) this.addInt(text.charCodeAt(i) | (text.charCodeAt(i + 1) << 16));
+    for (; i + 2 <= length; i += 2) {
+      this.addInt(text.charCodeAt(i) | (text.charCodeAt(i + 1) << 16));
+    }
     if (i < length) this.addInt(text.charCodeAt(i));
     return this;
   }
