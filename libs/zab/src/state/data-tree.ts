@@ -929,9 +929,30 @@ export class DataTree implements TreeView {
       writeNodeRecord(state.writer, image);
       state.nodesLeft--;
     } else if (this.ints[id * INT_STRIDE + KIND] !== FREE) {
-      writeNodeRecord(state.writer, this.captureImage(id));
+      this.writeLiveNodeRecord(state.writer, id);
       state.nodesLeft--;
     }
+  }
+
+  /**
+   * `writeNodeRecord` of the live node, straight from the table: longs go out as two ints
+   * from `longWords`, with no bigint or image object per node.
+   */
+  private writeLiveNodeRecord(writer: JuteWriter, id: number): void {
+    const i = id * INT_STRIDE;
+    const w = id * LONG_STRIDE * 2;
+    const words = this.longWords;
+    const kind = this.ints[i + KIND]!;
+    writer.writeString(this.paths[id]!).writeInt(kind);
+    writer.writeLong(kind === KIND_CODE.ephemeral ? this.sessionOfEphemeral.get(id)! : 0n);
+    const ttlMs = kind === KIND_CODE.ttl ? this.ttlMsById.get(id)! : 0;
+    writer.writeInt(Math.floor(ttlMs / 0x100000000)).writeInt(ttlMs | 0);
+    writer.writeInt(this.ints[i + ACL_ID]!);
+    for (let k = 0; k < LONG_STRIDE; k++) {
+      writer.writeInt(words[w + 2 * k + 1]!).writeInt(words[w + 2 * k]!); // high word first
+    }
+    writer.writeInt(this.ints[i + VERSION]!).writeInt(this.ints[i + CVERSION]!);
+    writer.writeInt(this.ints[i + AVERSION]!).writeBuffer(this.dataView(id));
   }
 
   private closeCursor(state: CursorState): void {
