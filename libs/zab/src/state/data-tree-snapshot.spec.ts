@@ -35,7 +35,7 @@ describe('DataTree snapshot round trip', () => {
   test('fromSnapshot of the concatenated chunks equals the tree (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(commandArbitrary, { maxLength: 60 }),
+        fc.array(commandArbitrary, { maxLength: 100, size: 'max' }),
         fc.integer({ min: 1, max: 300 }),
         (commands, chunkBytes) => {
           const tree = new DataTree({ slabBytes: 256 });
@@ -67,8 +67,9 @@ describe('DataTree snapshot while writes continue', () => {
   test('the loaded snapshot equals the tree at the cursor zxid (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(commandArbitrary, { maxLength: 40 }),
-        fc.array(fc.tuple(commandArbitrary, fc.integer({ min: 0, max: 2 })), { maxLength: 60 }),
+        fc.array(commandArbitrary, { maxLength: 80, size: 'max' }),
+        fc.array(fc.tuple(commandArbitrary, fc.integer({ min: 0, max: 2 })),
+          { maxLength: 100, size: 'max' }),
         fc.integer({ min: 1, max: 200 }),
         (before, during, chunkBytes) => {
           const tree = new DataTree({ slabBytes: 128 });

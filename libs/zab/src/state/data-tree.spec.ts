@@ -374,7 +374,7 @@ describe('DataTree digest', () => {
 describe('DataTree against a naive model (property)', () => {
   test('random valid histories give the same nodes, stats, children, events and digest', () => {
     fc.assert(
-      fc.property(fc.array(commandArbitrary, { minLength: 1, maxLength: 60 }), (commands) => {
+      fc.property(fc.array(commandArbitrary, { minLength: 1, maxLength: 100, size: 'max' }), (commands) => {
         const tree = new DataTree({ slabBytes: 256 });
         const model = new ModelTree();
         let zxid = 0n;

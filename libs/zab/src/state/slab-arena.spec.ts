@@ -34,7 +34,7 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
 describe('SlabArena', () => {
   test('live values and earlier views stay intact through compaction (property)', () => {
     fc.assert(
-      fc.property(fc.array(stepArbitrary, { maxLength: 300 }), (steps) => {
+      fc.property(fc.array(stepArbitrary, { maxLength: 300, size: 'max' }), (steps) => {
         const owner = new Owner();
         const arena = new SlabArena(owner, { slabBytes: 256 });
         const expected = new Map<number, Buffer>();
