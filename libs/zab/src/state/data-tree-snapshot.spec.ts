@@ -8,7 +8,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DataTree, type SnapshotCursor } from './data-tree.js';
-import { commandArbitrary, dumpModel, dumpTree, ModelTree, toTxn, type Command } from './data-tree-model.spec.js';
+import {
+  commandArbitrary,
+  dumpModel,
+  dumpTree,
+  ModelTree,
+  toTxn,
+  type Command,
+} from './data-tree-model.spec.js';
 import { SnapshotDecodeError, SnapshotDigestMismatchError } from './snapshot-error.js';
 
 function drain(cursor: SnapshotCursor, chunkBytes: number): Buffer {
@@ -68,8 +75,10 @@ describe('DataTree snapshot while writes continue', () => {
     fc.assert(
       fc.property(
         fc.array(commandArbitrary, { maxLength: 80, size: 'max' }),
-        fc.array(fc.tuple(commandArbitrary, fc.integer({ min: 0, max: 2 })),
-          { maxLength: 100, size: 'max' }),
+        fc.array(fc.tuple(commandArbitrary, fc.integer({ min: 0, max: 2 })), {
+          maxLength: 100,
+          size: 'max',
+        }),
         fc.integer({ min: 1, max: 200 }),
         (before, during, chunkBytes) => {
           const tree = new DataTree({ slabBytes: 128 });
@@ -125,7 +134,10 @@ describe('DataTree snapshot while writes continue', () => {
     const cursor = tree.beginSnapshot();
     cursor.close();
     assert.equal(cursor.next(10), null);
-    tree.apply({ header: { sessionId: 1n, cxid: 0, zxid: 1n, time: 0n }, body: { type: 'createSession', timeoutMs: 5 } });
+    tree.apply({
+      header: { sessionId: 1n, cxid: 0, zxid: 1n, time: 0n },
+      body: { type: 'createSession', timeoutMs: 5 },
+    });
     tree.checkInvariants();
   });
 });
@@ -140,9 +152,16 @@ describe('DataTree.fromSnapshot on bad input', () => {
   test('every truncation raises SnapshotDecodeError', () => {
     const { body } = sampleBody();
     for (let length = 0; length < body.length; length++) {
-      assert.throws(() => DataTree.fromSnapshot(body.subarray(0, length)), SnapshotDecodeError, `at ${length}`);
+      assert.throws(
+        () => DataTree.fromSnapshot(body.subarray(0, length)),
+        SnapshotDecodeError,
+        `at ${length}`,
+      );
     }
-    assert.throws(() => DataTree.fromSnapshot(Buffer.concat([body, Buffer.from([0])])), SnapshotDecodeError);
+    assert.throws(
+      () => DataTree.fromSnapshot(Buffer.concat([body, Buffer.from([0])])),
+      SnapshotDecodeError,
+    );
   });
 
   test('any byte flip raises a typed error or decodes to the same tree', () => {
@@ -161,10 +180,19 @@ describe('DataTree.fromSnapshot on bad input', () => {
 
   test('a changed data byte is caught by the digest', () => {
     const tree = new DataTree();
-    tree.apply({ header: { sessionId: 1n, cxid: 0, zxid: 1n, time: 0n }, body: {
-      type: 'create', path: '/a', data: Buffer.from('payload!'), acl: [{ perms: 31, scheme: 'world', id: 'anyone' }],
-      kind: 'persistent', ephemeralOwner: 0n, ttlMs: 0, parentCVersion: 2,
-    } });
+    tree.apply({
+      header: { sessionId: 1n, cxid: 0, zxid: 1n, time: 0n },
+      body: {
+        type: 'create',
+        path: '/a',
+        data: Buffer.from('payload!'),
+        acl: [{ perms: 31, scheme: 'world', id: 'anyone' }],
+        kind: 'persistent',
+        ephemeralOwner: 0n,
+        ttlMs: 0,
+        parentCVersion: 2,
+      },
+    });
     const body = drain(tree.beginSnapshot(), 4096);
     const at = body.indexOf('payload!');
     body[at] = 0x50 ^ 1;

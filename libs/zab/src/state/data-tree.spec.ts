@@ -8,9 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { InvariantViolation } from '../util/assert.js';
 import { DataTree } from './data-tree.js';
-import {
-  commandArbitrary, dumpModel, dumpTree, ModelTree, toTxn,
-} from './data-tree-model.spec.js';
+import { commandArbitrary, dumpModel, dumpTree, ModelTree, toTxn } from './data-tree-model.spec.js';
 import { ErrorCode } from './error-code.js';
 import { OPEN_ACL_UNSAFE, type Acl } from './stat.js';
 import type { CreateTxn, Txn, TxnBody } from './txn.js';
@@ -23,8 +21,15 @@ function txn(zxid: bigint, body: TxnBody, sessionId = 7n): Txn {
 
 function create(path: string, parentCVersion: number, extra: Partial<CreateTxn> = {}): TxnBody {
   return {
-    type: 'create', path, data: Buffer.from('v'), acl: OPEN, kind: 'persistent',
-    ephemeralOwner: 0n, ttlMs: 0, parentCVersion, ...extra,
+    type: 'create',
+    path,
+    data: Buffer.from('v'),
+    acl: OPEN,
+    kind: 'persistent',
+    ephemeralOwner: 0n,
+    ttlMs: 0,
+    parentCVersion,
+    ...extra,
   };
 }
 
@@ -55,11 +60,22 @@ describe('DataTree.apply create', () => {
     const tree = treeWithApp();
     const result = tree.apply(txn(3n, create('/app/x', 1, { data: Buffer.from('hello') })));
     const expected = {
-      czxid: 3n, mzxid: 3n, pzxid: 3n, ctime: 1003n, mtime: 1003n, version: 0, cversion: 0,
-      aversion: 0, ephemeralOwner: 0n, dataLength: 5, numChildren: 0,
+      czxid: 3n,
+      mzxid: 3n,
+      pzxid: 3n,
+      ctime: 1003n,
+      mtime: 1003n,
+      version: 0,
+      cversion: 0,
+      aversion: 0,
+      ephemeralOwner: 0n,
+      dataLength: 5,
+      numChildren: 0,
     };
     assert.deepEqual(result, {
-      code: 0, path: '/app/x', stat: expected,
+      code: 0,
+      path: '/app/x',
+      stat: expected,
       events: [
         { type: 'created', path: '/app/x', zxid: 3n },
         { type: 'childrenChanged', path: '/app', zxid: 3n },
@@ -89,7 +105,10 @@ describe('DataTree.apply create', () => {
     tree.apply(txn(5n, create('/app/t', 3, { kind: 'ttl', ttlMs: 5000 })));
     assert.equal(tree.stat('/app/e')!.ephemeralOwner, 7n);
     assert.equal(tree.stat('/app/c')!.ephemeralOwner, -(1n << 63n));
-    assert.equal(tree.stat('/app/t')!.ephemeralOwner, BigInt.asIntN(64, 0xff00000000000000n | 5000n));
+    assert.equal(
+      tree.stat('/app/t')!.ephemeralOwner,
+      BigInt.asIntN(64, 0xff00000000000000n | 5000n),
+    );
     assert.deepEqual(tree.nodeInfo('/app/t')!.kind, 'ttl');
     assert.equal(tree.nodeInfo('/app/t')!.ttlMs, 5000);
     assert.deepEqual(tree.getEphemerals(7n), ['/app/e']);
@@ -105,8 +124,10 @@ describe('DataTree.apply create', () => {
     tree3.apply(txn(3n, create('/app/e', 1, { kind: 'ephemeral', ephemeralOwner: 7n })));
     assert.throws(() => tree3.apply(txn(4n, create('/app/e/x', 1))), InvariantViolation);
     const tree4 = treeWithApp();
-    assert.throws(() => tree4.apply(txn(3n, create('/app/e', 1, { kind: 'ephemeral', ephemeralOwner: 99n }))),
-      InvariantViolation);
+    assert.throws(
+      () => tree4.apply(txn(3n, create('/app/e', 1, { kind: 'ephemeral', ephemeralOwner: 99n }))),
+      InvariantViolation,
+    );
   });
 
   test('zxids must increase', () => {
@@ -157,12 +178,16 @@ describe('DataTree.apply delete', () => {
 describe('DataTree.apply setData, setACL, check, error', () => {
   test('setData takes the version from the txn and sets mzxid, mtime, dataLength', () => {
     const tree = treeWithApp();
-    const result = tree.apply(txn(3n, { type: 'setData', path: '/app', data: Buffer.from('abc'), version: 1 }));
+    const result = tree.apply(
+      txn(3n, { type: 'setData', path: '/app', data: Buffer.from('abc'), version: 1 }),
+    );
     assert.equal(result.code, 0);
     assert.deepEqual(result.events, [{ type: 'dataChanged', path: '/app', zxid: 3n }]);
     const stat = tree.stat('/app')!;
-    assert.deepEqual([stat.version, stat.mzxid, stat.mtime, stat.dataLength, stat.czxid, stat.ctime],
-      [1, 3n, 1003n, 3, 2n, 1002n]);
+    assert.deepEqual(
+      [stat.version, stat.mzxid, stat.mtime, stat.dataLength, stat.czxid, stat.ctime],
+      [1, 3n, 1003n, 3, 2n, 1002n],
+    );
     assert.deepEqual(result.stat, stat);
     assert.deepEqual(tree.getData('/app')!.data, Buffer.from('abc'));
     tree.apply(txn(4n, { type: 'setData', path: '/app', data: Buffer.alloc(0), version: 2 }));
@@ -190,9 +215,14 @@ describe('DataTree.apply setData, setACL, check, error', () => {
   test('check and error change nothing; error returns its code', () => {
     const tree = treeWithApp();
     const before = tree.digest();
-    assert.deepEqual(tree.apply(txn(3n, { type: 'check', path: '/app', version: 0 })), { code: 0, events: [] });
-    assert.deepEqual(tree.apply(txn(4n, { type: 'error', code: ErrorCode.NoNode })),
-      { code: ErrorCode.NoNode, events: [] });
+    assert.deepEqual(tree.apply(txn(3n, { type: 'check', path: '/app', version: 0 })), {
+      code: 0,
+      events: [],
+    });
+    assert.deepEqual(tree.apply(txn(4n, { type: 'error', code: ErrorCode.NoNode })), {
+      code: ErrorCode.NoNode,
+      events: [],
+    });
     assert.equal(tree.digest(), before);
     assert.equal(tree.lastZxid, 4n);
   });
@@ -208,10 +238,17 @@ describe('DataTree sessions', () => {
     assert.deepEqual(tree.ephemeralsOf(7n), ['/app/a', '/app/b', '/z']);
     assert.deepEqual(tree.getEphemerals(7n, '/app'), ['/app/a', '/app/b']);
     const result = tree.apply(txn(6n, { type: 'closeSession' }));
-    assert.deepEqual(result.events.map((e) => `${e.type} ${e.path}`), [
-      'deleted /app/a', 'childrenChanged /app', 'deleted /app/b', 'childrenChanged /app',
-      'deleted /z', 'childrenChanged /',
-    ]);
+    assert.deepEqual(
+      result.events.map((e) => `${e.type} ${e.path}`),
+      [
+        'deleted /app/a',
+        'childrenChanged /app',
+        'deleted /app/b',
+        'childrenChanged /app',
+        'deleted /z',
+        'childrenChanged /',
+      ],
+    );
     assert.equal(tree.hasSession(7n), false);
     assert.equal(tree.sessionTimeoutMs(7n), undefined);
     assert.equal(tree.stat('/app')!.cversion, 4);
@@ -230,22 +267,32 @@ describe('DataTree sessions', () => {
 describe('DataTree.apply multi', () => {
   test('applies the ops in order with per-op results and accumulated events', () => {
     const tree = treeWithApp();
-    const result = tree.apply(txn(3n, {
-      type: 'multi',
-      txns: [
-        create('/app/x', 1) as CreateTxn,
-        { type: 'setData', path: '/app/x', data: Buffer.from('z'), version: 1 },
-        { type: 'check', path: '/app', version: 0 },
-        { type: 'delete', path: '/app/x' },
-      ],
-    }));
+    const result = tree.apply(
+      txn(3n, {
+        type: 'multi',
+        txns: [
+          create('/app/x', 1) as CreateTxn,
+          { type: 'setData', path: '/app/x', data: Buffer.from('z'), version: 1 },
+          { type: 'check', path: '/app', version: 0 },
+          { type: 'delete', path: '/app/x' },
+        ],
+      }),
+    );
     assert.equal(result.code, 0);
-    assert.deepEqual(result.results!.map((r) => [r.type, r.code, r.path]), [
-      ['create', 0, '/app/x'], ['setData', 0, undefined], ['check', 0, undefined], ['delete', 0, undefined],
-    ]);
+    assert.deepEqual(
+      result.results!.map((r) => [r.type, r.code, r.path]),
+      [
+        ['create', 0, '/app/x'],
+        ['setData', 0, undefined],
+        ['check', 0, undefined],
+        ['delete', 0, undefined],
+      ],
+    );
     assert.equal(result.results![1]!.stat!.version, 1);
-    assert.deepEqual(result.events.map((e) => e.type),
-      ['created', 'childrenChanged', 'dataChanged', 'deleted', 'childrenChanged']);
+    assert.deepEqual(
+      result.events.map((e) => e.type),
+      ['created', 'childrenChanged', 'dataChanged', 'deleted', 'childrenChanged'],
+    );
     assert.equal(tree.stat('/app')!.cversion, 2);
     tree.checkInvariants();
   });
@@ -253,14 +300,16 @@ describe('DataTree.apply multi', () => {
   test('with error ops changes nothing and reports ZooKeeper per-op codes', () => {
     const tree = treeWithApp();
     const before = tree.digest();
-    const result = tree.apply(txn(3n, {
-      type: 'multi',
-      txns: [
-        { type: 'error', code: 0 },
-        { type: 'error', code: ErrorCode.BadVersion },
-        { type: 'error', code: ErrorCode.RuntimeInconsistency },
-      ],
-    }));
+    const result = tree.apply(
+      txn(3n, {
+        type: 'multi',
+        txns: [
+          { type: 'error', code: 0 },
+          { type: 'error', code: ErrorCode.BadVersion },
+          { type: 'error', code: ErrorCode.RuntimeInconsistency },
+        ],
+      }),
+    );
     assert.deepEqual(result, {
       code: ErrorCode.BadVersion,
       results: [
@@ -272,11 +321,20 @@ describe('DataTree.apply multi', () => {
     });
     assert.equal(tree.digest(), before);
     // Non-error ops in a failed multi are reported, not applied (ZooKeeper converts them).
-    const mixed = tree.apply(txn(4n, {
-      type: 'multi',
-      txns: [create('/app/y', 1) as CreateTxn, { type: 'error', code: ErrorCode.NoNode }, create('/app/z', 1) as CreateTxn],
-    }));
-    assert.deepEqual(mixed.results!.map((r) => r.code), [0, ErrorCode.NoNode, ErrorCode.RuntimeInconsistency]);
+    const mixed = tree.apply(
+      txn(4n, {
+        type: 'multi',
+        txns: [
+          create('/app/y', 1) as CreateTxn,
+          { type: 'error', code: ErrorCode.NoNode },
+          create('/app/z', 1) as CreateTxn,
+        ],
+      }),
+    );
+    assert.deepEqual(
+      mixed.results!.map((r) => r.code),
+      [0, ErrorCode.NoNode, ErrorCode.RuntimeInconsistency],
+    );
     assert.equal(tree.stat('/app/y'), undefined);
   });
 });
@@ -313,7 +371,14 @@ describe('DataTree digest', () => {
   test('equal states reached through different histories have equal digests', () => {
     const a = treeWithApp();
     a.apply(txn(3n, { type: 'setData', path: '/app', data: Buffer.from('a'), version: 1 }));
-    a.apply(txn(4n, { type: 'setACL', path: '/app', acl: [{ perms: 1, scheme: 'ip', id: '1.2.3.4' }], version: 1 }));
+    a.apply(
+      txn(4n, {
+        type: 'setACL',
+        path: '/app',
+        acl: [{ perms: 1, scheme: 'ip', id: '1.2.3.4' }],
+        version: 1,
+      }),
+    );
     a.apply(txn(5n, { type: 'setData', path: '/app', data: Buffer.from('b'), version: 2 }));
     a.apply(txn(6n, { type: 'setACL', path: '/app', acl: OPEN, version: 2 }));
     const b = treeWithApp();
@@ -352,7 +417,15 @@ describe('DataTree digest', () => {
     const variants: Array<[string, TxnBody]> = [
       ['data', { type: 'setData', path: '/app/x', data: Buffer.from('w'), version: 0 }],
       ['version', { type: 'setData', path: '/app/x', data: Buffer.from('v'), version: 5 }],
-      ['acl', { type: 'setACL', path: '/app/x', acl: [{ perms: 1, scheme: 'world', id: 'anyone' }], version: 0 }],
+      [
+        'acl',
+        {
+          type: 'setACL',
+          path: '/app/x',
+          acl: [{ perms: 1, scheme: 'world', id: 'anyone' }],
+          version: 0,
+        },
+      ],
       ['aversion', { type: 'setACL', path: '/app/x', acl: OPEN, version: 1 }],
       ['session', { type: 'createSession', timeoutMs: 4001 }],
     ];
@@ -374,21 +447,24 @@ describe('DataTree digest', () => {
 describe('DataTree against a naive model (property)', () => {
   test('random valid histories give the same nodes, stats, children, events and digest', () => {
     fc.assert(
-      fc.property(fc.array(commandArbitrary, { minLength: 1, maxLength: 100, size: 'max' }), (commands) => {
-        const tree = new DataTree({ slabBytes: 256 });
-        const model = new ModelTree();
-        let zxid = 0n;
-        for (const command of commands) {
-          zxid += 1n;
-          const next = toTxn(model, command, zxid);
-          const actual = tree.apply(next);
-          const expected = model.apply(next);
-          assert.equal(actual.code, expected.code);
-          assert.deepEqual(actual.events, expected.events);
-          tree.checkInvariants();
-          assert.deepEqual(dumpTree(tree), dumpModel(model));
-        }
-      }),
+      fc.property(
+        fc.array(commandArbitrary, { minLength: 1, maxLength: 100, size: 'max' }),
+        (commands) => {
+          const tree = new DataTree({ slabBytes: 256 });
+          const model = new ModelTree();
+          let zxid = 0n;
+          for (const command of commands) {
+            zxid += 1n;
+            const next = toTxn(model, command, zxid);
+            const actual = tree.apply(next);
+            const expected = model.apply(next);
+            assert.equal(actual.code, expected.code);
+            assert.deepEqual(actual.events, expected.events);
+            tree.checkInvariants();
+            assert.deepEqual(dumpTree(tree), dumpModel(model));
+          }
+        },
+      ),
       { numRuns: 150 },
     );
   });

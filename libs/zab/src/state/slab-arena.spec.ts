@@ -26,8 +26,11 @@ class Owner implements SlabOwner {
 type Step = { op: 'put'; owner: number; bytes: Uint8Array } | { op: 'remove'; owner: number };
 
 const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ op: fc.constant('put' as const), owner: fc.integer({ min: 0, max: 30 }),
-    bytes: fc.uint8Array({ minLength: 1, maxLength: 90 }) }),
+  fc.record({
+    op: fc.constant('put' as const),
+    owner: fc.integer({ min: 0, max: 30 }),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 90 }),
+  }),
   fc.record({ op: fc.constant('remove' as const), owner: fc.integer({ min: 0, max: 30 }) }),
 );
 
@@ -45,7 +48,11 @@ describe('SlabArena', () => {
             const slab = arena.append(step.owner, step.bytes);
             // Re-read: the append may have compacted the previous region elsewhere.
             const old = owner.location.get(step.owner);
-            owner.location.set(step.owner, { slab, offset: arena.appendedOffset, length: step.bytes.length });
+            owner.location.set(step.owner, {
+              slab,
+              offset: arena.appendedOffset,
+              length: step.bytes.length,
+            });
             if (old !== undefined) arena.release(old.slab, old.offset, old.length);
             expected.set(step.owner, Buffer.from(step.bytes));
           } else if (previous !== undefined) {
@@ -83,7 +90,8 @@ describe('SlabArena', () => {
     }
     assert.ok(arena.slabCount < full / 2, `${arena.slabCount} slabs of ${full}`);
     assert.ok(owner.moves > 0);
-    for (const [id, at] of owner.location) assert.deepEqual(arena.view(at.slab, at.offset, 40), Buffer.alloc(40, id));
+    for (const [id, at] of owner.location)
+      assert.deepEqual(arena.view(at.slab, at.offset, 40), Buffer.alloc(40, id));
     assert.deepEqual(kept, Buffer.alloc(40, 1));
   });
 

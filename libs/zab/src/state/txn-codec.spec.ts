@@ -14,7 +14,7 @@ import { decodeTxn, encodeTxn, TxnOpCode } from './txn-codec.js';
 import type { CreateTxn, MultiOpTxn, Txn, TxnBody } from './txn.js';
 
 /** Records with a normal prototype, so decoded objects compare deep-equal. */
-const record = <T,>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> =>
+const record = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> =>
   fc.record(model, { noNullPrototype: true }) as fc.Arbitrary<T>;
 
 const int32 = fc.integer({ min: -0x80000000, max: 0x7fffffff });
@@ -22,13 +22,27 @@ const long = fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n });
 const data = fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes));
 const path = fc.string({ maxLength: 30, unit: 'grapheme' }).map((s) => `/${s}`);
 const aclArbitrary: fc.Arbitrary<Acl[]> = fc.array(
-  record({ perms: int32, scheme: fc.string({ maxLength: 8 }), id: fc.string({ maxLength: 12, unit: 'grapheme' }) }),
+  record({
+    perms: int32,
+    scheme: fc.string({ maxLength: 8 }),
+    id: fc.string({ maxLength: 12, unit: 'grapheme' }),
+  }),
   { maxLength: 3 },
 );
 const create: fc.Arbitrary<CreateTxn> = record({
-  type: fc.constant('create' as const), path, data, acl: aclArbitrary,
-  kind: fc.constantFrom('persistent' as const, 'ephemeral' as const, 'container' as const, 'ttl' as const),
-  ephemeralOwner: long, ttlMs: fc.integer({ min: 0, max: TTL_MS_MAX }), parentCVersion: int32,
+  type: fc.constant('create' as const),
+  path,
+  data,
+  acl: aclArbitrary,
+  kind: fc.constantFrom(
+    'persistent' as const,
+    'ephemeral' as const,
+    'container' as const,
+    'ttl' as const,
+  ),
+  ephemeralOwner: long,
+  ttlMs: fc.integer({ min: 0, max: TTL_MS_MAX }),
+  parentCVersion: int32,
 });
 const multiOp: fc.Arbitrary<MultiOpTxn> = fc.oneof(
   create,
@@ -53,7 +67,11 @@ const txnArbitrary: fc.Arbitrary<Txn> = record({
 function referenceEncode(txn: Txn): Buffer {
   const out = new JuteWriter();
   const { header } = txn;
-  out.writeLong(header.sessionId).writeInt(header.cxid).writeLong(header.zxid).writeLong(header.time);
+  out
+    .writeLong(header.sessionId)
+    .writeInt(header.cxid)
+    .writeLong(header.zxid)
+    .writeLong(header.time);
   referenceBody(out, txn.body);
   return out.toBuffer();
 }
@@ -68,15 +86,33 @@ function referenceBody(out: JuteWriter, body: TxnBody): void {
       out.writeString(body.path).writeBuffer(body.data);
       acl(body.acl);
       out.writeInt(['persistent', 'ephemeral', 'container', 'ttl'].indexOf(body.kind));
-      out.writeLong(body.ephemeralOwner).writeLong(BigInt(body.ttlMs)).writeInt(body.parentCVersion);
+      out
+        .writeLong(body.ephemeralOwner)
+        .writeLong(BigInt(body.ttlMs))
+        .writeInt(body.parentCVersion);
       break;
-    case 'delete': out.writeString(body.path); break;
-    case 'setData': out.writeString(body.path).writeBuffer(body.data).writeInt(body.version); break;
-    case 'setACL': out.writeString(body.path); acl(body.acl); out.writeInt(body.version); break;
-    case 'check': out.writeString(body.path).writeInt(body.version); break;
-    case 'createSession': out.writeInt(body.timeoutMs); break;
-    case 'closeSession': break;
-    case 'error': out.writeInt(body.code); break;
+    case 'delete':
+      out.writeString(body.path);
+      break;
+    case 'setData':
+      out.writeString(body.path).writeBuffer(body.data).writeInt(body.version);
+      break;
+    case 'setACL':
+      out.writeString(body.path);
+      acl(body.acl);
+      out.writeInt(body.version);
+      break;
+    case 'check':
+      out.writeString(body.path).writeInt(body.version);
+      break;
+    case 'createSession':
+      out.writeInt(body.timeoutMs);
+      break;
+    case 'closeSession':
+      break;
+    case 'error':
+      out.writeInt(body.code);
+      break;
     case 'multi':
       out.writeInt(body.txns.length);
       for (const op of body.txns) referenceBody(out, op);
@@ -90,51 +126,83 @@ function expectDecodeError(bytes: Buffer): void {
 
 describe('txn codec', () => {
   test('decode(encode(txn)) equals txn for every type (property)', () => {
-    fc.assert(fc.property(txnArbitrary, (txn) => {
-      assert.deepEqual(decodeTxn(encodeTxn(txn)), txn);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(txnArbitrary, (txn) => {
+        assert.deepEqual(decodeTxn(encodeTxn(txn)), txn);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   test('encodes the same bytes as a JuteWriter reference encoder (property)', () => {
-    fc.assert(fc.property(txnArbitrary, (txn) => {
-      assert.deepEqual(encodeTxn(txn), referenceEncode(txn));
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(txnArbitrary, (txn) => {
+        assert.deepEqual(encodeTxn(txn), referenceEncode(txn));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   test('every truncation and trailing bytes raise JuteDecodeError (property)', () => {
-    fc.assert(fc.property(txnArbitrary, (txn) => {
-      const bytes = encodeTxn(txn);
-      for (let length = 0; length < bytes.length; length++) expectDecodeError(bytes.subarray(0, length));
-      expectDecodeError(Buffer.concat([bytes, Buffer.from([1])]));
-    }), { numRuns: 100 });
+    fc.assert(
+      fc.property(txnArbitrary, (txn) => {
+        const bytes = encodeTxn(txn);
+        for (let length = 0; length < bytes.length; length++)
+          expectDecodeError(bytes.subarray(0, length));
+        expectDecodeError(Buffer.concat([bytes, Buffer.from([1])]));
+      }),
+      { numRuns: 100 },
+    );
   });
 
   test('random bytes decode or raise JuteDecodeError, never anything else (property)', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), txnArbitrary, fc.nat(), (noise, txn, at) => {
-      const bytes = encodeTxn(txn);
-      for (const candidate of [Buffer.from(noise), Buffer.concat([bytes.subarray(0, at % (bytes.length + 1)), noise])]) {
-        try {
-          decodeTxn(candidate);
-        } catch (error) {
-          assert.ok(error instanceof JuteDecodeError, String(error));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), txnArbitrary, fc.nat(), (noise, txn, at) => {
+        const bytes = encodeTxn(txn);
+        for (const candidate of [
+          Buffer.from(noise),
+          Buffer.concat([bytes.subarray(0, at % (bytes.length + 1)), noise]),
+        ]) {
+          try {
+            decodeTxn(candidate);
+          } catch (error) {
+            assert.ok(error instanceof JuteDecodeError, String(error));
+          }
         }
-      }
-    }), { numRuns: 500 });
+      }),
+      { numRuns: 500 },
+    );
   });
 
   test('nested multis, setACL inside a multi and unknown kinds are rejected', () => {
     const header = { sessionId: 1n, cxid: 2, zxid: 3n, time: 4n };
     const inner = encodeTxn({ header, body: { type: 'multi', txns: [] } });
     // Build multi[ multi[] ] by hand: header, type 14, count 1, type 14, count 0.
-    const nested = Buffer.concat([inner.subarray(0, 28), Buffer.from([0, 0, 0, 14, 0, 0, 0, 1, 0, 0, 0, 14, 0, 0, 0, 0])]);
+    const nested = Buffer.concat([
+      inner.subarray(0, 28),
+      Buffer.from([0, 0, 0, 14, 0, 0, 0, 1, 0, 0, 0, 14, 0, 0, 0, 0]),
+    ]);
     expectDecodeError(nested);
     const setAcl = encodeTxn({ header, body: { type: 'setACL', path: '/a', acl: [], version: 1 } });
-    const inMulti = Buffer.concat([inner.subarray(0, 28), Buffer.from([0, 0, 0, 14, 0, 0, 0, 1]), setAcl.subarray(28)]);
+    const inMulti = Buffer.concat([
+      inner.subarray(0, 28),
+      Buffer.from([0, 0, 0, 14, 0, 0, 0, 1]),
+      setAcl.subarray(28),
+    ]);
     expectDecodeError(inMulti);
-    const created = encodeTxn({ header, body: {
-      type: 'create', path: '/a', data: Buffer.alloc(0), acl: [], kind: 'persistent', ephemeralOwner: 0n,
-      ttlMs: 0, parentCVersion: 1,
-    } });
+    const created = encodeTxn({
+      header,
+      body: {
+        type: 'create',
+        path: '/a',
+        data: Buffer.alloc(0),
+        acl: [],
+        kind: 'persistent',
+        ephemeralOwner: 0n,
+        ttlMs: 0,
+        parentCVersion: 1,
+      },
+    });
     const kindAt = created.length - 4 - 8 - 8 - 4;
     created.writeInt32BE(9, kindAt);
     expectDecodeError(created);
@@ -142,7 +210,10 @@ describe('txn codec', () => {
 
   test('decoded data is a copy of the input', () => {
     const header = { sessionId: 1n, cxid: 2, zxid: 3n, time: 4n };
-    const bytes = encodeTxn({ header, body: { type: 'setData', path: '/a', data: Buffer.from('abc'), version: 1 } });
+    const bytes = encodeTxn({
+      header,
+      body: { type: 'setData', path: '/a', data: Buffer.from('abc'), version: 1 },
+    });
     const decoded = decodeTxn(bytes);
     bytes.fill(0);
     assert.deepEqual(decoded.body.type === 'setData' && decoded.body.data, Buffer.from('abc'));
@@ -152,9 +223,14 @@ describe('txn codec', () => {
     const txn: Txn = {
       header: { sessionId: 0x1234n, cxid: 7, zxid: 0x100000001n, time: 1_700_000_000_000n },
       body: {
-        type: 'create', path: '/bench/node-0000012345', data: Buffer.alloc(100, 1),
-        acl: [{ perms: 31, scheme: 'world', id: 'anyone' }], kind: 'persistent', ephemeralOwner: 0n,
-        ttlMs: 0, parentCVersion: 12346,
+        type: 'create',
+        path: '/bench/node-0000012345',
+        data: Buffer.alloc(100, 1),
+        acl: [{ perms: 31, scheme: 'world', id: 'anyone' }],
+        kind: 'persistent',
+        ephemeralOwner: 0n,
+        ttlMs: 0,
+        parentCVersion: 12346,
       },
     };
     const rounds = 200_000;
@@ -162,7 +238,9 @@ describe('txn codec', () => {
     const started = process.hrtime.bigint();
     for (let k = 0; k < rounds; k++) decodeTxn(encodeTxn(txn));
     const perRoundNs = Number(process.hrtime.bigint() - started) / rounds;
-    console.log(`txn codec: encode+decode of a 100-byte create ${(perRoundNs / 1000).toFixed(2)} us`);
+    console.log(
+      `txn codec: encode+decode of a 100-byte create ${(perRoundNs / 1000).toFixed(2)} us`,
+    );
     assert.ok(perRoundNs < 20_000, `${perRoundNs} ns`); // loose bound for slow CI machines
   });
 });
