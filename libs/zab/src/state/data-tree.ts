@@ -98,8 +98,10 @@ const ROOT_ID = 0;
 const INITIAL_CAPACITY = 64;
 
 // `longWords` views the BigInt64Array as int32 pairs, low word first: little-endian only.
-assert(new Uint8Array(new Uint32Array([1]).buffer)[0] === 1,
-  'the data tree needs a little-endian host');
+assert(
+  new Uint8Array(new Uint32Array([1]).buffer)[0] === 1,
+  'the data tree needs a little-endian host',
+);
 
 /** ZooKeeper's `EphemeralType` encodings of the stat's ephemeralOwner for containers and TTLs. */
 const CONTAINER_EPHEMERAL_OWNER = -(1n << 63n);
@@ -456,8 +458,10 @@ export class DataTree implements TreeView {
   /** Applies one committed transaction; `txn.header.zxid` must exceed `lastZxid`. */
   apply(txn: Txn): ApplyResult {
     const header = txn.header;
-    assert(header.zxid > this.appliedZxid,
-      `txn zxid 0x${header.zxid.toString(16)} not after 0x${this.appliedZxid.toString(16)}`);
+    assert(
+      header.zxid > this.appliedZxid,
+      `txn zxid 0x${header.zxid.toString(16)} not after 0x${this.appliedZxid.toString(16)}`,
+    );
     const events: WatchEvent[] = [];
     const result = this.applyBody(txn, events);
     this.appliedZxid = header.zxid;
@@ -501,8 +505,10 @@ export class DataTree implements TreeView {
     const parentPath = parentOf(path);
     const parent = this.ids.get(parentPath);
     assert(parent !== undefined, `create ${path} under missing parent`);
-    assert(this.ints[parent * INT_STRIDE + KIND] !== KIND_CODE.ephemeral,
-      `create ${path} under an ephemeral`);
+    assert(
+      this.ints[parent * INT_STRIDE + KIND] !== KIND_CODE.ephemeral,
+      `create ${path} under an ephemeral`,
+    );
     this.checkKindFields(txn);
 
     this.changeParent(parent, txn.parentCVersion, header.zxid);
@@ -525,14 +531,18 @@ export class DataTree implements TreeView {
 
   private checkKindFields(txn: CreateTxn): void {
     if (txn.kind === 'ephemeral') {
-      assert(this.sessionTimeouts.has(txn.ephemeralOwner),
-        `ephemeral ${txn.path} owned by unknown session 0x${txn.ephemeralOwner.toString(16)}`);
+      assert(
+        this.sessionTimeouts.has(txn.ephemeralOwner),
+        `ephemeral ${txn.path} owned by unknown session 0x${txn.ephemeralOwner.toString(16)}`,
+      );
     } else {
       assert(txn.ephemeralOwner === 0n, `non-ephemeral ${txn.path} with an owner`);
     }
     if (txn.kind === 'ttl') {
-      assert(Number.isSafeInteger(txn.ttlMs) && txn.ttlMs > 0 && txn.ttlMs <= TTL_MS_SNAPSHOT_MAX,
-        `ttl node ${txn.path} with ttl ${txn.ttlMs}`);
+      assert(
+        Number.isSafeInteger(txn.ttlMs) && txn.ttlMs > 0 && txn.ttlMs <= TTL_MS_SNAPSHOT_MAX,
+        `ttl node ${txn.path} with ttl ${txn.ttlMs}`,
+      );
     } else {
       assert(txn.ttlMs === 0, `non-ttl node ${txn.path} with a ttl`);
     }
@@ -651,8 +661,10 @@ export class DataTree implements TreeView {
   }
 
   private createSession(sessionId: SessionId, timeoutMs: number): void {
-    assert(Number.isInteger(timeoutMs) && timeoutMs > 0 && timeoutMs <= 0x7fffffff,
-      `bad session timeout ${timeoutMs}`);
+    assert(
+      Number.isInteger(timeoutMs) && timeoutMs > 0 && timeoutMs <= 0x7fffffff,
+      `bad session timeout ${timeoutMs}`,
+    );
     const previous = this.sessionTimeouts.get(sessionId);
     if (previous !== undefined) this.subtractSessionHash(sessionId, previous);
     this.sessionTimeouts.set(sessionId, timeoutMs);
@@ -689,8 +701,12 @@ export class DataTree implements TreeView {
       let result: OpResult;
       if (failed) {
         if (op.type === 'error') afterError = true;
-        const opCode = op.type === 'error' ? op.code
-          : afterError ? ErrorCode.RuntimeInconsistency : ErrorCode.Ok;
+        const opCode =
+          op.type === 'error'
+            ? op.code
+            : afterError
+              ? ErrorCode.RuntimeInconsistency
+              : ErrorCode.Ok;
         result = { type: 'error', code: opCode };
       } else {
         result = this.applyMultiOp(op, header, events);
@@ -833,8 +849,11 @@ export class DataTree implements TreeView {
   private isDataAt(owner: number, slab: number, offset: number): boolean {
     if (owner < 0 || owner >= this.highWater) return false;
     const i = owner * INT_STRIDE;
-    return this.ints[i + KIND] !== FREE && this.ints[i + SLAB] === slab &&
-      this.ints[i + OFFSET] === offset;
+    return (
+      this.ints[i + KIND] !== FREE &&
+      this.ints[i + SLAB] === slab &&
+      this.ints[i + OFFSET] === offset
+    );
   }
 
   /** SlabOwner: the arena compacted `owner`'s region to (slab, offset). */
@@ -1103,9 +1122,15 @@ export class DataTree implements TreeView {
     const ttlHigh = view.getInt32(at + 12);
     const ttlMs = ttlHigh * 0x100000000 + (view.getInt32(at + 16) >>> 0);
     const aclId = view.getInt32(at + 20);
-    if (kind < 0 || kind >= KIND_BY_CODE.length || !this.acls.has(aclId) ||
-      (kind === KIND_CODE.ephemeral) !== hasSession || (kind === KIND_CODE.ttl) !== (ttlMs > 0) ||
-      ttlMs < 0 || ttlMs > TTL_MS_SNAPSHOT_MAX) {
+    if (
+      kind < 0 ||
+      kind >= KIND_BY_CODE.length ||
+      !this.acls.has(aclId) ||
+      (kind === KIND_CODE.ephemeral) !== hasSession ||
+      (kind === KIND_CODE.ttl) !== ttlMs > 0 ||
+      ttlMs < 0 ||
+      ttlMs > TTL_MS_SNAPSHOT_MAX
+    ) {
       throw new SnapshotDecodeError(`bad kind fields of node ${path}`);
     }
     const dataBytes = readLength(view, at + 76, path);
@@ -1178,8 +1203,10 @@ export class DataTree implements TreeView {
     for (let id = 0; id < this.highWater; id++) {
       const i = id * INT_STRIDE;
       if (this.ints[i + KIND] === FREE) {
-        assert(this.paths[id] === undefined && this.children[id] === undefined,
-          `free slot ${id} in use`);
+        assert(
+          this.paths[id] === undefined && this.children[id] === undefined,
+          `free slot ${id} in use`,
+        );
         continue;
       }
       alive++;
@@ -1237,12 +1264,16 @@ export class DataTree implements TreeView {
       }
     }
     const kind = KIND_BY_CODE[this.ints[i + KIND]!]!;
-    assert((kind === 'ephemeral') === this.sessionOfEphemeral.has(id),
-      `ephemeral index of ${path}`);
+    assert(
+      (kind === 'ephemeral') === this.sessionOfEphemeral.has(id),
+      `ephemeral index of ${path}`,
+    );
     if (kind === 'ephemeral') {
       assert(set === undefined, `ephemeral ${path} has children`);
-      assert(this.ephemeralsBySession.get(this.sessionOfEphemeral.get(id)!)?.has(id) === true,
-        `session index of ${path}`);
+      assert(
+        this.ephemeralsBySession.get(this.sessionOfEphemeral.get(id)!)?.has(id) === true,
+        `session index of ${path}`,
+      );
     }
     assert((kind === 'container') === this.containerIds.has(id), `container index of ${path}`);
     assert((kind === 'ttl') === this.ttlMsById.has(id), `ttl index of ${path}`);

@@ -11,7 +11,9 @@ export class SnapshotDigestMismatchError extends SnapshotDecodeError {
     readonly expected: bigint,
     readonly actual: bigint,
   ) {
-    super(`snapshot digest mismatch: recorded 0x${expected.toString(16)}, ` +
-      `recomputed 0x${actual.toString(16)}`);
+    super(
+      `snapshot digest mismatch: recorded 0x${expected.toString(16)}, ` +
+        `recomputed 0x${actual.toString(16)}`,
+    );
   }
 }

@@ -301,7 +301,10 @@ function readBody(reader: TxnReader, type: number, topLevel: boolean): TxnBody {
   switch (type) {
     case TxnOpCode.setACL:
       return {
-        type: 'setACL', path: readPath(reader), acl: readAcls(reader), version: reader.readInt(),
+        type: 'setACL',
+        path: readPath(reader),
+        acl: readAcls(reader),
+        version: reader.readInt(),
       };
     case TxnOpCode.createSession:
       return { type: 'createSession', timeoutMs: reader.readInt() };
@@ -334,7 +337,10 @@ function readMultiOp(reader: TxnReader, type: number): MultiOpTxn {
       return { type: 'delete', path: readPath(reader) };
     case TxnOpCode.setData:
       return {
-        type: 'setData', path: readPath(reader), data: readData(reader), version: reader.readInt(),
+        type: 'setData',
+        path: readPath(reader),
+        data: readData(reader),
+        version: reader.readInt(),
       };
     case TxnOpCode.check:
       return { type: 'check', path: readPath(reader), version: reader.readInt() };
