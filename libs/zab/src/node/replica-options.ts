@@ -83,7 +83,13 @@ export function resolveReplicaOptions(input: Partial<ReplicaOptions> | undefined
     }
   }
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
-  const tickMs = typeof defined.tickMs === 'number' ? defined.tickMs : REPLICA_DEFAULTS.tickMs;
+  // Session bounds derive from the tick; from a bad tick, derive from the default instead so
+  // one mistake is reported once.
+  const tickGiven = defined.tickMs;
+  const tickMs =
+    typeof tickGiven === 'number' && Number.isInteger(tickGiven) && tickGiven >= 10
+      ? tickGiven
+      : REPLICA_DEFAULTS.tickMs;
   const options: ReplicaOptions = {
     ...REPLICA_DEFAULTS,
     minSessionTimeoutMs: 2 * tickMs,

@@ -122,7 +122,11 @@ test('writes continue while a snapshot is being written', async () => {
   const replica = await Replica.open({ dataDir, snapshotEveryTxns: 1_000_000 });
   const client = await LocalCoordinationClient.connect(replica, 10_000);
   await client.create('/s', Buffer.alloc(0));
-  await Promise.all(Array.from({ length: 50_000 }, (_, i) => client.create(`/s/n${i}`, Buffer.alloc(100))));
+  for (let batch = 0; batch < 10; batch++) {
+    await Promise.all(
+      Array.from({ length: 5000 }, (_, i) => client.create(`/s/n${batch}-${i}`, Buffer.alloc(100))),
+    );
+  }
   const taking = replica.takeSnapshot();
   let during = 0;
   let snapshotDone = false;

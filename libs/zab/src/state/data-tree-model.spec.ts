@@ -163,7 +163,7 @@ export class ModelTree {
   private deleteNode(path: string, zxid: bigint, events: WatchEvent[]): void {
     this.nodes.delete(path);
     const parent = this.nodes.get(parentOf(path))!;
-    parent.cversion = (parent.cversion + 1) | 0;
+    // ZooKeeper 3.5+: a delete moves the parent's pzxid only; its cversion counts creates.
     parent.pzxid = zxid;
     events.push({ type: 'deleted', path, zxid });
     events.push({ type: 'childrenChanged', path: parentOf(path), zxid });

@@ -26,8 +26,8 @@
  * ZooKeeper's `killSession`).
  *
  * Choices to know about:
- * - delete bumps the parent's cversion (as specified for this project and as ZooKeeper 3.4 did;
- *   ZooKeeper 3.5+ only moves the parent's pzxid). create sets the parent's cversion to the
+ * - delete moves only the parent's pzxid, not its cversion (ZooKeeper 3.5+; 3.4 also bumped
+ *   cversion), so sequential counters count creates. create sets the parent's cversion to the
  *   txn's parentCVersion unconditionally (ZooKeeper only raises it, to survive fuzzy replay).
  * - the stat's ephemeralOwner uses ZooKeeper's encodings: the session for ephemerals,
  *   Long.MIN_VALUE for containers, 0xFF << 56 | ttl for TTL nodes (what ZooKeeper clients see).
@@ -579,9 +579,8 @@ export class DataTree implements TreeView {
   }
 
   /**
-   * Deletes a childless node: the parent's cversion + 1 and pzxid = zxid (as the tree's owner
-   * specified; ZooKeeper 3.4 did the same, 3.5+ moves only pzxid), and the ephemeral, TTL and
-   * container bookkeeping.
+   * Deletes a childless node: the parent's pzxid = zxid (its cversion stays, as in ZooKeeper
+   * 3.5+), and the ephemeral, TTL and container bookkeeping.
    */
   private deleteNode(path: string, zxid: Zxid, events: WatchEvent[]): void {
     const id = this.ids.get(path);
@@ -597,8 +596,6 @@ export class DataTree implements TreeView {
     const siblings = this.children[parent]!;
     siblings.delete(id);
     if (siblings.size === 0) this.children[parent] = undefined;
-    const p = parent * INT_STRIDE;
-    this.ints[p + CVERSION] = (this.ints[p + CVERSION]! + 1) | 0;
     this.longs[parent * LONG_STRIDE + PZXID] = zxid;
     this.rehash(parent);
     this.removeKindBookkeeping(id);
