@@ -11,18 +11,24 @@ import type { CreateRequest, WriteRequest } from './request.js';
 import type { CreateModeName } from './create-mode.js';
 import { OPEN_ACL_UNSAFE } from './stat.js';
 import type { Txn } from './txn.js';
+import type { TreeView } from './tree-view.js';
 
 export const SESSION_A: SessionId = 0x100n;
 export const SESSION_B: SessionId = 0x200n;
 
-export class PreparerHarness {
-  readonly tree = new NaiveTree();
+/** A tree the harness can prepare against and apply to: the naive one or the real DataTree. */
+export type HarnessTree = TreeView & { apply(txn: Txn): unknown };
+
+export class PreparerHarness<T extends HarnessTree = NaiveTree> {
   readonly preparer: RequestPreparer;
   readonly pending: Txn[] = [];
   zxid: Zxid = 0n;
   timeMs = 1_000_000n;
 
-  constructor(options?: RequestPreparerOptions) {
+  constructor(
+    options?: RequestPreparerOptions,
+    readonly tree: T = new NaiveTree() as unknown as T,
+  ) {
     this.preparer = new RequestPreparer(this.tree, options);
   }
 
@@ -63,8 +69,11 @@ export class PreparerHarness {
   }
 
   /** A harness with SESSION_A and SESSION_B open. */
-  static withSessions(options?: RequestPreparerOptions): PreparerHarness {
-    const harness = new PreparerHarness(options);
+  static withSessions<T extends HarnessTree = NaiveTree>(
+    options?: RequestPreparerOptions,
+    tree?: T,
+  ): PreparerHarness<T> {
+    const harness = new PreparerHarness<T>(options, tree);
     harness.run({ op: 'createSession', timeoutMs: 10_000 }, SESSION_A);
     harness.run({ op: 'createSession', timeoutMs: 10_000 }, SESSION_B);
     return harness;

@@ -25,6 +25,8 @@ import {
   SESSION_B,
 } from './preparer-harness.test-support.js';
 import { NaiveTree } from './naive-tree.test-support.js';
+import { DataTree } from './data-tree.js';
+import type { TreeView } from './tree-view.js';
 
 const E = ErrorCode;
 const UNKNOWN_SESSION: SessionId = 0x999n;
@@ -579,5 +581,43 @@ describe('the overlay is invisible (property)', () => {
     assert.ok(seen.preparedBehindThree > seen.requests / 10,
       `pipelines too shallow ${seen.preparedBehindThree}/${seen.requests}`);
     assert.ok(seen.outcomes.size >= 25, [...seen.outcomes].sort().join(' '));
+  });
+});
+
+/** Every node under `/` but the system subtree, by its TreeView: comparable across trees. */
+function walk(tree: TreeView): string[] {
+  const lines: string[] = [];
+  const stack = ['/'];
+  while (stack.length > 0) {
+    const path = stack.pop()!;
+    if (path === '/zookeeper') continue;
+    const { stat, kind } = tree.nodeInfo(path)!;
+    const children = [...tree.childrenOf(path)!].sort();
+    lines.push(`${path} ${kind} v${stat.version} c${stat.cversion} a${stat.aversion} ` +
+      `n${stat.numChildren} d${stat.dataLength} cz${stat.czxid} mz${stat.mzxid} ` +
+      `pz${path === '/' ? '' : stat.pzxid} m${stat.mtime} [${children.join(',')}]`);
+    for (const name of children) stack.push(path === '/' ? `/${name}` : `${path}/${name}`);
+  }
+  return lines.sort();
+}
+
+describe('the preparer and the real DataTree agree (property)', () => {
+  test('pipelined txns applied to DataTree never break it and end as the naive tree', () => {
+    const streams = fc.array(stepArbitrary, { minLength: 10, maxLength: 80, size: 'max' });
+    fc.assert(fc.property(streams, (steps) => {
+      const serial = PreparerHarness.withSessions();
+      const real = new DataTree();
+      const pipelined = PreparerHarness.withSessions(undefined, real);
+      for (const step of steps) {
+        serial.timeMs += BigInt(step.advanceMs);
+        pipelined.timeMs += BigInt(step.advanceMs);
+        const expected = serial.run(step.request, step.sessionId);
+        assert.deepEqual(pipelined.prepare(step.request, step.sessionId), expected);
+        pipelined.applyPending(Math.min(step.applyCount, pipelined.pending.length));
+      }
+      pipelined.applyPending();
+      real.checkInvariants();
+      assert.deepEqual(walk(real), walk(serial.tree));
+    }), { numRuns: 300 });
   });
 });
