@@ -24,7 +24,7 @@ export class DemoService {
     await this.ensure('/demo');
     const runs = await this.countRun();
     say(`1. Durable state: this is run #${runs} of the demo on this data directory ` +
-      `(the counter /demo/runs survived every restart; CAS on its version).`);
+      '(the counter /demo/runs is kept on disk and updated with a compare-and-set on its version).');
 
     await this.liveConfig(say);
     await this.membership(say);
