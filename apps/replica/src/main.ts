@@ -1,48 +1,70 @@
 import 'reflect-metadata';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ZabModule, type ZabModuleOptions } from 'nestjs-zab';
+import {
+  ZabAdminEndpoint,
+  ZabModule,
+  ZAB_REPLICA,
+  formatEnsemble,
+  parseReplicaCommandLine,
+  type Replica,
+  type ReplicaOptions,
+} from 'nestjs-zab';
 
 /**
  * Standalone replica server: a Nest application that imports only ZabModule.
- *   npm run replica -- --data-dir ./.zab/replica [--tick-ms 2000]
- * It serves until SIGINT/SIGTERM, then closes cleanly (log flushed).
+ *   npm run replica -- --id 1 --ensemble 1=127.0.0.1:2888 --data-dir DIR --admin-port 8081
+ * Settings come from flags or ZAB_* variables (see --help). Exit codes: 0 after --help or a
+ * clean stop (SIGINT/SIGTERM: session closed, writes drained, log closed), 2 for a
+ * configuration mistake (one message per problem, no stack), 1 when the replica cannot start
+ * (unusable data directory, admin port taken). Once it serves, it prints one line
+ *   zab-replica ready id=1 mode=standalone admin=http://127.0.0.1:PORT data-dir=DIR
+ * (`admin=none` without --admin-port), which scripts and tests wait for.
  */
-function parseArguments(argv: string[]): ZabModuleOptions {
-  const options: ZabModuleOptions = {};
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    if (value === undefined) throw new Error(`missing value after ${flag}`);
-    switch (flag) {
-      case '--data-dir':
-        options.dataDir = value;
-        break;
-      case '--tick-ms':
-        options.tickMs = Number(value);
-        break;
-      default:
-        throw new Error(`unknown argument ${flag}; usage: npm run replica -- --data-dir DIR [--tick-ms N]`);
-    }
-    i += 1;
-  }
-  return options;
-}
-
 @Module({})
 class ReplicaAppModule {
-  static register(options: ZabModuleOptions): DynamicModule {
+  static register(options: ReplicaOptions): DynamicModule {
     return { module: ReplicaAppModule, imports: [ZabModule.forRoot(options)] };
   }
 }
 
 async function main(): Promise<void> {
-  const options = parseArguments(process.argv.slice(2));
-  const app = await NestFactory.createApplicationContext(ReplicaAppModule.register(options));
-  app.enableShutdownHooks();
+  const parsed = parseReplicaCommandLine(process.argv.slice(2), process.env);
+  switch (parsed.kind) {
+    case 'help':
+      process.stdout.write(parsed.text);
+      return;
+    case 'invalid':
+      process.stderr.write(
+        `zab-replica: invalid configuration:\n  - ${parsed.problems.join('\n  - ')}\n` +
+          `Run with --help for the flags.\n`,
+      );
+      process.exitCode = 2;
+      return;
+    case 'run':
+      for (const warning of parsed.warnings) process.stderr.write(`zab-replica: warning: ${warning}\n`);
+      await serve(parsed.options);
+      return;
+  }
+}
+
+async function serve(options: ReplicaOptions): Promise<void> {
+  const app = await NestFactory.createApplicationContext(ReplicaAppModule.register(options), {
+    abortOnError: false,
+  });
+  // useProcessExit: after a clean close the process exits with 0 (by default Nest re-raises
+  // the signal, which would make a clean stop look like a kill to supervisors).
+  app.enableShutdownHooks(['SIGINT', 'SIGTERM'], { useProcessExit: true });
+  const status = app.get<Replica>(ZAB_REPLICA).status();
+  const admin = app.get(ZabAdminEndpoint).url ?? 'none';
+  const ensemble = options.ensemble === undefined ? '' : ` ensemble=${formatEnsemble(options.ensemble)}`;
+  process.stdout.write(
+    `zab-replica ready id=${status.serverId} mode=${status.mode} admin=${admin} ` +
+      `data-dir=${options.dataDir}${ensemble}\n`,
+  );
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`replica failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`zab-replica: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

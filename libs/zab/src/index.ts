@@ -7,6 +7,7 @@
 export { ZabModule } from './nest/zab.module.js';
 export { ZAB_MODULE_OPTIONS } from './nest/zab.module-definition.js';
 export { ZAB_CLIENT, ZAB_REPLICA } from './nest/zab.constants.js';
+export { ZabAdminEndpoint } from './nest/zab-admin.endpoint.js';
 export type { ZabModuleOptions } from './nest/zab-module-options.interface.js';
 export {
   CoordinationService,
@@ -19,10 +20,33 @@ export {
 export { Replica, type ReplicaLogger, type ReplicaPorts, type ReplicaState } from './node/replica.js';
 export {
   type ReplicaOptions,
+  type ReplicaOptionsInput,
   REPLICA_DEFAULTS,
   ReplicaConfigurationError,
   resolveReplicaOptions,
+  replicaOptionWarnings,
 } from './node/replica-options.js';
+export {
+  parseEnsemble,
+  formatEnsemble,
+  quorumSize,
+  type EnsembleMember,
+  type EnsembleMemberSpec,
+  type EnsembleSpec,
+  type ReplicaRole,
+} from './node/ensemble-config.js';
+export {
+  type ReplicaStatus,
+  type ServerMode,
+  type LatencySummary,
+  ZAB_VERSION,
+} from './node/replica-status.js';
+export { AdminServer, adminResponse, type AdminServerOptions } from './node/admin-server.js';
+export {
+  parseReplicaCommandLine,
+  REPLICA_USAGE,
+  type ReplicaCommandLine,
+} from './node/replica-command-line.js';
 export { ReplicaStoppedError, RecoveryError } from './node/replica-errors.js';
 export { LocalCoordinationClient } from './node/local-client.js';
 export {

@@ -1,10 +1,11 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
 import { LocalCoordinationClient } from '../node/local-client.js';
 import { Replica, type ReplicaLogger } from '../node/replica.js';
-import { resolveReplicaOptions } from '../node/replica-options.js';
+import { replicaOptionWarnings, resolveReplicaOptions } from '../node/replica-options.js';
 import { CoordinationService } from './coordination.service.js';
 import { ZAB_CLIENT, ZAB_REPLICA } from './zab.constants.js';
 import { ZabLifecycle } from './zab.lifecycle.js';
+import { ZabAdminEndpoint } from './zab-admin.endpoint.js';
 import {
   ZAB_ASYNC_OPTIONS_TYPE,
   ZAB_MODULE_OPTIONS,
@@ -32,8 +33,12 @@ function nestLogger(): ReplicaLogger {
     {
       provide: ZAB_REPLICA,
       inject: [ZAB_MODULE_OPTIONS],
-      useFactory: (options: ZabModuleOptions | undefined) =>
-        Replica.open(resolveReplicaOptions(stripExtras(options)), { logger: nestLogger() }),
+      useFactory: (options: ZabModuleOptions | undefined) => {
+        const resolved = resolveReplicaOptions(stripExtras(options));
+        const logger = nestLogger();
+        for (const warning of replicaOptionWarnings(resolved)) logger.warn(warning);
+        return Replica.open(resolved, { logger });
+      },
     },
     {
       provide: ZAB_CLIENT,
@@ -43,8 +48,9 @@ function nestLogger(): ReplicaLogger {
     },
     CoordinationService,
     ZabLifecycle,
+    ZabAdminEndpoint,
   ],
-  exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA],
+  exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA, ZabAdminEndpoint],
 })
 export class ZabModule extends ZabConfigurableModule {
   /** `ZabModule.forRoot()` with no options runs a durable single replica in `./.zab/1`. */

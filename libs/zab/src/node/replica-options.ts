@@ -3,6 +3,14 @@
  * reported at once, each with what is wrong and how to fix it, so a bad configuration fails
  * the application's start with one readable message.
  */
+import {
+  formatAddress,
+  resolveMembership,
+  type EnsembleMember,
+  type EnsembleMemberSpec,
+  type ReplicaRole,
+} from './ensemble-config.js';
+
 export interface ReplicaOptions {
   /**
    * Directory of the transaction log and snapshots, or `':memory:'` for a replica that keeps
@@ -31,7 +39,31 @@ export interface ReplicaOptions {
   containerDeletesPerCheckMax: number;
   /** Writes admitted but not yet durable; further writes wait. Default 10000. */
   pendingWritesMax: number;
+  /**
+   * This server's id in the ensemble (ZooKeeper's `myid`). Default 1, or the only member's id
+   * for a one-member ensemble; required when the ensemble has more members.
+   */
+  id: number;
+  /** `participant` (votes) or `observer`; default: this server's role in `ensemble`. */
+  role: ReplicaRole;
+  /**
+   * Members of the ensemble, sorted by id: `'1=127.0.0.1:2888,2=127.0.0.1:2889'` or
+   * `[{ id, host, port, role? }]` on input. Absent (default): a standalone replica. Today only
+   * a one-member ensemble runs (standalone); more members fail the start (issue 3).
+   */
+  ensemble: EnsembleMember[] | undefined;
+  /** Shared secret that peers authenticate each other with. Default none. Never printed. */
+  secret: string | undefined;
+  /** Port of the admin HTTP endpoint (`/commands/srvr`, `mntr`, `ruok`); 0 lets the OS pick. Default: no endpoint. */
+  adminPort: number | undefined;
+  /** Address the admin endpoint binds to. Default 127.0.0.1 (it has no authentication). */
+  adminHost: string;
 }
+
+/** What callers pass: every option optional, `ensemble` also in its string form. */
+export type ReplicaOptionsInput = Partial<Omit<ReplicaOptions, 'ensemble'>> & {
+  ensemble?: string | readonly EnsembleMemberSpec[] | undefined;
+};
 
 export const REPLICA_DEFAULTS: Readonly<ReplicaOptions> = Object.freeze({
   dataDir: './.zab/1',
@@ -46,6 +78,12 @@ export const REPLICA_DEFAULTS: Readonly<ReplicaOptions> = Object.freeze({
   containerCheckIntervalMs: 60_000,
   containerDeletesPerCheckMax: 10_000,
   pendingWritesMax: 10_000,
+  id: 1,
+  role: 'participant',
+  ensemble: undefined,
+  secret: undefined,
+  adminPort: undefined,
+  adminHost: '127.0.0.1',
 });
 
 /** Thrown when options are invalid; `problems` lists each one. */
@@ -72,9 +110,10 @@ const INTEGER_RULES: IntegerRule[] = [
 
 /**
  * Fills defaults and validates. Unknown keys are reported too (a typo would otherwise be
- * silently ignored). `minSessionTimeoutMs`/`maxSessionTimeoutMs` default to 2 and 20 ticks.
+ * silently ignored). `minSessionTimeoutMs`/`maxSessionTimeoutMs` default to 2 and 20 ticks;
+ * `dataDir` defaults to `./.zab/<id>`. Resolved options are valid input again.
  */
-export function resolveReplicaOptions(input: Partial<ReplicaOptions> | undefined): ReplicaOptions {
+export function resolveReplicaOptions(input: ReplicaOptionsInput | undefined): ReplicaOptions {
   const given = (input ?? {}) as Record<string, unknown>;
   const problems: string[] = [];
   for (const key of Object.keys(given)) {
@@ -90,12 +129,63 @@ export function resolveReplicaOptions(input: Partial<ReplicaOptions> | undefined
     typeof tickGiven === 'number' && Number.isInteger(tickGiven) && tickGiven >= 10
       ? tickGiven
       : REPLICA_DEFAULTS.tickMs;
+  const { id, role, members } = resolveMembership(defined, problems, []);
   const options: ReplicaOptions = {
     ...REPLICA_DEFAULTS,
     minSessionTimeoutMs: 2 * tickMs,
     maxSessionTimeoutMs: 20 * tickMs,
+    dataDir: `./.zab/${id}`,
     ...(defined as Partial<ReplicaOptions>),
+    id,
+    role,
+    ensemble: members,
   };
+  checkScalars(options, problems);
+  if (problems.length === 0) {
+    const unavailable = ensembleAvailabilityProblem(options.ensemble);
+    if (unavailable !== undefined) problems.push(unavailable);
+  }
+  if (problems.length > 0) throw new ReplicaConfigurationError(problems);
+  return options;
+}
+
+/**
+ * The one guard that stands in for the missing ensemble: a replica never pretends to be part
+ * of an ensemble it cannot join. Remove it when the Zab ensemble (issue 3) drives replicas.
+ */
+export function ensembleAvailabilityProblem(members: EnsembleMember[] | undefined): string | undefined {
+  if (members === undefined || members.length <= 1) return undefined;
+  return (
+    `multi-replica ensembles are not available yet (issue 3): this build runs one replica ` +
+    `only, but the ensemble lists ${members.length} members (${members.map((m) => m.id).join(', ')}); ` +
+    `give an ensemble of this server alone (e.g. 1=127.0.0.1:2888) or leave ensemble out`
+  );
+}
+
+/** Things worth saying at start that are not errors (printed by the app and the module). */
+export function replicaOptionWarnings(options: ReplicaOptions): string[] {
+  const warnings: string[] = [];
+  if (options.ensemble !== undefined) resolveMembership(options, [], warnings);
+  if (options.secret === undefined && (options.ensemble?.length ?? 1) > 1) {
+    warnings.push('no secret is set: any process that reaches a peer port can join the ensemble; set secret');
+  }
+  if (options.secret !== undefined && options.secret.length < 16) {
+    warnings.push(`the secret has only ${options.secret.length} characters; use at least 16 random ones`);
+  }
+  if (options.adminPort !== undefined && !isLoopback(options.adminHost)) {
+    warnings.push(
+      `the admin endpoint binds to ${options.adminHost} and has no authentication; ` +
+        `bind it to 127.0.0.1 unless a firewall protects it`,
+    );
+  }
+  return warnings;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function checkScalars(options: ReplicaOptions, problems: string[]): void {
   if (typeof options.dataDir !== 'string' || options.dataDir.length === 0) {
     problems.push(`dataDir must be a non-empty string (a directory path, or ':memory:'); got ${JSON.stringify(options.dataDir)}`);
   }
@@ -116,6 +206,29 @@ export function resolveReplicaOptions(input: Partial<ReplicaOptions> | undefined
         `(${options.maxSessionTimeoutMs}); raise maxSessionTimeoutMs or lower minSessionTimeoutMs`,
     );
   }
-  if (problems.length > 0) throw new ReplicaConfigurationError(problems);
-  return options;
+  checkPeerOptions(options, problems);
+}
+
+function checkPeerOptions(options: ReplicaOptions, problems: string[]): void {
+  const { secret, adminPort, adminHost } = options;
+  if (secret !== undefined && (typeof secret !== 'string' || secret.length === 0)) {
+    problems.push(`secret must be a non-empty string shared by every member; got ${describeValue(secret)}`);
+  }
+  if (adminPort !== undefined && (typeof adminPort !== 'number' || !Number.isInteger(adminPort) ||
+    adminPort < 0 || adminPort > 65535)) {
+    problems.push(`adminPort must be an integer from 0 to 65535 (0: any free port); got ${describeValue(adminPort)}`);
+  }
+  if (typeof adminHost !== 'string' || adminHost.length === 0) {
+    problems.push(`adminHost must be a host name or an IP address such as 127.0.0.1; got ${describeValue(adminHost)}`);
+  }
+}
+
+function describeValue(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+/** `id=host:port` of this server, when it is in an ensemble. */
+export function ownPeerAddress(options: ReplicaOptions): string | undefined {
+  const self = options.ensemble?.find((m) => m.id === options.id);
+  return self === undefined ? undefined : formatAddress(self);
 }

@@ -29,10 +29,11 @@ import { ErrorCode } from '../state/error-code.js';
 import { KeeperError } from '../state/keeper-error.js';
 import type { ReplicaStorage } from '../storage/storage.js';
 import { openFileStorage, openMemoryStorage } from '../storage/index.js';
-import { resolveReplicaOptions, type ReplicaOptions } from './replica-options.js';
+import { resolveReplicaOptions, type ReplicaOptions, type ReplicaOptionsInput } from './replica-options.js';
 import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { SnapshotTaker } from './snapshot-taker.js';
+import { LatencyCounter, ZAB_VERSION, type ReplicaStatus } from './replica-status.js';
 
 export interface ReplicaLogger {
   log(message: string): void;
@@ -60,6 +61,8 @@ interface PendingWrite {
   txn: Txn;
   resolve: (result: CommittedResult) => void;
   reject: (error: Error) => void;
+  /** Monotonic time of submit, for the latency counter. */
+  submittedMs: number;
 }
 
 export interface CommittedResult extends ApplyResult {
@@ -88,6 +91,11 @@ export class Replica {
   private readonly expiring = new Set<SessionId>();
   private readonly timers: NodeJS.Timeout[] = [];
   private closePromise: Promise<void> | undefined;
+  // Operator counters (read by status()); they never influence the write path.
+  private proposalCount = 0;
+  private commitCount = 0;
+  private readonly latency = new LatencyCounter();
+  private readonly startedMs: number;
 
   private constructor(
     readonly options: ReplicaOptions,
@@ -109,6 +117,7 @@ export class Replica {
     const now = clock.monotonicMs();
     for (const { sessionId, timeoutMs } of tree.sessions()) this.tracker.add(sessionId, timeoutMs, now);
     this.snapshots = new SnapshotTaker(tree, storage, options, logger, (error) => this.failStop(error));
+    this.startedMs = now;
   }
 
   /**
@@ -116,7 +125,7 @@ export class Replica {
    * after it, starts a new epoch and serves. Rejects with a clear error when the directory is
    * unusable or its data is corrupt before the tail.
    */
-  static async open(input?: Partial<ReplicaOptions>, ports: ReplicaPorts = {}): Promise<Replica> {
+  static async open(input?: ReplicaOptionsInput, ports: ReplicaPorts = {}): Promise<Replica> {
     const options = resolveReplicaOptions(input);
     const logger = ports.logger ?? SILENT_LOGGER;
     const clock = ports.clock ?? systemClock;
@@ -193,8 +202,10 @@ export class Replica {
       this.failStop(error as Error);
       return Promise.reject(this.stoppedError());
     }
+    this.proposalCount += 1;
+    const submittedMs = this.clock.monotonicMs();
     return new Promise<CommittedResult>((resolve, reject) => {
-      this.pending.push({ txn, resolve, reject });
+      this.pending.push({ txn, resolve, reject, submittedMs });
       this.kick();
     });
   }
@@ -228,6 +239,41 @@ export class Replica {
   /** Snapshots this process has written. */
   get snapshotsTaken(): number {
     return this.snapshots.taken;
+  }
+
+  /**
+   * What `srvr` and `mntr` report, built now. Read-only; the ephemerals count walks the
+   * sessions' ephemerals (proportional to their number), everything else is a counter.
+   */
+  status(): ReplicaStatus {
+    let ephemeralsCount = 0;
+    for (const { sessionId } of this.tree.sessions()) {
+      ephemeralsCount += this.tree.getEphemerals(sessionId).length;
+    }
+    const failed = this.stateValue === 'failed';
+    return {
+      version: ZAB_VERSION,
+      serverId: this.options.id,
+      role: this.options.role,
+      mode: 'standalone',
+      state: this.stateValue,
+      failure: this.failure?.message,
+      epoch: this.epoch,
+      lastZxid: this.tree.lastZxid,
+      znodeCount: this.tree.nodeCount,
+      sessionCount: this.tracker.size,
+      watchCount: this.watches.watchCount,
+      ephemeralsCount,
+      outstandingRequests: failed ? 0 : this.proposalCount - this.commitCount,
+      proposalCount: this.proposalCount,
+      commitCount: this.commitCount,
+      snapshotsTaken: this.snapshots.taken,
+      latency: this.latency.summary(),
+      followers: 0,
+      syncedFollowers: 0,
+      ensembleSize: this.options.ensemble?.length ?? 1,
+      uptimeMs: Math.round(this.clock.monotonicMs() - this.startedMs),
+    };
   }
 
   /** Resolves once every write submitted before this call has been applied. */
@@ -306,6 +352,7 @@ export class Replica {
   }
 
   private applyBatch(batch: PendingWrite[]): boolean {
+    const appliedMs = this.clock.monotonicMs();
     for (let i = 0; i < batch.length; i++) {
       const write = batch[i]!;
       let result: ApplyResult;
@@ -317,6 +364,8 @@ export class Replica {
         this.failStop(error as Error, batch.slice(i));
         return false;
       }
+      this.commitCount += 1;
+      this.latency.add(appliedMs - write.submittedMs);
       write.resolve({ ...result, zxid: write.txn.header.zxid, sessionId: write.txn.header.sessionId });
     }
     this.releaseBarriers();

@@ -1,0 +1,44 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { AdminServer } from '../node/admin-server.js';
+import type { Replica } from '../node/replica.js';
+import { ZAB_REPLICA } from './zab.constants.js';
+
+/**
+ * Serves the admin HTTP endpoint (`/commands/srvr`, `mntr`, `ruok`) when the `adminPort`
+ * option is set, from the application's bootstrap until before its shutdown (so it is gone
+ * before the replica closes). With no `adminPort` it does nothing.
+ */
+@Injectable()
+export class ZabAdminEndpoint implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('ZabAdmin');
+  private server: AdminServer | undefined;
+
+  constructor(@Inject(ZAB_REPLICA) private readonly replica: Replica) {}
+
+  /** `http://host:port` of the running endpoint, or undefined when none runs. */
+  get url(): string | undefined {
+    return this.server?.url;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const { adminPort, adminHost } = this.replica.options;
+    if (adminPort === undefined) return;
+    this.server = await AdminServer.start({
+      host: adminHost,
+      port: adminPort,
+      status: () => this.replica.status(),
+      warn: (message) => this.logger.warn(message),
+    });
+    this.logger.log(`admin endpoint on ${this.server.url}/commands`);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.server?.close();
+  }
+}

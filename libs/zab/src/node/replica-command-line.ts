@@ -1,0 +1,163 @@
+/**
+ * The standalone replica server's command line (`apps/replica`): flags and `ZAB_*`
+ * environment variables to replica options. Pure (argv and env in, a result out; no I/O, no
+ * exit), so it is tested with tables. A flag wins over its environment variable; an empty
+ * environment variable counts as unset. Every problem is reported at once, each naming the
+ * flag or variable it came from.
+ */
+import {
+  ReplicaConfigurationError,
+  replicaOptionWarnings,
+  resolveReplicaOptions,
+  type ReplicaOptions,
+} from './replica-options.js';
+
+export type ReplicaCommandLine =
+  | { kind: 'help'; text: string }
+  | { kind: 'run'; options: ReplicaOptions; warnings: string[] }
+  | { kind: 'invalid'; problems: string[] };
+
+type OptionName = 'id' | 'ensemble' | 'dataDir' | 'adminPort' | 'adminHost' | 'secret' | 'tickMs' | 'role';
+
+interface Setting {
+  flag: string;
+  env: string;
+  option: OptionName;
+  integer: boolean;
+  example: string;
+}
+
+const SETTINGS: readonly Setting[] = [
+  { flag: '--id', env: 'ZAB_ID', option: 'id', integer: true, example: '1' },
+  { flag: '--ensemble', env: 'ZAB_ENSEMBLE', option: 'ensemble', integer: false, example: '1=127.0.0.1:2888' },
+  { flag: '--data-dir', env: 'ZAB_DATA_DIR', option: 'dataDir', integer: false, example: './.zab/1' },
+  { flag: '--admin-port', env: 'ZAB_ADMIN_PORT', option: 'adminPort', integer: true, example: '8081' },
+  { flag: '--admin-host', env: 'ZAB_ADMIN_HOST', option: 'adminHost', integer: false, example: '127.0.0.1' },
+  { flag: '--secret', env: 'ZAB_SECRET', option: 'secret', integer: false, example: 'S3cr3t...' },
+  { flag: '--tick-ms', env: 'ZAB_TICK_MS', option: 'tickMs', integer: true, example: '2000' },
+  { flag: '--role', env: 'ZAB_ROLE', option: 'role', integer: false, example: 'observer' },
+];
+
+export const REPLICA_USAGE = `Usage: npm run replica -- [flags]
+Runs one nestjs-zab replica as a Nest application until SIGINT or SIGTERM.
+
+  --id N              this server's id in the ensemble (ZAB_ID); default 1, or the id of
+                      a one-member ensemble
+  --ensemble LIST     members, id=host:port[:observer],... (ZAB_ENSEMBLE), e.g.
+                      1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890; default: standalone
+  --data-dir DIR      log and snapshots (ZAB_DATA_DIR); default ./.zab/<id>
+  --admin-port N      serve /commands/srvr, /commands/mntr, /commands/ruok over HTTP
+                      (ZAB_ADMIN_PORT); 0 picks a free port; default: no admin endpoint
+  --admin-host H      address of the admin endpoint (ZAB_ADMIN_HOST); default 127.0.0.1
+  --observer          join as a non-voting observer (same as --role observer; ZAB_ROLE)
+  --role R            participant or observer (ZAB_ROLE); default: the role in --ensemble
+  --secret S          shared peer secret (ZAB_SECRET; prefer the variable: command lines
+                      are visible to other users)
+  --tick-ms N         ZooKeeper's tickTime in ms (ZAB_TICK_MS); default 2000
+  -h, --help          print this help
+
+Flags win over environment variables; empty variables count as unset. Configuration
+mistakes exit with code 2. Today an ensemble of more than one member is refused: the Zab
+ensemble is not built yet (issue 3); a one-member ensemble runs standalone.
+`;
+
+/** A setting's value and where it came from (a flag or a variable name; never the value). */
+interface Given {
+  value: string;
+  source: string;
+}
+
+/** Parses flags and environment variables into validated replica options. */
+export function parseReplicaCommandLine(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ReplicaCommandLine {
+  if (argv.includes('--help') || argv.includes('-h')) return { kind: 'help', text: REPLICA_USAGE };
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const given = readFlags(argv, problems);
+  for (const setting of SETTINGS) {
+    const value = env[setting.env];
+    if (!given.has(setting.option) && value !== undefined && value !== '') {
+      given.set(setting.option, { value, source: setting.env });
+    }
+  }
+  const known = new Set(SETTINGS.map((s) => s.env));
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('ZAB_') && !known.has(name)) {
+      warnings.push(`ignoring unknown environment variable ${name}; known: ${[...known].join(', ')}`);
+    }
+  }
+  const input: Record<string, string | number> = {};
+  for (const setting of SETTINGS) {
+    const entry = given.get(setting.option);
+    if (entry === undefined) continue;
+    if (!setting.integer) {
+      input[setting.option] = entry.value;
+    } else if (/^\d{1,15}$/.test(entry.value.trim())) {
+      input[setting.option] = Number(entry.value.trim());
+    } else {
+      problems.push(`${entry.source}: ${JSON.stringify(entry.value)} is not a whole number; e.g. ${setting.flag} ${setting.example}`);
+    }
+  }
+  if (problems.length > 0) return { kind: 'invalid', problems };
+  try {
+    const options = resolveReplicaOptions(input);
+    return { kind: 'run', options, warnings: [...warnings, ...replicaOptionWarnings(options)] };
+  } catch (error) {
+    if (!(error instanceof ReplicaConfigurationError)) throw error;
+    return { kind: 'invalid', problems: error.problems.map((p) => withSource(p, given)) };
+  }
+}
+
+/** Reads `--flag value`, `--flag=value` and `--observer`; each flag at most once. */
+function readFlags(argv: readonly string[], problems: string[]): Map<OptionName, Given> {
+  const given = new Map<OptionName, Given>();
+  const set = (option: OptionName, entry: Given, flag: string): void => {
+    const earlier = given.get(option);
+    if (earlier !== undefined) {
+      problems.push(`${flag} conflicts with ${earlier.source} given before it; give it once`);
+      return;
+    }
+    given.set(option, entry);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg, undefined];
+    if (flag === '--observer') {
+      if (inline !== undefined) problems.push('--observer takes no value (it means --role observer)');
+      else set('role', { value: 'observer', source: '--observer' }, flag);
+      continue;
+    }
+    const setting = SETTINGS.find((s) => s.flag === flag);
+    if (setting === undefined) {
+      problems.push(arg.startsWith('-')
+        ? `unknown flag ${flag}; see --help for the flags`
+        : `unexpected argument ${JSON.stringify(arg)}; every setting is a flag such as --data-dir DIR (see --help)`);
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) {
+        problems.push(`${flag} needs a value, e.g. ${flag} ${setting.example}`);
+        continue;
+      }
+      value = next;
+      i += 1;
+    }
+    set(setting.option, { value, source: flag }, flag);
+  }
+  return given;
+}
+
+/** Prefixes a validation problem with the flag or variable that set the option it names. */
+function withSource(problem: string, given: Map<OptionName, Given>): string {
+  const first = /^[A-Za-z]+/.exec(problem)?.[0];
+  const option = SETTINGS.find((s) => s.option === first)?.option;
+  const entry = option === undefined ? undefined : given.get(option);
+  if (entry === undefined) return problem;
+  return `${entry.source}: ${problem}`;
+}
