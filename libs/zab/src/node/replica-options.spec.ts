@@ -4,7 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReplicaConfigurationError, resolveReplicaOptions } from './replica-options.js';
+import {
+  ReplicaConfigurationError,
+  ensembleAvailabilityProblem,
+  replicaOptionWarnings,
+  resolveReplicaOptions,
+} from './replica-options.js';
 
 test('no options gives the durable default in ./.zab/1 with ZooKeeper session bounds', () => {
   const options = resolveReplicaOptions(undefined);
@@ -40,4 +45,61 @@ test('min session timeout above max is rejected with the fix', () => {
     () => resolveReplicaOptions({ minSessionTimeoutMs: 5000, maxSessionTimeoutMs: 4000 }),
     /minSessionTimeoutMs \(5000\) must not exceed maxSessionTimeoutMs \(4000\)/,
   );
+});
+
+test('without ensemble options a replica is standalone as before: id 1, participant, no endpoint', () => {
+  const options = resolveReplicaOptions({});
+  assert.equal(options.id, 1);
+  assert.equal(options.role, 'participant');
+  assert.equal(options.ensemble, undefined);
+  assert.equal(options.secret, undefined);
+  assert.equal(options.adminPort, undefined);
+  assert.equal(options.adminHost, '127.0.0.1');
+  assert.deepEqual(replicaOptionWarnings(options), []);
+});
+
+test('a one-member ensemble runs standalone; its id names the default data directory', () => {
+  const options = resolveReplicaOptions({ ensemble: '3=127.0.0.1:2890', adminPort: 0 });
+  assert.equal(options.id, 3);
+  assert.equal(options.dataDir, './.zab/3');
+  assert.deepEqual(options.ensemble, [{ id: 3, host: '127.0.0.1', port: 2890, role: 'participant' }]);
+  assert.deepEqual(resolveReplicaOptions(options), options, 'resolved options resolve to themselves');
+});
+
+test('an ensemble of several members fails: multi-replica ensembles are not available yet', () => {
+  assert.throws(
+    () => resolveReplicaOptions({ id: 1, ensemble: '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890' }),
+    (error: unknown) => {
+      assert.ok(error instanceof ReplicaConfigurationError);
+      assert.equal(error.problems.length, 1);
+      assert.match(error.problems[0]!, /^multi-replica ensembles are not available yet \(issue 3\): this build runs one replica only, but the ensemble lists 3 members \(1, 2, 3\); give an ensemble of this server alone/);
+      return true;
+    },
+  );
+  assert.equal(ensembleAvailabilityProblem(undefined), undefined);
+});
+
+test('ensemble, secret and admin problems are reported together with the others', () => {
+  assert.throws(
+    () => resolveReplicaOptions({ id: 5, ensemble: '1=h:2888,2=h:0', secret: '', adminPort: 70000, adminHost: '', tickMs: 1 }),
+    (error: unknown) => {
+      assert.ok(error instanceof ReplicaConfigurationError);
+      assert.deepEqual(error.problems.map((p) => p.slice(0, 40)), [
+        'ensemble entry 2 ("2=h:0"): port "0" mus',
+        'tickMs must be an integer from 10 to 600',
+        'secret must be a non-empty string shared',
+        'adminPort must be an integer from 0 to 6',
+        'adminHost must be a host name or an IP a',
+      ]);
+      return true;
+    },
+  );
+});
+
+test('warnings: short secret, exposed admin endpoint', () => {
+  const options = resolveReplicaOptions({ secret: 'short', adminPort: 0, adminHost: '0.0.0.0' });
+  const warnings = replicaOptionWarnings(options);
+  assert.equal(warnings.length, 2);
+  assert.match(warnings[0]!, /the secret has only 5 characters; use at least 16 random ones/);
+  assert.match(warnings[1]!, /the admin endpoint binds to 0\.0\.0\.0 and has no authentication/);
 });
