@@ -48,6 +48,11 @@ const CONNECTIONS_MAX = 32;
 const HEADERS_TIMEOUT_MS = 5000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const URL_LENGTH_MAX = 1024;
+const SERVER_LIMITS = {
+  headersTimeout: HEADERS_TIMEOUT_MS,
+  requestTimeout: REQUEST_TIMEOUT_MS,
+  maxHeaderSize: 8192,
+};
 
 function serverStats(s: ReplicaStatus): Record<string, unknown> {
   return {
@@ -137,7 +142,7 @@ export class AdminServer {
   static async start(options: AdminServerOptions): Promise<AdminServer> {
     const host = options.host ?? '127.0.0.1';
     const warn = options.warn ?? (() => undefined);
-    const server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (request, response) =>
+    const server = createServer(SERVER_LIMITS, (request, response) =>
       handle(request, response, options.status, warn),
     );
     server.maxConnections = CONNECTIONS_MAX;
