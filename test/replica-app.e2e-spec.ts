@@ -1,0 +1,202 @@
+/**
+ * Goal: `apps/replica` works as an operator runs it: it takes its settings from flags and
+ * ZAB_* variables, serves the admin endpoint on the port asked for (0: the OS picks one and
+ * the app prints it), stops with exit code 0 on SIGTERM or SIGINT keeping its data, refuses
+ * configuration mistakes with exit code 2 and readable messages (no stack trace), and refuses
+ * an ensemble of several members until the Zab ensemble exists.
+ * Method: the compiled app (build/apps/replica, run against the library compiled beside it
+ * through the source-package resolve hook) as a child process on temporary data directories,
+ * admin endpoint on 127.0.0.1 port 0. Waits are on its output lines and its exit, each
+ * bounded; only the children started here are signalled, by pid.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Replica } from '../libs/zab/src/node/replica.js';
+import { LocalCoordinationClient } from '../libs/zab/src/node/local-client.js';
+import { withTimeout } from '../libs/zab/src/testing/with-timeout.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const MAIN = join(here, '..', 'apps', 'replica', 'src', 'main.js');
+const HOOK = join(here, 'fixtures', 'source-package.js');
+const WAIT_MS = 30_000;
+
+const dirs: string[] = [];
+const children = new Set<ChildProcess>();
+after(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'zab-replica-app-'));
+  dirs.push(dir);
+  return dir;
+}
+
+interface Running {
+  child: ChildProcess;
+  stdout: string[];
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves with the first stdout line matching `pattern` (bounded). */
+  line(pattern: RegExp): Promise<RegExpMatchArray>;
+}
+
+/** Starts the app with `args` and only the given ZAB_* variables (none inherited). */
+function startApp(args: string[], zabEnv: Record<string, string> = {}): Running {
+  const env: Record<string, string> = { NO_COLOR: '1' };
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('ZAB_') && value !== undefined) env[key] = value;
+  }
+  const child = spawn(process.execPath, ['--import', HOOK, MAIN, ...args], {
+    env: { ...env, ...zabEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const stdout: string[] = [];
+  let stderr = '';
+  let partial = '';
+  const waiters: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const text of lines) {
+      stdout.push(text);
+      for (const waiter of [...waiters]) {
+        const match = waiter.pattern.exec(text);
+        if (match !== null) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(match);
+        }
+      }
+    }
+  });
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const line = (pattern: RegExp): Promise<RegExpMatchArray> => {
+    const found = stdout.map((text) => pattern.exec(text)).find((m) => m !== null);
+    if (found) return Promise.resolve(found);
+    const seen = new Promise<RegExpMatchArray>((resolve) => waiters.push({ pattern, resolve }));
+    const failed = exited.then(({ code }) => {
+      throw new Error(`the app exited (code ${code}) before printing ${pattern}; stderr:\n${stderr}`);
+    });
+    return withTimeout(Promise.race([seen, failed]), WAIT_MS, `a line matching ${pattern}`);
+  };
+  return { child, stdout, stderr: () => stderr, exited, line };
+}
+
+async function ready(app: Running): Promise<string> {
+  const match = await app.line(/^zab-replica ready id=(\d+) mode=(\w+) admin=(http:\/\/127\.0\.0\.1:\d+) /);
+  return match[3]!;
+}
+
+async function getJson(url: string): Promise<Record<string, unknown>> {
+  const response = await fetch(url);
+  assert.equal(response.status, 200, url);
+  return (await response.json()) as Record<string, unknown>;
+}
+
+async function stop(app: Running, signal: NodeJS.Signals): Promise<void> {
+  app.child.kill(signal);
+  const { code, signal: killedBy } = await withTimeout(app.exited, WAIT_MS, `the app to exit on ${signal}`);
+  assert.deepEqual({ code, killedBy }, { code: 0, killedBy: null }, `stderr:\n${app.stderr()}`);
+}
+
+test('serves srvr and mntr, stops on SIGTERM and SIGINT with exit 0, keeps its data', async () => {
+  const dataDir = tempDir();
+  const seed = await Replica.open({ dataDir });
+  const seeder = await LocalCoordinationClient.connect(seed, 10_000);
+  await seeder.create('/persist', Buffer.from('kept'));
+  await seeder.close();
+  await seed.close();
+
+  const first = startApp(['--id', '1', '--ensemble', '1=127.0.0.1:2888', '--data-dir', dataDir, '--admin-port', '0', '--tick-ms', '100']);
+  const admin = await ready(first);
+  const srvr = await getJson(`${admin}/commands/srvr`);
+  assert.equal(srvr.server_id, 1);
+  assert.equal(srvr.server_state, 'standalone');
+  assert.match(String(srvr.last_zxid), /^0x[0-9a-f]+$/);
+  const mntr = await getJson(`${admin}/commands/mntr`);
+  assert.equal(mntr.znode_count, 4); // '/', '/zookeeper', '/zookeeper/quota', '/persist'
+  assert.equal(mntr.global_sessions, 1); // the app's own session
+  assert.deepEqual([mntr.followers, mntr.synced_followers, mntr.ensemble_size], [0, 0, 1]);
+  assert.equal((await getJson(`${admin}/commands/ruok`)).error, null);
+  await stop(first, 'SIGTERM');
+
+  const second = startApp([], { ZAB_DATA_DIR: dataDir, ZAB_ADMIN_PORT: '0', ZAB_ID: '1', ZAB_TICK_MS: '100' });
+  const admin2 = await ready(second);
+  const srvr2 = await getJson(`${admin2}/commands/srvr`);
+  assert.equal(srvr2.epoch, (srvr.epoch as number) + 1, 'a restart opens a new epoch');
+  assert.ok(BigInt(String(srvr2.last_zxid)) > BigInt(String(srvr.last_zxid)), 'the log goes on');
+  assert.equal((await getJson(`${admin2}/commands/mntr`)).znode_count, 4);
+  await stop(second, 'SIGINT');
+
+  const reopened = await Replica.open({ dataDir });
+  try {
+    assert.equal(reopened.tree.getData('/persist')?.data.toString(), 'kept');
+    assert.equal(reopened.tree.sessions().length, 0, 'both app sessions were closed at stop');
+  } finally {
+    await reopened.close();
+  }
+});
+
+async function expectExit2(args: string[], zabEnv: Record<string, string>, messages: RegExp[]): Promise<void> {
+  const app = startApp(args, zabEnv);
+  const { code } = await withTimeout(app.exited, WAIT_MS, 'the app to refuse its configuration');
+  const stderr = app.stderr();
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /^zab-replica: invalid configuration:\n {2}- /);
+  for (const message of messages) assert.match(stderr, message);
+  assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+  assert.doesNotMatch(app.stdout.join('\n'), /zab-replica ready/);
+}
+
+test('configuration mistakes exit with code 2 and say what to change', async () => {
+  await expectExit2(['--tick-ms', '5', '--bogus', '--admin-port', 'x'], {}, [
+    /- unknown flag --bogus; see --help for the flags/,
+    /- --admin-port: "x" is not a whole number; e\.g\. --admin-port 8081/,
+  ]);
+  await expectExit2([], { ZAB_ENSEMBLE: '1=127.0.0.1:2888,1=127.0.0.1:2889', ZAB_TICK_MS: '5' }, [
+    /- ZAB_ENSEMBLE: ensemble lists id 1 more than once; give each server its own id/,
+    /- ZAB_TICK_MS: tickMs must be an integer from 10 to 600000; got 5/,
+  ]);
+});
+
+test('an ensemble of three is refused until the Zab ensemble exists (issue 3)', async () => {
+  await expectExit2(
+    ['--id', '2', '--ensemble', '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890', '--data-dir', tempDir()],
+    { ZAB_SECRET: 'a-long-enough-shared-secret' },
+    [/multi-replica ensembles are not available yet \(issue 3\)/],
+  );
+});
+
+test('--help prints the usage and exits 0', async () => {
+  const app = startApp(['--help']);
+  await app.line(/^Usage: npm run replica -- \[flags\]$/);
+  assert.deepEqual(await withTimeout(app.exited, WAIT_MS, 'the app to exit after --help'), { code: 0, signal: null });
+  assert.ok(app.stdout.some((text) => text.includes('ZAB_ENSEMBLE')));
+});
+
+test('an admin port in use exits 1 with the reason', async () => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (blocker.address() as { port: number }).port;
+    const app = startApp(['--data-dir', tempDir(), '--admin-port', String(port)]);
+    const { code } = await withTimeout(app.exited, WAIT_MS, 'the app to fail on a taken port');
+    assert.equal(code, 1, app.stderr());
+    assert.match(app.stderr(), new RegExp(`zab-replica: cannot start: admin endpoint cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+  } finally {
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+  }
+});
