@@ -93,6 +93,40 @@ describe('operations', () => {
       e instanceof KeeperError && e.code === ErrorCode.BadArguments);
   });
 
+  test('bad input is refused with a typed error and never stops the replica', async () => {
+    const { replica, a } = await start();
+    const bad = a as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['unknown mode', () => bad.create!('/a', Buffer.alloc(1), { mode: 'bogus' })],
+      ['string data', () => bad.create!('/b', 'text')],
+      ['number data', () => bad.setData!('/', 12)],
+      ['fractional version', () => bad.setData!('/', Buffer.alloc(1), 1.5)],
+      ['string version', () => bad.delete!('/zookeeper', 'v')],
+      ['non-array multi', () => bad.multi!('ops')],
+      ['unknown multi op', () => bad.multi!([{ op: 'nope', path: '/x' }])],
+      ['TTL not a number', () => bad.create!('/c', Buffer.alloc(1), { mode: 'ttl', ttlMs: 'x' })],
+      ['TTL too large', () => bad.create!('/d', Buffer.alloc(1), { mode: 'ttl', ttlMs: 1e20 })],
+      ['malformed ACL', () => bad.create!('/e', Buffer.alloc(1), { acl: [{ perms: 'all' }] })],
+      ['null path', () => bad.getData!(null)],
+    ];
+    for (const [name, call] of calls) {
+      await assert.rejects(call(), KeeperError, name);
+      assert.equal(replica.state, 'serving', `${name} stopped the replica`);
+    }
+    const raw = [
+      { op: 'frobnicate', path: '/x' },
+      { op: 'create', path: '/y', data: Buffer.alloc(0), acl: [], mode: 'bogus' },
+      { op: 'multi', ops: 'nope' },
+      { op: 'multi', ops: [{ op: 'nope' }] },
+    ];
+    for (const request of raw) {
+      const result = await replica.submit(a.sessionId, 1, request as never);
+      assert.notEqual(result.code, ErrorCode.Ok, JSON.stringify(request));
+      assert.equal(replica.state, 'serving');
+    }
+    await a.create('/still-serving', Buffer.alloc(0));
+  });
+
   test('the caller may reuse its buffer once a write is issued', async () => {
     const { a } = await start();
     const buffer = text('original');

@@ -13,7 +13,7 @@
 import type { SessionId } from '../core/ids.js';
 import { ErrorCode } from '../state/error-code.js';
 import { InvalidPathError, keeperError, KeeperError } from '../state/keeper-error.js';
-import { isSequentialMode, type CreateModeName } from '../state/create-mode.js';
+import { CreateModeFlag, isCreateModeName, isSequentialMode, type CreateModeName } from '../state/create-mode.js';
 import { pathProblem } from '../state/path.js';
 import type { MultiOpRequest, WriteRequest } from '../state/request.js';
 import { OPEN_ACL_UNSAFE, type Acl, type Stat } from '../state/stat.js';
@@ -33,6 +33,32 @@ import {
 import type { CommittedResult, Replica, ReplicaWatcher } from './replica.js';
 
 const EMPTY = Buffer.alloc(0);
+const VERSION_MAX = 0x7fffffff;
+
+function badArguments(detail: string): KeeperError {
+  return keeperError(ErrorCode.BadArguments, undefined, detail);
+}
+
+/** Copies the caller's bytes (the caller may reuse its buffer); anything else is bad input. */
+function copyData(data: unknown): Buffer {
+  if (!(data instanceof Uint8Array)) throw badArguments('data must be a Buffer or a Uint8Array');
+  return Buffer.from(data);
+}
+
+/** -1 (any version) or a version ZooKeeper can hold (a non-negative int32). */
+function checkVersion(version: unknown = -1): number {
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < -1 || version > VERSION_MAX) {
+    throw badArguments(`version must be -1 (any) or an integer from 0 to ${VERSION_MAX}; got ${String(version)}`);
+  }
+  return version;
+}
+
+function checkMode(mode: unknown = 'persistent'): CreateModeName {
+  if (!isCreateModeName(mode)) {
+    throw badArguments(`unknown create mode ${JSON.stringify(mode)}; use one of ${Object.keys(CreateModeFlag).join(', ')}`);
+  }
+  return mode;
+}
 
 class ListenerWatcher implements ReplicaWatcher {
   constructor(private readonly listener: WatchListener) {}
@@ -97,9 +123,9 @@ export class LocalCoordinationClient implements CoordinationClient {
   }
 
   async create(path: string, data: Buffer, options: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
-    const mode: CreateModeName = options.mode ?? 'persistent';
+    const mode = checkMode(options.mode);
     this.checkPath(path, isSequentialMode(mode));
-    const request: WriteRequest = { op: 'create', path, data: Buffer.from(data), acl: options.acl ?? [...OPEN_ACL_UNSAFE], mode };
+    const request: WriteRequest = { op: 'create', path, data: copyData(data), acl: options.acl ?? [...OPEN_ACL_UNSAFE], mode };
     if (options.ttlMs !== undefined) request.ttlMs = options.ttlMs;
     const result = await this.write(request, path);
     return { path: result.path!, stat: result.stat! };
@@ -114,14 +140,15 @@ export class LocalCoordinationClient implements CoordinationClient {
     });
   }
 
-  async setData(path: string, data: Buffer, version = -1): Promise<Stat> {
+  async setData(path: string, data: Buffer, version?: number): Promise<Stat> {
     this.checkPath(path);
-    return (await this.write({ op: 'setData', path, data: Buffer.from(data), version }, path)).stat!;
+    const request: WriteRequest = { op: 'setData', path, data: copyData(data), version: checkVersion(version) };
+    return (await this.write(request, path)).stat!;
   }
 
-  async delete(path: string, version = -1): Promise<void> {
+  async delete(path: string, version?: number): Promise<void> {
     this.checkPath(path);
-    await this.write({ op: 'delete', path, version }, path);
+    await this.write({ op: 'delete', path, version: checkVersion(version) }, path);
   }
 
   exists(path: string, watch?: WatchListener): Promise<Stat | null> {
@@ -150,9 +177,9 @@ export class LocalCoordinationClient implements CoordinationClient {
     });
   }
 
-  async setAcl(path: string, acl: Acl[], version = -1): Promise<Stat> {
+  async setAcl(path: string, acl: Acl[], version?: number): Promise<Stat> {
     this.checkPath(path);
-    return (await this.write({ op: 'setACL', path, acl, version }, path)).stat!;
+    return (await this.write({ op: 'setACL', path, acl, version: checkVersion(version) }, path)).stat!;
   }
 
   getAllChildrenNumber(path: string): Promise<number> {
@@ -168,6 +195,7 @@ export class LocalCoordinationClient implements CoordinationClient {
   }
 
   async multi(ops: MultiOp[]): Promise<OpResult[]> {
+    if (!Array.isArray(ops)) throw badArguments('multi takes an array of ops');
     const requests = ops.map((op) => this.toMultiRequest(op));
     const result = await this.submit({ op: 'multi', ops: requests });
     const results = result.results ?? [];
@@ -270,23 +298,26 @@ export class LocalCoordinationClient implements CoordinationClient {
   private toMultiRequest(op: MultiOp): MultiOpRequest {
     switch (op.op) {
       case 'create': {
-        const mode = op.mode ?? 'persistent';
+        const mode = checkMode(op.mode);
         this.checkPath(op.path, isSequentialMode(mode));
         const request: MultiOpRequest = {
-          op: 'create', path: op.path, data: op.data === undefined ? EMPTY : Buffer.from(op.data), acl: op.acl ?? [...OPEN_ACL_UNSAFE], mode,
+          op: 'create', path: op.path, data: op.data === undefined ? EMPTY : copyData(op.data),
+          acl: op.acl ?? [...OPEN_ACL_UNSAFE], mode,
         };
         if (op.ttlMs !== undefined) request.ttlMs = op.ttlMs;
         return request;
       }
       case 'delete':
         this.checkPath(op.path);
-        return { op: 'delete', path: op.path, version: op.version ?? -1 };
+        return { op: 'delete', path: op.path, version: checkVersion(op.version) };
       case 'setData':
         this.checkPath(op.path);
-        return { op: 'setData', path: op.path, data: Buffer.from(op.data), version: op.version ?? -1 };
+        return { op: 'setData', path: op.path, data: copyData(op.data), version: checkVersion(op.version) };
       case 'check':
         this.checkPath(op.path);
-        return { op: 'check', path: op.path, version: op.version };
+        return { op: 'check', path: op.path, version: checkVersion(op.version) };
+      default:
+        throw badArguments(`unknown multi op ${JSON.stringify((op as { op: unknown }).op)}`);
     }
   }
 

@@ -31,9 +31,9 @@
  *   only the committed tree and the preparer only "not a normal ephemeral").
  */
 import type { SessionId, Zxid } from '../core/ids.js';
-import { assert, assertNever } from '../util/assert.js';
+import { assert } from '../util/assert.js';
 import type { NodeKind } from './create-mode.js';
-import { isSequentialMode, kindOfMode, TTL_MS_MAX } from './create-mode.js';
+import { isCreateModeName, isSequentialMode, kindOfMode, TTL_MS_MAX } from './create-mode.js';
 import { ErrorCode } from './error-code.js';
 import { isValidPath, parentOf } from './path.js';
 import type {
@@ -381,7 +381,8 @@ export class RequestPreparer {
       case 'deleteExpiredTtl':
         return this.prepareSweep(request, header, scratch);
       default:
-        return assertNever(request, 'request');
+        // Requests come from clients: an unknown op is bad input, never a broken invariant.
+        return reject(ErrorCode.Unimplemented);
     }
   }
 
@@ -396,7 +397,7 @@ export class RequestPreparer {
       case 'check':
         return this.prepareCheck(request, header, scratch);
       default:
-        return assertNever(request, 'multi op');
+        return reject(ErrorCode.Unimplemented);
     }
   }
 
@@ -406,6 +407,7 @@ export class RequestPreparer {
    * code, later ones RuntimeInconsistency; the staged changes are discarded.
    */
   private prepareMulti(request: MultiRequest, header: TxnHeader, scratch: Scratch): TxnBody {
+    if (!Array.isArray(request.ops)) reject(ErrorCode.BadArguments);
     const txns: MultiOpTxn[] = [];
     for (let index = 0; index < request.ops.length; index++) {
       try {
@@ -443,6 +445,7 @@ export class RequestPreparer {
   }
 
   private prepareCreate(request: CreateRequest, header: TxnHeader, scratch: Scratch): MultiOpTxn {
+    if (!isCreateModeName(request.mode)) reject(ErrorCode.BadArguments);
     const sequential = isSequentialMode(request.mode);
     if (!isValidPath(request.path, sequential)) reject(ErrorCode.BadArguments);
     this.checkData(request.data);
