@@ -262,6 +262,30 @@ describe('watches', () => {
     await assert.rejects(a.removeWatches('/c', listener), NoWatcherError);
   });
 
+  test('fired and removed one-shot watches leave nothing behind', async () => {
+    const { replica, a, b } = await start();
+    await b.create('/many', text(''));
+    const baseline = replica.watches.watchCount;
+    let fired = 0;
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 20; i++) await a.getData('/many', () => { fired += 1; });
+      await b.setData('/many', text(String(round)));
+      await a.sync('/');
+    }
+    assert.equal(fired, 1000);
+    assert.equal(replica.watches.watchCount, baseline);
+    const listener = (): void => { fired += 1; };
+    await a.getData('/many', listener);
+    await a.getChildren('/many', listener);
+    await a.removeWatches('/many', listener, 'data');
+    await b.setData('/many', text('after removal'));
+    await a.sync('/');
+    assert.equal(fired, 1000, 'a removed data watch fired');
+    await assert.rejects(a.removeWatches('/many', listener, 'data'), NoWatcherError);
+    await a.removeWatches('/many', listener, 'children');
+    assert.equal(replica.watches.watchCount, baseline);
+  });
+
   test('observe reports the current value then every change, even within one batch', async () => {
     const { a, b } = await start();
     await b.create('/o', text('0'));

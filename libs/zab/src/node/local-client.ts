@@ -84,8 +84,20 @@ export class LocalCoordinationClient implements CoordinationClient {
   private writesInFlight = 0;
   private lastWrite: Promise<unknown> = Promise.resolve();
   private stateValue: SessionState = 'connected';
-  private readonly listenerWatchers = new Map<WatchListener, ListenerWatcher>();
-  private readonly registered = new Set<ReplicaWatcher>();
+  /**
+   * One-shot watches follow ZooKeeper's client model: the replica holds one registration per
+   * (path, kind) for this session (`sessionWatcher`), and the client keeps the listeners per
+   * path, so a fired watch leaves nothing behind. Persistent watches keep a watcher object per
+   * listener until they are removed or the session ends.
+   */
+  private readonly oneShot = {
+    data: new Map<string, Set<WatchListener>>(),
+    exists: new Map<string, Set<WatchListener>>(),
+    child: new Map<string, Set<WatchListener>>(),
+  };
+  private readonly sessionWatcher: ReplicaWatcher = { notify: (event) => this.fireOneShot(event) };
+  private readonly persistentWatchers = new Map<WatchListener, ListenerWatcher>();
+  private readonly observers = new Set<ReplicaWatcher>();
   private readonly endListeners = new Set<(state: 'expired' | 'closed') => void>();
   private readonly unsubscribeReplica: () => void;
 
@@ -215,19 +227,39 @@ export class LocalCoordinationClient implements CoordinationClient {
   }
 
   addWatch(path: string, mode: 'persistent' | 'persistentRecursive', listener: WatchListener): Promise<void> {
-    return this.read(path, () => this.addWatchSync(path, mode, listener));
+    return this.read(path, () => {
+      if (typeof listener !== 'function') throw badArguments('the watch listener must be a function');
+      if (mode !== 'persistent' && mode !== 'persistentRecursive') {
+        throw badArguments(`addWatch mode must be persistent or persistentRecursive; got ${String(mode)}`);
+      }
+      let watcher = this.persistentWatchers.get(listener);
+      if (watcher === undefined) {
+        watcher = new ListenerWatcher(listener);
+        this.persistentWatchers.set(listener, watcher);
+      }
+      this.replica.watches.add(path, mode, watcher);
+    });
   }
 
+  /** ZooKeeper's removeWatches for one listener: NoWatcher when it had no such watch. */
   removeWatches(
     path: string,
     listener: WatchListener,
     type: 'children' | 'data' | 'any' | 'persistent' | 'persistentRecursive' = 'any',
   ): Promise<void> {
     return this.read(path, () => {
-      const watcher = this.listenerWatchers.get(listener);
-      if (watcher === undefined || !this.replica.watches.remove(path, type, watcher)) {
-        throw keeperError(ErrorCode.NoWatcher, path);
+      let removed = false;
+      if (type === 'data' || type === 'any') {
+        removed = this.removeOneShot('data', path, listener) || removed;
+        removed = this.removeOneShot('exists', path, listener) || removed;
       }
+      if (type === 'children' || type === 'any') {
+        removed = this.removeOneShot('child', path, listener) || removed;
+      }
+      if (type === 'persistent' || type === 'persistentRecursive' || type === 'any') {
+        removed = this.removePersistent(path, listener, type) || removed;
+      }
+      if (!removed) throw keeperError(ErrorCode.NoWatcher, path);
     });
   }
 
@@ -237,10 +269,10 @@ export class LocalCoordinationClient implements CoordinationClient {
       const watcher = new ObservingWatcher(capture, listener);
       const watchKind: WatchKind = kind === 'recursiveEvents' ? 'persistentRecursive' : 'persistent';
       this.replica.watches.add(path, watchKind, watcher);
-      this.registered.add(watcher);
+      this.observers.add(watcher);
       if (kind !== 'events' && kind !== 'recursiveEvents') listener(this.currentValue(path, kind));
       return () => {
-        if (this.registered.delete(watcher)) this.replica.watches.remove(path, watchKind, watcher);
+        if (this.observers.delete(watcher)) this.replica.watches.remove(path, watchKind, watcher);
       };
     });
   }
@@ -285,14 +317,62 @@ export class LocalCoordinationClient implements CoordinationClient {
     }
   }
 
-  private addWatchSync(path: string, kind: WatchKind, listener: WatchListener): void {
-    let watcher = this.listenerWatchers.get(listener);
-    if (watcher === undefined) {
-      watcher = new ListenerWatcher(listener);
-      this.listenerWatchers.set(listener, watcher);
+  /** Registers a one-shot watch, atomically with the read that sets it (same sync step). */
+  private addWatchSync(path: string, kind: 'data' | 'exists' | 'child', listener: WatchListener): void {
+    if (typeof listener !== 'function') throw badArguments('the watch listener must be a function');
+    const byPath = this.oneShot[kind];
+    let listeners = byPath.get(path);
+    if (listeners === undefined) {
+      listeners = new Set();
+      byPath.set(path, listeners);
     }
-    this.registered.add(watcher);
-    this.replica.watches.add(path, kind, watcher);
+    listeners.add(listener);
+    this.replica.watches.add(path, kind, this.sessionWatcher);
+  }
+
+  /**
+   * The replica fired this session's one-shot registration for `event.path`: hand the event to
+   * the listeners ZooKeeper's client would (created/dataChanged: data and exists watches;
+   * childrenChanged: child watches; deleted: all three), each once, and forget them.
+   */
+  private fireOneShot(event: WatchEvent): void {
+    const kinds: Array<'data' | 'exists' | 'child'> =
+      event.type === 'childrenChanged' ? ['child']
+        : event.type === 'deleted' ? ['data', 'exists', 'child'] : ['data', 'exists'];
+    const listeners = new Set<WatchListener>();
+    for (const kind of kinds) {
+      for (const listener of this.oneShot[kind].get(event.path) ?? []) listeners.add(listener);
+      this.oneShot[kind].delete(event.path);
+    }
+    if (listeners.size > 0) {
+      queueMicrotask(() => {
+        for (const listener of listeners) listener(event);
+      });
+    }
+  }
+
+  private removeOneShot(kind: 'data' | 'exists' | 'child', path: string, listener: WatchListener): boolean {
+    const listeners = this.oneShot[kind].get(path);
+    if (listeners === undefined || !listeners.delete(listener)) return false;
+    if (listeners.size > 0) return true;
+    this.oneShot[kind].delete(path);
+    const stillData = this.oneShot.data.has(path) || this.oneShot.exists.has(path);
+    if (kind === 'child') this.replica.watches.remove(path, 'children', this.sessionWatcher);
+    else if (!stillData) this.replica.watches.remove(path, 'data', this.sessionWatcher);
+    return true;
+  }
+
+  private removePersistent(
+    path: string,
+    listener: WatchListener,
+    type: 'persistent' | 'persistentRecursive' | 'any',
+  ): boolean {
+    const watcher = this.persistentWatchers.get(listener);
+    if (watcher === undefined) return false;
+    // The watcher holds only this listener's persistent watches, so 'any' removes exactly them.
+    const removed = this.replica.watches.remove(path, type, watcher);
+    if (this.replica.watches.watchesOf(watcher).length === 0) this.persistentWatchers.delete(listener);
+    return removed;
   }
 
   private toMultiRequest(op: MultiOp): MultiOpRequest {
@@ -375,8 +455,13 @@ export class LocalCoordinationClient implements CoordinationClient {
     if (this.stateValue !== 'connected') return;
     this.stateValue = state;
     this.unsubscribeReplica();
-    for (const watcher of this.registered) this.replica.watches.removeWatcher(watcher);
-    this.registered.clear();
+    this.replica.watches.removeWatcher(this.sessionWatcher);
+    for (const watcher of [...this.persistentWatchers.values(), ...this.observers]) {
+      this.replica.watches.removeWatcher(watcher);
+    }
+    this.persistentWatchers.clear();
+    this.observers.clear();
+    for (const byPath of Object.values(this.oneShot)) byPath.clear();
     for (const listener of this.endListeners) listener(state);
     this.endListeners.clear();
   }
