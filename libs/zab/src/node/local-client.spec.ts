@@ -107,6 +107,12 @@ describe('operations', () => {
       ['TTL not a number', () => bad.create!('/c', Buffer.alloc(1), { mode: 'ttl', ttlMs: 'x' })],
       ['TTL too large', () => bad.create!('/d', Buffer.alloc(1), { mode: 'ttl', ttlMs: 1e20 })],
       ['malformed ACL', () => bad.create!('/e', Buffer.alloc(1), { acl: [{ perms: 'all' }] })],
+      ['ACL perms out of range', () => bad.create!('/e', Buffer.alloc(1),
+        { acl: [{ perms: 2 ** 31, scheme: 'world', id: 'anyone' }] })],
+      ['ACL id with a lone surrogate', () => bad.create!('/e', Buffer.alloc(1),
+        { acl: [{ perms: 31, scheme: 'digest', id: 'bob\ud800:x' }] })],
+      ['request over the size bound', () => bad.multi!(Array.from({ length: 3 },
+        (_, i) => ({ op: 'create', path: `/big${i}`, data: Buffer.alloc(1_000_000) })))],
       ['null path', () => bad.getData!(null)],
     ];
     for (const [name, call] of calls) {
@@ -307,6 +313,34 @@ describe('watches', () => {
     await a.sync('/');
     assert.equal(seen.length, 22);
     assert.equal(a.state, 'connected');
+  });
+});
+
+describe('listeners', () => {
+  test('a throwing watch or session listener is logged and never stops the replica', async () => {
+    const errors: string[] = [];
+    const replica = await Replica.open({ dataDir: ':memory:' }, {
+      logger: { log() {}, warn() {}, error: (m) => errors.push(m) },
+    });
+    open.push(replica);
+    const a = await LocalCoordinationClient.connect(replica, 10_000);
+    const b = await LocalCoordinationClient.connect(replica, 10_000);
+    await a.create('/t', text(''));
+    const second = deferred<WatchEvent>();
+    await b.getData('/t', () => {
+      throw new Error('listener bug');
+    });
+    await b.getData('/t', (e) => second.resolve(e));
+    b.onSessionEnd(() => {
+      throw new Error('end listener bug');
+    });
+    await a.setData('/t', text('x'));
+    assert.equal((await withTimeout(second.promise, 2000, 'the second listener')).type, 'dataChanged');
+    await b.close();
+    assert.equal(replica.state, 'serving');
+    assert.match(errors.join('\n'), /listener bug/);
+    assert.match(errors.join('\n'), /end listener bug/);
+    await a.create('/after', text(''));
   });
 });
 

@@ -60,10 +60,16 @@ function checkMode(mode: unknown = 'persistent'): CreateModeName {
   return mode;
 }
 
+/** Calls application code; what it throws is reported, never propagated into the replica. */
+type Guard = (call: () => void) => void;
+
 class ListenerWatcher implements ReplicaWatcher {
-  constructor(private readonly listener: WatchListener) {}
+  constructor(
+    private readonly listener: WatchListener,
+    private readonly guard: Guard,
+  ) {}
   notify(event: WatchEvent): void {
-    queueMicrotask(() => this.listener(event));
+    queueMicrotask(() => this.guard(() => this.listener(event)));
   }
 }
 
@@ -72,10 +78,11 @@ class ObservingWatcher implements ReplicaWatcher {
   constructor(
     private readonly capture: (event: WatchEvent) => Observation | undefined,
     private readonly listener: (observation: Observation) => void,
+    private readonly guard: Guard,
   ) {}
   notify(event: WatchEvent): void {
     const observation = this.capture(event);
-    if (observation !== undefined) queueMicrotask(() => this.listener(observation));
+    if (observation !== undefined) queueMicrotask(() => this.guard(() => this.listener(observation)));
   }
 }
 
@@ -98,6 +105,13 @@ export class LocalCoordinationClient implements CoordinationClient {
   private readonly sessionWatcher: ReplicaWatcher = { notify: (event) => this.fireOneShot(event) };
   private readonly persistentWatchers = new Map<WatchListener, ListenerWatcher>();
   private readonly observers = new Set<ReplicaWatcher>();
+  private readonly guard: Guard = (call) => {
+    try {
+      call();
+    } catch (error) {
+      this.replica.reportListenerError(error);
+    }
+  };
   private readonly endListeners = new Set<(state: 'expired' | 'closed') => void>();
   private readonly unsubscribeReplica: () => void;
 
@@ -234,7 +248,7 @@ export class LocalCoordinationClient implements CoordinationClient {
       }
       let watcher = this.persistentWatchers.get(listener);
       if (watcher === undefined) {
-        watcher = new ListenerWatcher(listener);
+        watcher = new ListenerWatcher(listener, this.guard);
         this.persistentWatchers.set(listener, watcher);
       }
       this.replica.watches.add(path, mode, watcher);
@@ -266,11 +280,14 @@ export class LocalCoordinationClient implements CoordinationClient {
   observe(path: string, kind: ObserveKind, listener: (observation: Observation) => void): Promise<() => void> {
     return this.read(path, () => {
       const capture = this.captureFor(path, kind);
-      const watcher = new ObservingWatcher(capture, listener);
+      const watcher = new ObservingWatcher(capture, listener, this.guard);
       const watchKind: WatchKind = kind === 'recursiveEvents' ? 'persistentRecursive' : 'persistent';
       this.replica.watches.add(path, watchKind, watcher);
       this.observers.add(watcher);
-      if (kind !== 'events' && kind !== 'recursiveEvents') listener(this.currentValue(path, kind));
+      if (kind !== 'events' && kind !== 'recursiveEvents') {
+        const current = this.currentValue(path, kind);
+        this.guard(() => listener(current));
+      }
       return () => {
         if (this.observers.delete(watcher)) this.replica.watches.remove(path, watchKind, watcher);
       };
@@ -346,7 +363,7 @@ export class LocalCoordinationClient implements CoordinationClient {
     }
     if (listeners.size > 0) {
       queueMicrotask(() => {
-        for (const listener of listeners) listener(event);
+        for (const listener of listeners) this.guard(() => listener(event));
       });
     }
   }
@@ -462,7 +479,7 @@ export class LocalCoordinationClient implements CoordinationClient {
     this.persistentWatchers.clear();
     this.observers.clear();
     for (const byPath of Object.values(this.oneShot)) byPath.clear();
-    for (const listener of this.endListeners) listener(state);
+    for (const listener of this.endListeners) this.guard(() => listener(state));
     this.endListeners.clear();
   }
 }
