@@ -133,8 +133,13 @@ test('writes continue while a snapshot is being written', async () => {
   void taking.then(() => {
     snapshotDone = true;
   });
+  // Change nodes across the whole id range (not only early ones the cursor has already
+  // written), so copy-on-write pre-images are exercised, then check the snapshot on restart.
   while (!snapshotDone && during < 10_000) {
-    await client.setData('/s', Buffer.from(String(during)));
+    const batch = during % 10;
+    const i = (during * 7919) % 5000;
+    if (during % 3 === 0) await client.delete(`/s/n${batch}-${i}`).catch(() => undefined);
+    else await client.setData(`/s/n${batch}-${i}`, Buffer.from(String(during))).catch(() => undefined);
     during += 1;
   }
   await taking;
