@@ -61,7 +61,7 @@ export class CoordinationService {
   }
 
   /** Sets the data; with `version`, only if the node still has it (else `BadVersionError`). */
-  set(path: string, data: ZnodeData, options: { version?: number } = {}): Promise<Stat> {
+  async set(path: string, data: ZnodeData, options: { version?: number } = {}): Promise<Stat> {
     return this.client.setData(path, toBuffer(data), options.version ?? -1);
   }
 
@@ -78,7 +78,10 @@ export class CoordinationService {
   }
 
   /** All-or-nothing; a failure rejects with `MultiError` whose `results` give every op's code. */
-  multi(ops: CoordinationOp[]): Promise<OpResult[]> {
+  async multi(ops: CoordinationOp[]): Promise<OpResult[]> {
+    if (!Array.isArray(ops)) {
+      throw new BadArgumentsError(ErrorCode.BadArguments, undefined, 'multi takes an array of ops');
+    }
     return this.client.multi(ops.map(toMultiOp));
   }
 
@@ -187,5 +190,8 @@ function toMultiOp(op: CoordinationOp): MultiOp {
     case 'delete':
     case 'check':
       return op;
+    default:
+      throw new BadArgumentsError(ErrorCode.BadArguments, undefined,
+        `unknown multi op ${JSON.stringify((op as { op: unknown }).op)}; use create, set, delete or check`);
   }
 }

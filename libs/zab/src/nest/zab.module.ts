@@ -43,8 +43,15 @@ function nestLogger(): ReplicaLogger {
     {
       provide: ZAB_CLIENT,
       inject: [ZAB_REPLICA],
-      useFactory: (replica: Replica) =>
-        LocalCoordinationClient.connect(replica, replica.options.sessionTimeoutMs),
+      useFactory: async (replica: Replica) => {
+        try {
+          return await LocalCoordinationClient.connect(replica, replica.options.sessionTimeoutMs);
+        } catch (error) {
+          // The start fails: release the data directory so a retry in this process can open it.
+          await replica.close().catch(() => undefined);
+          throw error;
+        }
+      },
     },
     CoordinationService,
     ZabLifecycle,

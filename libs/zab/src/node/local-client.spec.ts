@@ -93,6 +93,46 @@ describe('operations', () => {
       e instanceof KeeperError && e.code === ErrorCode.BadArguments);
   });
 
+  test('bad input is refused with a typed error and never stops the replica', async () => {
+    const { replica, a } = await start();
+    const bad = a as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['unknown mode', () => bad.create!('/a', Buffer.alloc(1), { mode: 'bogus' })],
+      ['string data', () => bad.create!('/b', 'text')],
+      ['number data', () => bad.setData!('/', 12)],
+      ['fractional version', () => bad.setData!('/', Buffer.alloc(1), 1.5)],
+      ['string version', () => bad.delete!('/zookeeper', 'v')],
+      ['non-array multi', () => bad.multi!('ops')],
+      ['unknown multi op', () => bad.multi!([{ op: 'nope', path: '/x' }])],
+      ['TTL not a number', () => bad.create!('/c', Buffer.alloc(1), { mode: 'ttl', ttlMs: 'x' })],
+      ['TTL too large', () => bad.create!('/d', Buffer.alloc(1), { mode: 'ttl', ttlMs: 1e20 })],
+      ['malformed ACL', () => bad.create!('/e', Buffer.alloc(1), { acl: [{ perms: 'all' }] })],
+      ['ACL perms out of range', () => bad.create!('/e', Buffer.alloc(1),
+        { acl: [{ perms: 2 ** 31, scheme: 'world', id: 'anyone' }] })],
+      ['ACL id with a lone surrogate', () => bad.create!('/e', Buffer.alloc(1),
+        { acl: [{ perms: 31, scheme: 'digest', id: 'bob\ud800:x' }] })],
+      ['request over the size bound', () => bad.multi!(Array.from({ length: 3 },
+        (_, i) => ({ op: 'create', path: `/big${i}`, data: Buffer.alloc(1_000_000) })))],
+      ['null path', () => bad.getData!(null)],
+    ];
+    for (const [name, call] of calls) {
+      await assert.rejects(call(), KeeperError, name);
+      assert.equal(replica.state, 'serving', `${name} stopped the replica`);
+    }
+    const raw = [
+      { op: 'frobnicate', path: '/x' },
+      { op: 'create', path: '/y', data: Buffer.alloc(0), acl: [], mode: 'bogus' },
+      { op: 'multi', ops: 'nope' },
+      { op: 'multi', ops: [{ op: 'nope' }] },
+    ];
+    for (const request of raw) {
+      const result = await replica.submit(a.sessionId, 1, request as never);
+      assert.notEqual(result.code, ErrorCode.Ok, JSON.stringify(request));
+      assert.equal(replica.state, 'serving');
+    }
+    await a.create('/still-serving', Buffer.alloc(0));
+  });
+
   test('the caller may reuse its buffer once a write is issued', async () => {
     const { a } = await start();
     const buffer = text('original');
@@ -228,6 +268,30 @@ describe('watches', () => {
     await assert.rejects(a.removeWatches('/c', listener), NoWatcherError);
   });
 
+  test('fired and removed one-shot watches leave nothing behind', async () => {
+    const { replica, a, b } = await start();
+    await b.create('/many', text(''));
+    const baseline = replica.watches.watchCount;
+    let fired = 0;
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 20; i++) await a.getData('/many', () => { fired += 1; });
+      await b.setData('/many', text(String(round)));
+      await a.sync('/');
+    }
+    assert.equal(fired, 1000);
+    assert.equal(replica.watches.watchCount, baseline);
+    const listener = (): void => { fired += 1; };
+    await a.getData('/many', listener);
+    await a.getChildren('/many', listener);
+    await a.removeWatches('/many', listener, 'data');
+    await b.setData('/many', text('after removal'));
+    await a.sync('/');
+    assert.equal(fired, 1000, 'a removed data watch fired');
+    await assert.rejects(a.removeWatches('/many', listener, 'data'), NoWatcherError);
+    await a.removeWatches('/many', listener, 'children');
+    assert.equal(replica.watches.watchCount, baseline);
+  });
+
   test('observe reports the current value then every change, even within one batch', async () => {
     const { a, b } = await start();
     await b.create('/o', text('0'));
@@ -249,6 +313,34 @@ describe('watches', () => {
     await a.sync('/');
     assert.equal(seen.length, 22);
     assert.equal(a.state, 'connected');
+  });
+});
+
+describe('listeners', () => {
+  test('a throwing watch or session listener is logged and never stops the replica', async () => {
+    const errors: string[] = [];
+    const replica = await Replica.open({ dataDir: ':memory:' }, {
+      logger: { log() {}, warn() {}, error: (m) => errors.push(m) },
+    });
+    open.push(replica);
+    const a = await LocalCoordinationClient.connect(replica, 10_000);
+    const b = await LocalCoordinationClient.connect(replica, 10_000);
+    await a.create('/t', text(''));
+    const second = deferred<WatchEvent>();
+    await b.getData('/t', () => {
+      throw new Error('listener bug');
+    });
+    await b.getData('/t', (e) => second.resolve(e));
+    b.onSessionEnd(() => {
+      throw new Error('end listener bug');
+    });
+    await a.setData('/t', text('x'));
+    assert.equal((await withTimeout(second.promise, 2000, 'the second listener')).type, 'dataChanged');
+    await b.close();
+    assert.equal(replica.state, 'serving');
+    assert.match(errors.join('\n'), /listener bug/);
+    assert.match(errors.join('\n'), /end listener bug/);
+    await a.create('/after', text(''));
   });
 });
 

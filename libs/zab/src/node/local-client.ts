@@ -13,7 +13,7 @@
 import type { SessionId } from '../core/ids.js';
 import { ErrorCode } from '../state/error-code.js';
 import { InvalidPathError, keeperError, KeeperError } from '../state/keeper-error.js';
-import { isSequentialMode, type CreateModeName } from '../state/create-mode.js';
+import { CreateModeFlag, isCreateModeName, isSequentialMode, type CreateModeName } from '../state/create-mode.js';
 import { pathProblem } from '../state/path.js';
 import type { MultiOpRequest, WriteRequest } from '../state/request.js';
 import { OPEN_ACL_UNSAFE, type Acl, type Stat } from '../state/stat.js';
@@ -33,11 +33,43 @@ import {
 import type { CommittedResult, Replica, ReplicaWatcher } from './replica.js';
 
 const EMPTY = Buffer.alloc(0);
+const VERSION_MAX = 0x7fffffff;
+
+function badArguments(detail: string): KeeperError {
+  return keeperError(ErrorCode.BadArguments, undefined, detail);
+}
+
+/** Copies the caller's bytes (the caller may reuse its buffer); anything else is bad input. */
+function copyData(data: unknown): Buffer {
+  if (!(data instanceof Uint8Array)) throw badArguments('data must be a Buffer or a Uint8Array');
+  return Buffer.from(data);
+}
+
+/** -1 (any version) or a version ZooKeeper can hold (a non-negative int32). */
+function checkVersion(version: unknown = -1): number {
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < -1 || version > VERSION_MAX) {
+    throw badArguments(`version must be -1 (any) or an integer from 0 to ${VERSION_MAX}; got ${String(version)}`);
+  }
+  return version;
+}
+
+function checkMode(mode: unknown = 'persistent'): CreateModeName {
+  if (!isCreateModeName(mode)) {
+    throw badArguments(`unknown create mode ${JSON.stringify(mode)}; use one of ${Object.keys(CreateModeFlag).join(', ')}`);
+  }
+  return mode;
+}
+
+/** Calls application code; what it throws is reported, never propagated into the replica. */
+type Guard = (call: () => void) => void;
 
 class ListenerWatcher implements ReplicaWatcher {
-  constructor(private readonly listener: WatchListener) {}
+  constructor(
+    private readonly listener: WatchListener,
+    private readonly guard: Guard,
+  ) {}
   notify(event: WatchEvent): void {
-    queueMicrotask(() => this.listener(event));
+    queueMicrotask(() => this.guard(() => this.listener(event)));
   }
 }
 
@@ -46,10 +78,11 @@ class ObservingWatcher implements ReplicaWatcher {
   constructor(
     private readonly capture: (event: WatchEvent) => Observation | undefined,
     private readonly listener: (observation: Observation) => void,
+    private readonly guard: Guard,
   ) {}
   notify(event: WatchEvent): void {
     const observation = this.capture(event);
-    if (observation !== undefined) queueMicrotask(() => this.listener(observation));
+    if (observation !== undefined) queueMicrotask(() => this.guard(() => this.listener(observation)));
   }
 }
 
@@ -58,8 +91,27 @@ export class LocalCoordinationClient implements CoordinationClient {
   private writesInFlight = 0;
   private lastWrite: Promise<unknown> = Promise.resolve();
   private stateValue: SessionState = 'connected';
-  private readonly listenerWatchers = new Map<WatchListener, ListenerWatcher>();
-  private readonly registered = new Set<ReplicaWatcher>();
+  /**
+   * One-shot watches follow ZooKeeper's client model: the replica holds one registration per
+   * (path, kind) for this session (`sessionWatcher`), and the client keeps the listeners per
+   * path, so a fired watch leaves nothing behind. Persistent watches keep a watcher object per
+   * listener until they are removed or the session ends.
+   */
+  private readonly oneShot = {
+    data: new Map<string, Set<WatchListener>>(),
+    exists: new Map<string, Set<WatchListener>>(),
+    child: new Map<string, Set<WatchListener>>(),
+  };
+  private readonly sessionWatcher: ReplicaWatcher = { notify: (event) => this.fireOneShot(event) };
+  private readonly persistentWatchers = new Map<WatchListener, ListenerWatcher>();
+  private readonly observers = new Set<ReplicaWatcher>();
+  private readonly guard: Guard = (call) => {
+    try {
+      call();
+    } catch (error) {
+      this.replica.reportListenerError(error);
+    }
+  };
   private readonly endListeners = new Set<(state: 'expired' | 'closed') => void>();
   private readonly unsubscribeReplica: () => void;
 
@@ -97,9 +149,9 @@ export class LocalCoordinationClient implements CoordinationClient {
   }
 
   async create(path: string, data: Buffer, options: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
-    const mode: CreateModeName = options.mode ?? 'persistent';
+    const mode = checkMode(options.mode);
     this.checkPath(path, isSequentialMode(mode));
-    const request: WriteRequest = { op: 'create', path, data: Buffer.from(data), acl: options.acl ?? [...OPEN_ACL_UNSAFE], mode };
+    const request: WriteRequest = { op: 'create', path, data: copyData(data), acl: options.acl ?? [...OPEN_ACL_UNSAFE], mode };
     if (options.ttlMs !== undefined) request.ttlMs = options.ttlMs;
     const result = await this.write(request, path);
     return { path: result.path!, stat: result.stat! };
@@ -114,14 +166,15 @@ export class LocalCoordinationClient implements CoordinationClient {
     });
   }
 
-  async setData(path: string, data: Buffer, version = -1): Promise<Stat> {
+  async setData(path: string, data: Buffer, version?: number): Promise<Stat> {
     this.checkPath(path);
-    return (await this.write({ op: 'setData', path, data: Buffer.from(data), version }, path)).stat!;
+    const request: WriteRequest = { op: 'setData', path, data: copyData(data), version: checkVersion(version) };
+    return (await this.write(request, path)).stat!;
   }
 
-  async delete(path: string, version = -1): Promise<void> {
+  async delete(path: string, version?: number): Promise<void> {
     this.checkPath(path);
-    await this.write({ op: 'delete', path, version }, path);
+    await this.write({ op: 'delete', path, version: checkVersion(version) }, path);
   }
 
   exists(path: string, watch?: WatchListener): Promise<Stat | null> {
@@ -150,9 +203,9 @@ export class LocalCoordinationClient implements CoordinationClient {
     });
   }
 
-  async setAcl(path: string, acl: Acl[], version = -1): Promise<Stat> {
+  async setAcl(path: string, acl: Acl[], version?: number): Promise<Stat> {
     this.checkPath(path);
-    return (await this.write({ op: 'setACL', path, acl, version }, path)).stat!;
+    return (await this.write({ op: 'setACL', path, acl, version: checkVersion(version) }, path)).stat!;
   }
 
   getAllChildrenNumber(path: string): Promise<number> {
@@ -168,6 +221,7 @@ export class LocalCoordinationClient implements CoordinationClient {
   }
 
   async multi(ops: MultiOp[]): Promise<OpResult[]> {
+    if (!Array.isArray(ops)) throw badArguments('multi takes an array of ops');
     const requests = ops.map((op) => this.toMultiRequest(op));
     const result = await this.submit({ op: 'multi', ops: requests });
     const results = result.results ?? [];
@@ -187,32 +241,55 @@ export class LocalCoordinationClient implements CoordinationClient {
   }
 
   addWatch(path: string, mode: 'persistent' | 'persistentRecursive', listener: WatchListener): Promise<void> {
-    return this.read(path, () => this.addWatchSync(path, mode, listener));
+    return this.read(path, () => {
+      if (typeof listener !== 'function') throw badArguments('the watch listener must be a function');
+      if (mode !== 'persistent' && mode !== 'persistentRecursive') {
+        throw badArguments(`addWatch mode must be persistent or persistentRecursive; got ${String(mode)}`);
+      }
+      let watcher = this.persistentWatchers.get(listener);
+      if (watcher === undefined) {
+        watcher = new ListenerWatcher(listener, this.guard);
+        this.persistentWatchers.set(listener, watcher);
+      }
+      this.replica.watches.add(path, mode, watcher);
+    });
   }
 
+  /** ZooKeeper's removeWatches for one listener: NoWatcher when it had no such watch. */
   removeWatches(
     path: string,
     listener: WatchListener,
     type: 'children' | 'data' | 'any' | 'persistent' | 'persistentRecursive' = 'any',
   ): Promise<void> {
     return this.read(path, () => {
-      const watcher = this.listenerWatchers.get(listener);
-      if (watcher === undefined || !this.replica.watches.remove(path, type, watcher)) {
-        throw keeperError(ErrorCode.NoWatcher, path);
+      let removed = false;
+      if (type === 'data' || type === 'any') {
+        removed = this.removeOneShot('data', path, listener) || removed;
+        removed = this.removeOneShot('exists', path, listener) || removed;
       }
+      if (type === 'children' || type === 'any') {
+        removed = this.removeOneShot('child', path, listener) || removed;
+      }
+      if (type === 'persistent' || type === 'persistentRecursive' || type === 'any') {
+        removed = this.removePersistent(path, listener, type) || removed;
+      }
+      if (!removed) throw keeperError(ErrorCode.NoWatcher, path);
     });
   }
 
   observe(path: string, kind: ObserveKind, listener: (observation: Observation) => void): Promise<() => void> {
     return this.read(path, () => {
       const capture = this.captureFor(path, kind);
-      const watcher = new ObservingWatcher(capture, listener);
+      const watcher = new ObservingWatcher(capture, listener, this.guard);
       const watchKind: WatchKind = kind === 'recursiveEvents' ? 'persistentRecursive' : 'persistent';
       this.replica.watches.add(path, watchKind, watcher);
-      this.registered.add(watcher);
-      if (kind !== 'events' && kind !== 'recursiveEvents') listener(this.currentValue(path, kind));
+      this.observers.add(watcher);
+      if (kind !== 'events' && kind !== 'recursiveEvents') {
+        const current = this.currentValue(path, kind);
+        this.guard(() => listener(current));
+      }
       return () => {
-        if (this.registered.delete(watcher)) this.replica.watches.remove(path, watchKind, watcher);
+        if (this.observers.delete(watcher)) this.replica.watches.remove(path, watchKind, watcher);
       };
     });
   }
@@ -257,36 +334,87 @@ export class LocalCoordinationClient implements CoordinationClient {
     }
   }
 
-  private addWatchSync(path: string, kind: WatchKind, listener: WatchListener): void {
-    let watcher = this.listenerWatchers.get(listener);
-    if (watcher === undefined) {
-      watcher = new ListenerWatcher(listener);
-      this.listenerWatchers.set(listener, watcher);
+  /** Registers a one-shot watch, atomically with the read that sets it (same sync step). */
+  private addWatchSync(path: string, kind: 'data' | 'exists' | 'child', listener: WatchListener): void {
+    if (typeof listener !== 'function') throw badArguments('the watch listener must be a function');
+    const byPath = this.oneShot[kind];
+    let listeners = byPath.get(path);
+    if (listeners === undefined) {
+      listeners = new Set();
+      byPath.set(path, listeners);
     }
-    this.registered.add(watcher);
-    this.replica.watches.add(path, kind, watcher);
+    listeners.add(listener);
+    this.replica.watches.add(path, kind, this.sessionWatcher);
+  }
+
+  /**
+   * The replica fired this session's one-shot registration for `event.path`: hand the event to
+   * the listeners ZooKeeper's client would (created/dataChanged: data and exists watches;
+   * childrenChanged: child watches; deleted: all three), each once, and forget them.
+   */
+  private fireOneShot(event: WatchEvent): void {
+    const kinds: Array<'data' | 'exists' | 'child'> =
+      event.type === 'childrenChanged' ? ['child']
+        : event.type === 'deleted' ? ['data', 'exists', 'child'] : ['data', 'exists'];
+    const listeners = new Set<WatchListener>();
+    for (const kind of kinds) {
+      for (const listener of this.oneShot[kind].get(event.path) ?? []) listeners.add(listener);
+      this.oneShot[kind].delete(event.path);
+    }
+    if (listeners.size > 0) {
+      queueMicrotask(() => {
+        for (const listener of listeners) this.guard(() => listener(event));
+      });
+    }
+  }
+
+  private removeOneShot(kind: 'data' | 'exists' | 'child', path: string, listener: WatchListener): boolean {
+    const listeners = this.oneShot[kind].get(path);
+    if (listeners === undefined || !listeners.delete(listener)) return false;
+    if (listeners.size > 0) return true;
+    this.oneShot[kind].delete(path);
+    const stillData = this.oneShot.data.has(path) || this.oneShot.exists.has(path);
+    if (kind === 'child') this.replica.watches.remove(path, 'children', this.sessionWatcher);
+    else if (!stillData) this.replica.watches.remove(path, 'data', this.sessionWatcher);
+    return true;
+  }
+
+  private removePersistent(
+    path: string,
+    listener: WatchListener,
+    type: 'persistent' | 'persistentRecursive' | 'any',
+  ): boolean {
+    const watcher = this.persistentWatchers.get(listener);
+    if (watcher === undefined) return false;
+    // The watcher holds only this listener's persistent watches, so 'any' removes exactly them.
+    const removed = this.replica.watches.remove(path, type, watcher);
+    if (this.replica.watches.watchesOf(watcher).length === 0) this.persistentWatchers.delete(listener);
+    return removed;
   }
 
   private toMultiRequest(op: MultiOp): MultiOpRequest {
     switch (op.op) {
       case 'create': {
-        const mode = op.mode ?? 'persistent';
+        const mode = checkMode(op.mode);
         this.checkPath(op.path, isSequentialMode(mode));
         const request: MultiOpRequest = {
-          op: 'create', path: op.path, data: op.data === undefined ? EMPTY : Buffer.from(op.data), acl: op.acl ?? [...OPEN_ACL_UNSAFE], mode,
+          op: 'create', path: op.path, data: op.data === undefined ? EMPTY : copyData(op.data),
+          acl: op.acl ?? [...OPEN_ACL_UNSAFE], mode,
         };
         if (op.ttlMs !== undefined) request.ttlMs = op.ttlMs;
         return request;
       }
       case 'delete':
         this.checkPath(op.path);
-        return { op: 'delete', path: op.path, version: op.version ?? -1 };
+        return { op: 'delete', path: op.path, version: checkVersion(op.version) };
       case 'setData':
         this.checkPath(op.path);
-        return { op: 'setData', path: op.path, data: Buffer.from(op.data), version: op.version ?? -1 };
+        return { op: 'setData', path: op.path, data: copyData(op.data), version: checkVersion(op.version) };
       case 'check':
         this.checkPath(op.path);
-        return { op: 'check', path: op.path, version: op.version };
+        return { op: 'check', path: op.path, version: checkVersion(op.version) };
+      default:
+        throw badArguments(`unknown multi op ${JSON.stringify((op as { op: unknown }).op)}`);
     }
   }
 
@@ -344,9 +472,14 @@ export class LocalCoordinationClient implements CoordinationClient {
     if (this.stateValue !== 'connected') return;
     this.stateValue = state;
     this.unsubscribeReplica();
-    for (const watcher of this.registered) this.replica.watches.removeWatcher(watcher);
-    this.registered.clear();
-    for (const listener of this.endListeners) listener(state);
+    this.replica.watches.removeWatcher(this.sessionWatcher);
+    for (const watcher of [...this.persistentWatchers.values(), ...this.observers]) {
+      this.replica.watches.removeWatcher(watcher);
+    }
+    this.persistentWatchers.clear();
+    this.observers.clear();
+    for (const byPath of Object.values(this.oneShot)) byPath.clear();
+    for (const listener of this.endListeners) this.guard(() => listener(state));
     this.endListeners.clear();
   }
 }

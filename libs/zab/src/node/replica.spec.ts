@@ -133,8 +133,13 @@ test('writes continue while a snapshot is being written', async () => {
   void taking.then(() => {
     snapshotDone = true;
   });
+  // Change nodes across the whole id range (not only early ones the cursor has already
+  // written), so copy-on-write pre-images are exercised, then check the snapshot on restart.
   while (!snapshotDone && during < 10_000) {
-    await client.setData('/s', Buffer.from(String(during)));
+    const batch = during % 10;
+    const i = (during * 7919) % 5000;
+    if (during % 3 === 0) await client.delete(`/s/n${batch}-${i}`).catch(() => undefined);
+    else await client.setData(`/s/n${batch}-${i}`, Buffer.from(String(during))).catch(() => undefined);
     during += 1;
   }
   await taking;
@@ -177,3 +182,80 @@ for (const [operation, code] of [['datasync', 'EIO'], ['write', 'ENOSPC']] as co
     await replica.close();
   });
 }
+
+test('an undecodable newest snapshot is skipped for an older one; a log gap stops the start', async () => {
+  const dataDir = tempDir();
+  const replica = await Replica.open({ dataDir, logSegmentBytesMax: 4096 });
+  const client = await LocalCoordinationClient.connect(replica, 10_000);
+  for (let i = 0; i < 30; i++) await client.create(`/g${i}`, Buffer.alloc(200, i));
+  await replica.takeSnapshot();
+  for (let i = 30; i < 60; i++) await client.create(`/g${i}`, Buffer.alloc(200, i));
+  const digest = replica.tree.digest();
+  const lastZxid = replica.lastZxid;
+  await replica.close();
+
+  // A checksum-valid snapshot whose body is not a tree (written through the store itself).
+  const storage = await openFileStorage(dataDir);
+  const writer = await storage.snapshots.begin(lastZxid);
+  await writer.write(Buffer.from('definitely not a snapshot body'));
+  await writer.commit();
+  await storage.close();
+  const warnings: string[] = [];
+  const reopened = await Replica.open({ dataDir }, {
+    logger: { log() {}, warn: (m) => warnings.push(m), error() {} },
+  });
+  assert.equal(reopened.tree.digest(), digest);
+  assert.match(warnings.join('\n'), /does not decode .* trying an older one/);
+  await reopened.close();
+
+  const segments = filesUnder(dataDir, 'log.');
+  assert.ok(segments.length >= 4, `want several segments, got ${segments.length}`);
+  rmSync(segments[segments.length - 2]!);
+  for (const snapshot of filesUnder(dataDir, 'snapshot.')) rmSync(snapshot);
+  await assert.rejects(Replica.open({ dataDir }), /the log has a gap: after 0x[0-9a-f]+ it resumes at/);
+});
+
+test('a session expiry is never dropped by the write throttle', async () => {
+  let now = 0;
+  const clock = { monotonicMs: () => now, wallMs: () => 1_700_000_000_000n };
+  const replica = await Replica.open({ dataDir: ':memory:', tickMs: 10, pendingWritesMax: 4 }, { clock });
+  try {
+    const observer = await LocalCoordinationClient.connect(replica, 10_000);
+    const remote = await LocalCoordinationClient.connect(replica, 20, { local: false });
+    await remote.create('/lock', Buffer.alloc(0), { mode: 'ephemeral' });
+    const writes = Array.from({ length: 4 }, (_, i) => observer.create(`/w${i}`, Buffer.alloc(0)));
+    await assert.rejects(observer.create('/throttled', Buffer.alloc(0)), /ThrottledOp/);
+    now += 1000;
+    replica.expireSessions();
+    await Promise.all(writes);
+    await observer.sync('/');
+    assert.equal(await observer.exists('/lock'), null);
+    assert.equal(remote.state, 'expired');
+  } finally {
+    await replica.close();
+  }
+});
+
+test('a stale lock naming this process (a restart under the same pid) is taken over', async () => {
+  const dataDir = tempDir();
+  writeFileSync(join(dataDir, 'lock'), `${process.pid}\n`);
+  const warnings: string[] = [];
+  const replica = await Replica.open({ dataDir }, { logger: { log() {}, warn: (m) => warnings.push(m), error() {} } });
+  assert.match(warnings.join('\n'), /taking over the stale lock/);
+  await assert.rejects(Replica.open({ dataDir }), /StorageLockedError|locked|held/i);
+  await replica.close();
+});
+
+test('a snapshot that cannot be written fail-stops the replica', async () => {
+  const dataDir = tempDir();
+  const fileSystem = new FaultInjectingFileSystem();
+  const storage = await openFileStorage(dataDir, { fileSystem });
+  const replica = await Replica.open({ dataDir }, { storage });
+  const client = await LocalCoordinationClient.connect(replica, 10_000);
+  await client.create('/x', Buffer.alloc(10));
+  fileSystem.inject({ operation: 'open', nth: 1, code: 'ENOSPC', pathContains: 'snapshot' });
+  await assert.rejects(replica.takeSnapshot(), ReplicaStoppedError);
+  assert.equal(replica.state, 'failed');
+  assert.equal((await client.getData('/x')).data.length, 10);
+  await replica.close();
+});

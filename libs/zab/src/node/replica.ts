@@ -17,6 +17,7 @@
 import { epochOf, makeZxid, counterOf, type SessionId, type Zxid, ZXID_COUNTER_MAX } from '../core/ids.js';
 import { InvariantViolation } from '../util/assert.js';
 import { DataTree } from '../state/data-tree.js';
+import { SnapshotDecodeError } from '../state/snapshot-error.js';
 import { RequestPreparer } from '../state/request-preparer.js';
 import { SessionTracker } from '../state/session-tracker.js';
 import { WatchRegistry } from '../state/watch-registry.js';
@@ -28,6 +29,7 @@ import type { WatchEvent } from '../state/watch-event.js';
 import { ErrorCode } from '../state/error-code.js';
 import { KeeperError } from '../state/keeper-error.js';
 import type { ReplicaStorage } from '../storage/storage.js';
+import { StorageFailedError } from '../storage/storage-errors.js';
 import { openFileStorage, openMemoryStorage } from '../storage/index.js';
 import { resolveReplicaOptions, type ReplicaOptions, type ReplicaOptionsInput } from './replica-options.js';
 import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
@@ -179,9 +181,16 @@ export class Replica {
    * txn is durable and applied, with the apply result (which may carry a ZooKeeper error code:
    * the caller decides how to surface it).
    */
-  submit(sessionId: SessionId, cxid: number, request: WriteRequest): Promise<CommittedResult> {
+  submit(
+    sessionId: SessionId,
+    cxid: number,
+    request: WriteRequest,
+    internal = false,
+  ): Promise<CommittedResult> {
     if (this.stateValue !== 'serving') return Promise.reject(this.stoppedError());
-    if (this.pending.length >= this.options.pendingWritesMax) {
+    // Internal requests (session closes and expiries, container and TTL deletions) are never
+    // throttled: dropping one would leave a dead session's ephemerals behind for good.
+    if (!internal && this.pending.length >= this.options.pendingWritesMax) {
       return Promise.reject(
         new KeeperError(ErrorCode.ThrottledOp, undefined,
           `more than pendingWritesMax (${this.options.pendingWritesMax}) writes in flight`),
@@ -227,13 +236,16 @@ export class Replica {
   async closeSession(sessionId: SessionId): Promise<void> {
     this.localSessions.delete(sessionId);
     if (!this.tree.hasSession(sessionId)) return;
-    await this.submit(sessionId, 0, { op: 'closeSession' });
+    await this.submit(sessionId, 0, { op: 'closeSession' }, true);
   }
 
   /** Takes a snapshot now (operators, tests); resolves once it is durable and published. */
   takeSnapshot(): Promise<void> {
     if (this.stateValue !== 'serving') return Promise.reject(this.stoppedError());
-    return this.snapshots.takeNow();
+    return this.snapshots.takeNow().catch((error: Error) => {
+      this.failStop(error);
+      throw this.stoppedError();
+    });
   }
 
   /** Snapshots this process has written. */
@@ -309,6 +321,8 @@ export class Replica {
     await this.snapshots.settle();
     await this.storage.close();
     if (this.stateValue !== 'failed') this.stateValue = 'closed';
+    // Clients of this process learn that their sessions are gone with the replica.
+    for (const { sessionId } of this.tree.sessions()) this.endSession(sessionId, 'closed');
   }
 
   private barrierForClose(): Promise<void> {
@@ -385,10 +399,25 @@ export class Replica {
       this.tracker.remove(header.sessionId);
       const expired = this.expiring.delete(header.sessionId);
       this.localSessions.delete(header.sessionId);
-      for (const listener of this.sessionEndListeners) {
-        listener(header.sessionId, expired ? 'expired' : 'closed');
+      this.endSession(header.sessionId, expired ? 'expired' : 'closed');
+    }
+  }
+
+  /** Tells session-end listeners; a listener that throws is logged, never stops the replica. */
+  private endSession(sessionId: SessionId, state: 'expired' | 'closed'): void {
+    for (const listener of this.sessionEndListeners) {
+      try {
+        listener(sessionId, state);
+      } catch (error) {
+        this.reportListenerError(error);
       }
     }
+  }
+
+  /** Logs an error thrown by application code called back by the replica or its clients. */
+  reportListenerError(error: unknown): void {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.logger.error(`a watch or session listener threw (ignored): ${message}`);
   }
 
   private releaseBarriers(): void {
@@ -418,7 +447,7 @@ export class Replica {
       this.expiring.add(sessionId);
       this.logger.log(`session 0x${sessionId.toString(16)} expired`);
       // The close is issued on the session's behalf, as ZooKeeper logs it.
-      this.submit(sessionId, 0, { op: 'closeSession' }).catch(() => undefined);
+      this.submit(sessionId, 0, { op: 'closeSession' }, true).catch(() => undefined);
     }
   }
 
@@ -427,10 +456,10 @@ export class Replica {
     if (this.stateValue !== 'serving') return;
     const limit = this.options.containerDeletesPerCheckMax;
     for (const path of this.tree.containerCandidates(limit)) {
-      this.submit(0n, 0, { op: 'deleteContainer', path }).catch(() => undefined);
+      this.submit(0n, 0, { op: 'deleteContainer', path }, true).catch(() => undefined);
     }
     for (const path of this.tree.expiredTtlCandidates(this.clock.wallMs(), limit)) {
-      this.submit(0n, 0, { op: 'deleteExpiredTtl', path }).catch(() => undefined);
+      this.submit(0n, 0, { op: 'deleteExpiredTtl', path }, true).catch(() => undefined);
     }
   }
 
@@ -438,14 +467,22 @@ export class Replica {
     if (this.stateValue === 'failed') return;
     this.stateValue = 'failed';
     this.failure = error;
-    const kind = error instanceof InvariantViolation ? 'broken invariant' : 'storage failure';
+    const kind =
+      error instanceof InvariantViolation ? 'broken invariant'
+        : error instanceof StorageFailedError ? 'storage failure' : 'unexpected error';
     this.logger.error(`replica stopped accepting writes (${kind}): ${error.message}`);
     for (const timer of this.timers) clearInterval(timer);
     const stopped = this.stoppedError();
     for (const write of [...unanswered, ...this.pending]) write.reject(stopped);
     this.pending = [];
     for (const barrier of this.barriers.splice(0)) barrier.reject(stopped);
-    for (const listener of this.failureListeners) listener(error);
+    for (const listener of this.failureListeners) {
+      try {
+        listener(error);
+      } catch (thrown) {
+        this.reportListenerError(thrown);
+      }
+    }
   }
 
   private stoppedError(): Error {
@@ -454,22 +491,25 @@ export class Replica {
   }
 }
 
-/** Newest valid snapshot, then every log record after it, applied in order. */
+/**
+ * Newest snapshot that verifies and decodes (an older one when it does not: a corrupt or
+ * undecodable newest snapshot is skipped with a warning), then every log record after it, in
+ * order and without a gap: a missing record anywhere (a lost segment, say) stops the start
+ * rather than silently dropping acknowledged writes.
+ */
 async function recoverTree(storage: ReplicaStorage, logger: ReplicaLogger): Promise<DataTree> {
-  const snapshot = await storage.snapshots.loadLatest();
-  const tree = snapshot === null ? new DataTree() : DataTree.fromSnapshot(snapshot.body);
-  if (snapshot !== null) logger.log(`loaded ${snapshot.info.name} (${tree.nodeCount} znodes)`);
+  const tree = await loadNewestSnapshot(storage, logger);
   let replayed = 0;
   for await (const record of storage.log.read(tree.lastZxid)) {
     const txn = decodeTxn(record.payload);
     if (txn.header.zxid !== record.zxid) {
       throw new RecoveryError(`log record 0x${record.zxid.toString(16)} holds txn 0x${txn.header.zxid.toString(16)}`);
     }
-    if (replayed === 0 && !continues(tree.lastZxid, record.zxid)) {
+    if (!continues(tree.lastZxid, record.zxid)) {
       throw new RecoveryError(
-        `the log does not continue the newest valid snapshot: snapshot ends at ` +
-          `0x${tree.lastZxid.toString(16)}, the log resumes at 0x${record.zxid.toString(16)}; ` +
-          `transactions in between are missing (restore the data directory from a backup)`,
+        `the log has a gap: after 0x${tree.lastZxid.toString(16)} it resumes at ` +
+          `0x${record.zxid.toString(16)}; transactions in between are missing (a log segment ` +
+          'was lost or deleted); restore the data directory from a backup',
       );
     }
     tree.apply(txn);
@@ -477,6 +517,23 @@ async function recoverTree(storage: ReplicaStorage, logger: ReplicaLogger): Prom
   }
   if (replayed > 0) logger.log(`replayed ${replayed} transactions from the log`);
   return tree;
+}
+
+async function loadNewestSnapshot(storage: ReplicaStorage, logger: ReplicaLogger): Promise<DataTree> {
+  const snapshots = await storage.snapshots.list();
+  for (const info of snapshots.reverse()) {
+    const body = await storage.snapshots.load(info);
+    if (body === null) continue;
+    try {
+      const tree = DataTree.fromSnapshot(body);
+      logger.log(`loaded ${info.name} (${tree.nodeCount} znodes)`);
+      return tree;
+    } catch (error) {
+      if (!(error instanceof SnapshotDecodeError)) throw error;
+      logger.warn(`snapshot ${info.name} does not decode (${error.message}); trying an older one`);
+    }
+  }
+  return new DataTree();
 }
 
 /** True when `next` may directly follow `last`: the next counter, or the first of a later epoch. */

@@ -54,19 +54,24 @@ export class SnapshotTaker {
 
   private async take(): Promise<void> {
     await this.storage.log.roll();
+    // The cursor fixes the snapshot's zxid now; it is always closed, because an open cursor
+    // freezes id reuse in the tree and keeps pre-images of changed nodes.
     const cursor = this.tree.beginSnapshot();
-    const writer = await this.storage.snapshots.begin(cursor.zxid);
+    let info;
     try {
-      for (let chunk = cursor.next(CHUNK_BYTES); chunk !== null; chunk = cursor.next(CHUNK_BYTES)) {
-        await writer.write(chunk);
+      const writer = await this.storage.snapshots.begin(cursor.zxid);
+      try {
+        for (let chunk = cursor.next(CHUNK_BYTES); chunk !== null; chunk = cursor.next(CHUNK_BYTES)) {
+          await writer.write(chunk);
+        }
+        info = await writer.commit();
+      } catch (error) {
+        await writer.abort().catch(() => undefined);
+        throw error;
       }
-    } catch (error) {
+    } finally {
       cursor.close();
-      await writer.abort().catch(() => undefined);
-      throw error;
     }
-    cursor.close();
-    const info = await writer.commit();
     this.taken += 1;
     this.logger.log(`snapshot ${info.name} written`);
     const oldest = await this.storage.snapshots.purge(this.options.snapshotsRetained);

@@ -21,6 +21,10 @@ export const CreateModeFlag: Record<CreateModeName, number> = {
   persistent_sequential_ttl: 6,
 };
 
+export function isCreateModeName(value: unknown): value is CreateModeName {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(CreateModeFlag, value);
+}
+
 /** The kind a node keeps for its life (sequential is only a naming rule at create time). */
 export type NodeKind = 'persistent' | 'ephemeral' | 'container' | 'ttl';
 

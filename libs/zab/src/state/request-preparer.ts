@@ -31,9 +31,9 @@
  *   only the committed tree and the preparer only "not a normal ephemeral").
  */
 import type { SessionId, Zxid } from '../core/ids.js';
-import { assert, assertNever } from '../util/assert.js';
+import { assert } from '../util/assert.js';
 import type { NodeKind } from './create-mode.js';
-import { isSequentialMode, kindOfMode, TTL_MS_MAX } from './create-mode.js';
+import { isCreateModeName, isSequentialMode, kindOfMode, TTL_MS_MAX } from './create-mode.js';
 import { ErrorCode } from './error-code.js';
 import { isValidPath, parentOf } from './path.js';
 import type {
@@ -67,6 +67,31 @@ const SPECIAL_PATHS: ReadonlySet<string> = new Set([
 export interface RequestPreparerOptions {
   /** Largest node data in bytes accepted by create and setData; default 1 MiB. */
   dataBytesMax?: number;
+  /**
+   * Largest whole request (all values of a multi, paths and ACL text together), like
+   * ZooKeeper's jute.maxbuffer on a request packet; default dataBytesMax + 64 KiB.
+   */
+  requestBytesMax?: number;
+}
+
+const REQUEST_HEADROOM_BYTES = 64 * 1024;
+
+/** Approximate encoded size of a request: values, paths and ACL text (UTF-16 bound x3). */
+function requestBytes(request: WriteRequest): number {
+  const record = request as unknown as Record<string, unknown>;
+  let bytes = typeof record.path === 'string' ? record.path.length * 3 : 0;
+  if (record.data instanceof Uint8Array) bytes += record.data.length;
+  if (Array.isArray(record.acl)) {
+    for (const entry of record.acl as unknown[]) {
+      const { scheme, id } = (entry ?? {}) as Record<string, unknown>;
+      bytes += 4 + (typeof scheme === 'string' ? scheme.length * 3 : 0) +
+        (typeof id === 'string' ? id.length * 3 : 0);
+    }
+  }
+  if (request.op === 'multi' && Array.isArray(request.ops)) {
+    for (const op of request.ops) bytes += requestBytes(op);
+  }
+  return bytes;
 }
 
 /** The state of a node as the preparer needs it (ZooKeeper's `ChangeRecord` fields). */
@@ -189,10 +214,24 @@ export function fixupAcl(acl: readonly Acl[]): Acl[] | undefined {
   return valid ? unique : undefined;
 }
 
+/** Longest ACL scheme or id accepted (ZooKeeper has none; ours keeps requests bounded). */
+const ACL_TEXT_LENGTH_MAX = 4096;
+
+/**
+ * A well-formed entry: perms a bit set of the five permissions, scheme and id strings that
+ * encode as UTF-8 and decode back unchanged (no lone surrogates), so the logged txn replays
+ * to exactly the applied value.
+ */
 function isAcl(entry: unknown): entry is Acl {
   if (typeof entry !== 'object' || entry === null) return false;
   const { perms, scheme, id } = entry as Record<string, unknown>;
-  return Number.isInteger(perms) && typeof scheme === 'string' && typeof id === 'string';
+  return Number.isInteger(perms) && (perms as number) >= 0 && (perms as number) <= 31 &&
+    isWellFormedText(scheme) && isWellFormedText(id);
+}
+
+function isWellFormedText(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= ACL_TEXT_LENGTH_MAX &&
+    !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value);
 }
 
 function isValidAclId(scheme: string, id: string): boolean {
@@ -265,6 +304,7 @@ class Scratch {
 
 export class RequestPreparer {
   private readonly dataBytesMax: number;
+  private readonly requestBytesMax: number;
   private readonly nodeChanges = new ChangeLog<string, NodeState | null>();
   /** true = created (live), false = closing or closed. */
   private readonly sessionChanges = new ChangeLog<SessionId, boolean>();
@@ -276,6 +316,7 @@ export class RequestPreparer {
     options: RequestPreparerOptions = {},
   ) {
     this.dataBytesMax = options.dataBytesMax ?? DATA_BYTES_MAX_DEFAULT;
+    this.requestBytesMax = options.requestBytesMax ?? this.dataBytesMax + REQUEST_HEADROOM_BYTES;
   }
 
   /**
@@ -299,6 +340,7 @@ export class RequestPreparer {
     const scratch = new Scratch(this);
     let body: TxnBody;
     try {
+      if (requestBytes(request) > this.requestBytesMax) reject(ErrorCode.BadArguments);
       body = this.prepareBody(request, header, scratch);
     } catch (thrown) {
       if (!(thrown instanceof Rejection)) throw thrown;
@@ -381,7 +423,8 @@ export class RequestPreparer {
       case 'deleteExpiredTtl':
         return this.prepareSweep(request, header, scratch);
       default:
-        return assertNever(request, 'request');
+        // Requests come from clients: an unknown op is bad input, never a broken invariant.
+        return reject(ErrorCode.Unimplemented);
     }
   }
 
@@ -396,7 +439,7 @@ export class RequestPreparer {
       case 'check':
         return this.prepareCheck(request, header, scratch);
       default:
-        return assertNever(request, 'multi op');
+        return reject(ErrorCode.Unimplemented);
     }
   }
 
@@ -406,6 +449,7 @@ export class RequestPreparer {
    * code, later ones RuntimeInconsistency; the staged changes are discarded.
    */
   private prepareMulti(request: MultiRequest, header: TxnHeader, scratch: Scratch): TxnBody {
+    if (!Array.isArray(request.ops)) reject(ErrorCode.BadArguments);
     const txns: MultiOpTxn[] = [];
     for (let index = 0; index < request.ops.length; index++) {
       try {
@@ -443,6 +487,7 @@ export class RequestPreparer {
   }
 
   private prepareCreate(request: CreateRequest, header: TxnHeader, scratch: Scratch): MultiOpTxn {
+    if (!isCreateModeName(request.mode)) reject(ErrorCode.BadArguments);
     const sequential = isSequentialMode(request.mode);
     if (!isValidPath(request.path, sequential)) reject(ErrorCode.BadArguments);
     this.checkData(request.data);

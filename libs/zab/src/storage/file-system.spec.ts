@@ -7,21 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaultInjectingFileSystem } from '../testing/fault-injecting-file-system.js';
 import { makeDirectoryDurably, nodeFileSystem } from './file-system.js';
+import { withTempDirectory } from '../testing/temp-directory.js';
 
 function withDirectory(run: (directory: string) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'zab-fs-'));
-    try {
-      await run(directory);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
-  };
+  return withTempDirectory('zab-fs', run);
 }
 
 test('write at positions, read back, size, truncate', withDirectory(async (dir) => {

@@ -94,6 +94,11 @@ export interface SnapshotStore {
   loadLatest(): Promise<{ info: SnapshotInfo; body: Buffer } | null>;
   /** Committed snapshots, oldest first. */
   list(): Promise<SnapshotInfo[]>;
+  /**
+   * The body of one listed snapshot if its checksum verifies, else null (with a warning), so
+   * a caller that cannot decode the newest one can fall back to an older one.
+   */
+  load(info: SnapshotInfo): Promise<Buffer | null>;
   /** Deletes all but the newest `keep` valid snapshots; returns the oldest kept (or null). */
   purge(keep: number): Promise<SnapshotInfo | null>;
   close(): Promise<void>;

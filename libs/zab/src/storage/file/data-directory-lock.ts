@@ -7,13 +7,18 @@
  * names a live process (including this one: a second open in the same process), acquisition
  * fails with `StorageLockedError`. A lock naming a dead process, or unreadable, is stale and
  * taken over (deleted and acquired again, once; losing that race is also `StorageLockedError`).
+ * A lock naming this process's own pid that this process does not hold is stale too: after a
+ * crash, a container restarts the app under the same pid (often 1).
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { errorCodeOf } from '../file-system.js';
 import type { FileSystem } from '../file-system.js';
 import { StorageLockedError } from '../storage-errors.js';
 
 export const LOCK_FILE_NAME = 'lock';
+
+/** Lock files this process holds, to tell its own locks from a dead predecessor's. */
+const heldByThisProcess = new Set<string>();
 
 export interface DataDirectoryLock {
   readonly path: string;
@@ -49,7 +54,10 @@ export async function acquireDataDirectoryLock(
     for (let attempt = 0; ; attempt += 1) {
       if (await tryLink(fileSystem, temporary, path)) break;
       const holder = await readHolder(fileSystem, path);
-      if (holder !== null && (processIsAlive(holder) || attempt > 0)) {
+      const alive = holder === process.pid
+        ? heldByThisProcess.has(resolve(path))
+        : holder !== null && processIsAlive(holder);
+      if (holder !== null && (alive || attempt > 0)) {
         throw new StorageLockedError(directory, holder);
       }
       if (attempt > 0) throw new StorageLockedError(directory, -1);
@@ -62,12 +70,14 @@ export async function acquireDataDirectoryLock(
   } finally {
     await fileSystem.unlink(temporary).catch(() => undefined);
   }
+  heldByThisProcess.add(resolve(path));
   let released = false;
   return {
     path,
     async release() {
       if (released) return;
       released = true;
+      heldByThisProcess.delete(resolve(path));
       await fileSystem.unlink(path);
       await fileSystem.syncDirectory(directory);
     },

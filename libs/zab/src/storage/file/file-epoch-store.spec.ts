@@ -6,22 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaultInjectingFileSystem } from '../../testing/fault-injecting-file-system.js';
 import { StorageCorruptionError, StorageFailedError } from '../storage-errors.js';
 import { FileEpochStore } from './file-epoch-store.js';
+import { withTempDirectory } from '../../testing/temp-directory.js';
 
 function withDirectory(run: (directory: string) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'zab-epoch-'));
-    try {
-      await run(directory);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
-  };
+  return withTempDirectory('zab-epoch', run);
 }
 
 test('missing files mean epoch 0; values survive reopen', withDirectory(async (dir) => {

@@ -8,24 +8,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Zxid } from '../../core/ids.js';
 import { FaultInjectingFileSystem } from '../../testing/fault-injecting-file-system.js';
 import { StorageFailedError } from '../storage-errors.js';
 import { FileSnapshotStore, snapshotFileName } from './file-snapshot-store.js';
 import type { FileSnapshotStoreOptions } from './file-snapshot-store.js';
+import { withTempDirectory } from '../../testing/temp-directory.js';
 
 function withDirectory(run: (directory: string) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'zab-snapshot-'));
-    try {
-      await run(directory);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
-  };
+  return withTempDirectory('zab-snapshot', run);
 }
 
 function bodyOf(zxid: Zxid): Buffer {

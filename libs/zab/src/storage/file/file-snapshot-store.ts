@@ -112,11 +112,17 @@ export class FileSnapshotStore implements SnapshotStore {
   async loadLatest(): Promise<{ info: SnapshotInfo; body: Buffer } | null> {
     const snapshots = await this.list();
     for (const info of snapshots.reverse()) {
-      const data = await this.io('read', info.name, (fs) => fs.readFile(info.name));
-      const verified = verifySnapshotImage(data, info.zxid);
-      if (verified.ok) return { info, body: verified.body };
-      this.warn(`snapshot ${info.name} is corrupt (${verified.reason}); skipping it`);
+      const body = await this.load(info);
+      if (body !== null) return { info, body };
     }
+    return null;
+  }
+
+  async load(info: SnapshotInfo): Promise<Buffer | null> {
+    const data = await this.io('read', info.name, (fs) => fs.readFile(info.name));
+    const verified = verifySnapshotImage(data, info.zxid);
+    if (verified.ok) return verified.body;
+    this.warn(`snapshot ${info.name} is corrupt (${verified.reason}); skipping it`);
     return null;
   }
 

@@ -7,8 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Zxid } from '../../core/ids.js';
 import { makeZxid } from '../../core/ids.js';
@@ -18,16 +17,10 @@ import { StorageCorruptionError, StorageFailedError } from '../storage-errors.js
 import type { LogRecord, TxnLog } from '../storage.js';
 import { FileTxnLog } from './file-txn-log.js';
 import type { FileTxnLogOptions } from './file-txn-log.js';
+import { withTempDirectory } from '../../testing/temp-directory.js';
 
 function withDirectory(run: (directory: string) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'zab-txn-log-'));
-    try {
-      await run(directory);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
-  };
+  return withTempDirectory('zab-txn-log', run);
 }
 
 function payloadOf(zxid: Zxid): Buffer {

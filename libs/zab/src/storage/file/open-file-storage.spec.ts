@@ -10,22 +10,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaultInjectingFileSystem } from '../../testing/fault-injecting-file-system.js';
 import { StorageFailedError, StorageLockedError } from '../storage-errors.js';
 import { openFileStorage } from './open-file-storage.js';
+import { withTempDirectory } from '../../testing/temp-directory.js';
 
 function withDirectory(run: (directory: string) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'zab-data-'));
-    try {
-      await run(directory);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
-  };
+  return withTempDirectory('zab-data', run);
 }
 
 test('creates the layout and round-trips log, snapshot and epochs', withDirectory(async (dir) => {

@@ -39,6 +39,11 @@ export class MemorySnapshotStore implements SnapshotStore {
     return { info: newest, body: Buffer.from(this.snapshots.get(newest.zxid)!) };
   }
 
+  async load(info: SnapshotInfo): Promise<Buffer | null> {
+    const body = this.snapshots.get(info.zxid);
+    return body === undefined ? null : Buffer.from(body);
+  }
+
   async list(): Promise<SnapshotInfo[]> {
     return [...this.snapshots.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(infoOf);
   }
