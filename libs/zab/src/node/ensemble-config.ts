@@ -50,7 +50,9 @@ const MEMBER_KEYS = new Set(['id', 'host', 'port', 'role']);
 
 /** True for an integer id from 1 to SERVER_ID_MAX. */
 export function isServerId(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= SERVER_ID_MAX;
+  return (
+    typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= SERVER_ID_MAX
+  );
 }
 
 /** Parses either form; never throws. */
@@ -75,7 +77,9 @@ export function parseEnsemble(spec: unknown): EnsembleParse {
 
 function parseEnsembleString(text: string, problems: string[]): EnsembleMember[] {
   if (text.trim() === '') {
-    problems.push(`ensemble is empty; give ${ENTRY_FORM} entries separated by commas, e.g. ${EXAMPLE}`);
+    problems.push(
+      `ensemble is empty; give ${ENTRY_FORM} entries separated by commas, e.g. ${EXAMPLE}`,
+    );
     return [];
   }
   const members: EnsembleMember[] = [];
@@ -99,22 +103,29 @@ function parseEntry(entry: string, where: string, problems: string[]): EnsembleM
     problems.push(`${where} is malformed: expected ${ENTRY_FORM}, e.g. 2=127.0.0.1:2889`);
     return undefined;
   }
-  const [, idText, hostText, portText, roleText] = match as unknown as [string, string, string, string, string?];
+  const [, idText, hostText, portText, roleText] = match as unknown as
+    [string, string, string, string, string?];
   const before = problems.length;
   const id = /^\s*\d+\s*$/.test(idText) ? Number(idText) : Number.NaN;
   if (!isServerId(id)) {
-    problems.push(`${where}: id ${JSON.stringify(idText)} must be an integer from 1 to ${SERVER_ID_MAX}`);
+    problems.push(
+      `${where}: id ${JSON.stringify(idText)} must be an integer from 1 to ${SERVER_ID_MAX}`,
+    );
   }
   const host = hostText.startsWith('[') ? hostText.slice(1, -1) : hostText;
   const port = /^\d+$/.test(portText) ? Number(portText) : Number.NaN;
-  checkHostPortRole(where, host, port, roleText ?? 'participant', problems, JSON.stringify(portText));
+  const role = roleText ?? 'participant';
+  checkHostPortRole(where, host, port, role, problems, JSON.stringify(portText));
   if (problems.length > before) return undefined;
-  return { id, host, port, role: (roleText ?? 'participant') as ReplicaRole };
+  return { id, host, port, role: role as ReplicaRole };
 }
 
 function parseEnsembleArray(items: unknown[], problems: string[]): EnsembleMember[] {
   if (items.length === 0) {
-    problems.push(`ensemble is an empty array; list at least this server, e.g. [{ id: 1, host: '127.0.0.1', port: 2888 }]`);
+    problems.push(
+      `ensemble is an empty array; list at least this server, ` +
+        `e.g. [{ id: 1, host: '127.0.0.1', port: 2888 }]`,
+    );
     return [];
   }
   const members: EnsembleMember[] = [];
@@ -127,16 +138,21 @@ function parseEnsembleArray(items: unknown[], problems: string[]): EnsembleMembe
     const fields = item as Record<string, unknown>;
     const before = problems.length;
     for (const key of Object.keys(fields)) {
-      if (!MEMBER_KEYS.has(key)) problems.push(`${where}: unknown key "${key}"; members have id, host, port, role`);
+      if (!MEMBER_KEYS.has(key)) {
+        problems.push(`${where}: unknown key "${key}"; members have id, host, port, role`);
+      }
     }
     if (!isServerId(fields.id)) {
-      problems.push(`${where}: id must be an integer from 1 to ${SERVER_ID_MAX}; got ${describe(fields.id)}`);
+      problems.push(
+        `${where}: id must be an integer from 1 to ${SERVER_ID_MAX}; got ${describe(fields.id)}`,
+      );
     }
     const host = typeof fields.host === 'string' ? fields.host : '';
-    if (typeof fields.host !== 'string') problems.push(`${where}: host must be a string; got ${describe(fields.host)}`);
+    const hostBad = typeof fields.host !== 'string';
+    if (hostBad) problems.push(`${where}: host must be a string; got ${describe(fields.host)}`);
     const port = typeof fields.port === 'number' ? fields.port : Number.NaN;
     const role = fields.role === undefined ? 'participant' : fields.role;
-    checkHostPortRole(where, host, port, role, problems, describe(fields.port), typeof fields.host !== 'string');
+    checkHostPortRole(where, host, port, role, problems, describe(fields.port), hostBad);
     if (problems.length === before) {
       members.push({ id: fields.id as number, host, port, role: role as ReplicaRole });
     }
@@ -154,10 +170,15 @@ function checkHostPortRole(
   hostReported = false,
 ): void {
   if (!hostReported && (host === '' || /[\s,=/]/.test(host))) {
-    problems.push(`${where}: host ${JSON.stringify(host)} must be a host name or an IP address (IPv6 in brackets)`);
+    problems.push(
+      `${where}: host ${JSON.stringify(host)} must be a host name or an IP address ` +
+        `(IPv6 in brackets)`,
+    );
   }
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    problems.push(`${where}: port ${portShown} must be an integer from 1 to 65535 (the peer port, e.g. 2888)`);
+    problems.push(
+      `${where}: port ${portShown} must be an integer from 1 to 65535 (the peer port, e.g. 2888)`,
+    );
   }
   if (!REPLICA_ROLES.includes(role as ReplicaRole)) {
     problems.push(`${where}: role ${describe(role)} must be "participant" or "observer"`);
@@ -185,7 +206,9 @@ function checkMembers(members: EnsembleMember[], problems: string[], warnings: s
   }
   const voters = members.filter((m) => m.role === 'participant').length;
   if (voters === 0) {
-    problems.push('ensemble has no participants: at least one member must vote (drop ":observer" from one)');
+    problems.push(
+      'ensemble has no participants: at least one member must vote (drop ":observer" from one)',
+    );
   } else if (voters % 2 === 0) {
     warnings.push(
       `ensemble has ${voters} voting members: an even number survives no more failures than ` +
@@ -201,7 +224,8 @@ export function quorumSize(voters: number): number {
 
 /** `host:port`, with brackets around an IPv6 host. */
 export function formatAddress(member: { host: string; port: number }): string {
-  return member.host.includes(':') ? `[${member.host}]:${member.port}` : `${member.host}:${member.port}`;
+  const host = member.host.includes(':') ? `[${member.host}]` : member.host;
+  return `${host}:${member.port}`;
 }
 
 /** The string form of parsed members (round-trips through `parseEnsemble`). */
@@ -214,7 +238,9 @@ export function formatEnsemble(members: readonly EnsembleMember[]): string {
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) {
+    return String(value);
+  }
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : typeof value;
 }
@@ -239,40 +265,60 @@ export function resolveMembership(
 ): Membership {
   const idGiven = given.id !== undefined;
   if (idGiven && !isServerId(given.id)) {
-    problems.push(`id must be an integer from 1 to ${SERVER_ID_MAX} (this server's id in the ensemble); got ${describe(given.id)}`);
+    problems.push(
+      `id must be an integer from 1 to ${SERVER_ID_MAX} (this server's id in the ensemble); ` +
+        `got ${describe(given.id)}`,
+    );
   }
   if (given.role !== undefined && !REPLICA_ROLES.includes(given.role as ReplicaRole)) {
     problems.push(`role must be "participant" or "observer"; got ${describe(given.role)}`);
   }
-  const roleGiven = REPLICA_ROLES.includes(given.role as ReplicaRole) ? (given.role as ReplicaRole) : undefined;
+  const roleGiven = REPLICA_ROLES.includes(given.role as ReplicaRole)
+    ? (given.role as ReplicaRole)
+    : undefined;
   const id = isServerId(given.id) ? given.id : undefined;
   if (given.ensemble === undefined) {
     if (roleGiven === 'observer') {
-      problems.push('role "observer" needs an ensemble with participants to follow; give ensemble, or drop role');
+      problems.push(
+        'role "observer" needs an ensemble with participants to follow; ' +
+          'give ensemble, or drop role',
+      );
     }
     return { id: id ?? 1, role: 'participant', members: undefined };
   }
   const parsed = parseEnsemble(given.ensemble);
   problems.push(...parsed.problems);
   warnings.push(...parsed.warnings);
-  if (parsed.problems.length > 0) return { id: id ?? 1, role: roleGiven ?? 'participant', members: undefined };
+  if (parsed.problems.length > 0) {
+    return { id: id ?? 1, role: roleGiven ?? 'participant', members: undefined };
+  }
   const members = parsed.members;
   const ids = members.map((m) => m.id).join(', ');
   if (!idGiven && members.length > 1) {
-    problems.push(`id is required with an ensemble of ${members.length} members: set it to this server's id (one of ${ids})`);
+    problems.push(
+      `id is required with an ensemble of ${members.length} members: ` +
+        `set it to this server's id (one of ${ids})`,
+    );
     return { id: 1, role: roleGiven ?? 'participant', members };
   }
   const self = members.find((m) => m.id === (id ?? members[0]!.id));
   if (self === undefined) {
     if (id !== undefined) {
-      problems.push(`id ${id} is not in the ensemble (ids ${ids}): set id to this server's id, or add an entry ${id}=host:port`);
+      problems.push(
+        `id ${id} is not in the ensemble (ids ${ids}): set id to this server's id, ` +
+          `or add an entry ${id}=host:port`,
+      );
     }
     return { id: id ?? 1, role: roleGiven ?? 'participant', members };
   }
   if (roleGiven !== undefined && roleGiven !== self.role) {
+    const listed = self.role === 'observer' ? 'an observer' : 'a participant';
+    const fix = roleGiven === 'observer'
+      ? `append ":observer" to entry ${self.id}`
+      : `drop ":observer" from entry ${self.id}`;
     problems.push(
-      `role is "${roleGiven}" but the ensemble lists server ${self.id} as ${self.role === 'observer' ? 'an observer' : 'a participant'}; ` +
-        `make them agree (${roleGiven === 'observer' ? `append ":observer" to entry ${self.id}` : `drop ":observer" from entry ${self.id}`}, or drop role)`,
+      `role is "${roleGiven}" but the ensemble lists server ${self.id} as ${listed}; ` +
+        `make them agree (${fix}, or drop role)`,
     );
   }
   return { id: self.id, role: self.role, members };

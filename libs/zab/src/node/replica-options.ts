@@ -4,7 +4,6 @@
  * the application's start with one readable message.
  */
 import {
-  formatAddress,
   resolveMembership,
   type EnsembleMember,
   type EnsembleMemberSpec,
@@ -225,10 +224,4 @@ function checkPeerOptions(options: ReplicaOptions, problems: string[]): void {
 
 function describeValue(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
-/** `id=host:port` of this server, when it is in an ensemble. */
-export function ownPeerAddress(options: ReplicaOptions): string | undefined {
-  const self = options.ensemble?.find((m) => m.id === options.id);
-  return self === undefined ? undefined : formatAddress(self);
 }
