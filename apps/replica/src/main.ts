@@ -42,7 +42,9 @@ async function main(): Promise<void> {
       process.exitCode = 2;
       return;
     case 'run':
-      for (const warning of parsed.warnings) process.stderr.write(`zab-replica: warning: ${warning}\n`);
+      for (const warning of parsed.warnings) {
+        process.stderr.write(`zab-replica: warning: ${warning}\n`);
+      }
       await serve(parsed.options);
       return;
   }
@@ -57,7 +59,8 @@ async function serve(options: ReplicaOptions): Promise<void> {
   app.enableShutdownHooks(['SIGINT', 'SIGTERM'], { useProcessExit: true });
   const status = app.get<Replica>(ZAB_REPLICA).status();
   const admin = app.get(ZabAdminEndpoint).url ?? 'none';
-  const ensemble = options.ensemble === undefined ? '' : ` ensemble=${formatEnsemble(options.ensemble)}`;
+  const ensemble =
+    options.ensemble === undefined ? '' : ` ensemble=${formatEnsemble(options.ensemble)}`;
   process.stdout.write(
     `zab-replica ready id=${status.serverId} mode=${status.mode} admin=${admin} ` +
       `data-dir=${options.dataDir}${ensemble}\n`,
@@ -65,6 +68,7 @@ async function serve(options: ReplicaOptions): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`zab-replica: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`zab-replica: cannot start: ${message}\n`);
   process.exit(1);
 });

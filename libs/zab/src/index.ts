@@ -17,7 +17,12 @@ export {
   type ConfigOptions,
 } from './nest/coordination.service.js';
 
-export { Replica, type ReplicaLogger, type ReplicaPorts, type ReplicaState } from './node/replica.js';
+export {
+  Replica,
+  type ReplicaLogger,
+  type ReplicaPorts,
+  type ReplicaState,
+} from './node/replica.js';
 export {
   type ReplicaOptions,
   type ReplicaOptionsInput,

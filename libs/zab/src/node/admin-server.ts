@@ -102,28 +102,32 @@ function monitor(s: ReplicaStatus): Record<string, unknown> {
 }
 
 /** Answers one request. Never throws: a failing status source gives a 500 body. */
-export function adminResponse(method: string | undefined, url: string | undefined, status: () => ReplicaStatus): AdminResponse {
+export function adminResponse(
+  method: string | undefined,
+  url: string | undefined,
+  status: () => ReplicaStatus,
+): AdminResponse {
   if (method !== 'GET') {
-    return { statusCode: 405, headers: { Allow: 'GET' }, body: { command: null, error: `method ${String(method)} not allowed; use GET` } };
+    const error = `method ${String(method)} not allowed; use GET`;
+    return { statusCode: 405, headers: { Allow: 'GET' }, body: { command: null, error } };
   }
+  const names = [...COMMANDS.keys()];
   const path = (url ?? '/').split('?')[0]!.replace(/\/+$/, '');
   if (path === '/commands') {
-    return { statusCode: 200, body: { command: null, error: null, commands: [...COMMANDS.keys()] } };
+    return { statusCode: 200, body: { command: null, error: null, commands: names } };
   }
-  const match = /^\/commands\/([A-Za-z_]{1,64})$/.exec(path);
-  const name = match?.[1];
+  const name = /^\/commands\/([A-Za-z_]{1,64})$/.exec(path)?.[1];
   const command = name === undefined ? undefined : COMMANDS.get(name);
   if (command === undefined) {
-    const shown = name ?? path.slice(0, 100);
-    return {
-      statusCode: 404,
-      body: { command: name ?? null, error: `unknown command ${JSON.stringify(shown)}; try one of ${[...COMMANDS.keys()].join(', ')} under /commands/` },
-    };
+    const shown = JSON.stringify(name ?? path.slice(0, 100));
+    const error = `unknown command ${shown}; try one of ${names.join(', ')} under /commands/`;
+    return { statusCode: 404, body: { command: name ?? null, error } };
   }
   try {
     return { statusCode: 200, body: { command: name, error: null, ...command(status()) } };
   } catch (error) {
-    return { statusCode: 500, body: { command: name, error: `status unavailable: ${(error as Error).message}` } };
+    const message = `status unavailable: ${(error as Error).message}`;
+    return { statusCode: 500, body: { command: name, error: message } };
   }
 }
 
@@ -159,8 +163,11 @@ export class AdminServer {
     });
     await new Promise<void>((resolve, reject) => {
       const failed = (error: NodeJS.ErrnoException): void => {
-        reject(new Error(`admin endpoint cannot listen on ${host}:${options.port}: ${error.code ?? error.message}; ` +
-          `choose another adminPort (0 picks a free one) or adminHost`));
+        const reason = error.code ?? error.message;
+        reject(new Error(
+          `admin endpoint cannot listen on ${host}:${options.port}: ${reason}; ` +
+            `choose another adminPort (0 picks a free one) or adminHost`,
+        ));
       };
       server.once('error', failed);
       server.listen(options.port, host, () => {
@@ -195,7 +202,7 @@ function handle(
 ): void {
   const tooLong = (request.url ?? '').length > URL_LENGTH_MAX;
   const answer: AdminResponse = tooLong
-    ? { statusCode: 414, body: { command: null, error: `URL longer than ${URL_LENGTH_MAX} characters` } }
+    ? { statusCode: 414, body: { command: null, error: `URL over ${URL_LENGTH_MAX} characters` } }
     : adminResponse(request.method, request.url, status);
   if (answer.statusCode >= 500) warn(`admin endpoint: ${String(answer.body.error)}`);
   const text = JSON.stringify(answer.body, null, 2) + '\n';

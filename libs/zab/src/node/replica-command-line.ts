@@ -17,7 +17,8 @@ export type ReplicaCommandLine =
   | { kind: 'run'; options: ReplicaOptions; warnings: string[] }
   | { kind: 'invalid'; problems: string[] };
 
-type OptionName = 'id' | 'ensemble' | 'dataDir' | 'adminPort' | 'adminHost' | 'secret' | 'tickMs' | 'role';
+type OptionName =
+  | 'id' | 'ensemble' | 'dataDir' | 'adminPort' | 'adminHost' | 'secret' | 'tickMs' | 'role';
 
 interface Setting {
   flag: string;
@@ -27,15 +28,21 @@ interface Setting {
   example: string;
 }
 
+function setting(flag: string, option: OptionName, integer: boolean, example: string): Setting {
+  const env = 'ZAB_' + flag.slice(2).toUpperCase().replaceAll('-', '_');
+  return { flag, env, option, integer, example };
+}
+
+/** Each flag and its variable (`--data-dir` and `ZAB_DATA_DIR`). */
 const SETTINGS: readonly Setting[] = [
-  { flag: '--id', env: 'ZAB_ID', option: 'id', integer: true, example: '1' },
-  { flag: '--ensemble', env: 'ZAB_ENSEMBLE', option: 'ensemble', integer: false, example: '1=127.0.0.1:2888' },
-  { flag: '--data-dir', env: 'ZAB_DATA_DIR', option: 'dataDir', integer: false, example: './.zab/1' },
-  { flag: '--admin-port', env: 'ZAB_ADMIN_PORT', option: 'adminPort', integer: true, example: '8081' },
-  { flag: '--admin-host', env: 'ZAB_ADMIN_HOST', option: 'adminHost', integer: false, example: '127.0.0.1' },
-  { flag: '--secret', env: 'ZAB_SECRET', option: 'secret', integer: false, example: 'S3cr3t...' },
-  { flag: '--tick-ms', env: 'ZAB_TICK_MS', option: 'tickMs', integer: true, example: '2000' },
-  { flag: '--role', env: 'ZAB_ROLE', option: 'role', integer: false, example: 'observer' },
+  setting('--id', 'id', true, '1'),
+  setting('--ensemble', 'ensemble', false, '1=127.0.0.1:2888'),
+  setting('--data-dir', 'dataDir', false, './.zab/1'),
+  setting('--admin-port', 'adminPort', true, '8081'),
+  setting('--admin-host', 'adminHost', false, '127.0.0.1'),
+  setting('--secret', 'secret', false, 'S3cr3t...'),
+  setting('--tick-ms', 'tickMs', true, '2000'),
+  setting('--role', 'role', false, 'observer'),
 ];
 
 export const REPLICA_USAGE = `Usage: npm run replica -- [flags]
@@ -85,7 +92,9 @@ export function parseReplicaCommandLine(
   const known = new Set(SETTINGS.map((s) => s.env));
   for (const name of Object.keys(env)) {
     if (name.startsWith('ZAB_') && !known.has(name)) {
-      warnings.push(`ignoring unknown environment variable ${name}; known: ${[...known].join(', ')}`);
+      warnings.push(
+        `ignoring unknown environment variable ${name}; known: ${[...known].join(', ')}`,
+      );
     }
   }
   const input: Record<string, string | number> = {};
@@ -97,7 +106,10 @@ export function parseReplicaCommandLine(
     } else if (/^\d{1,15}$/.test(entry.value.trim())) {
       input[setting.option] = Number(entry.value.trim());
     } else {
-      problems.push(`${entry.source}: ${JSON.stringify(entry.value)} is not a whole number; e.g. ${setting.flag} ${setting.example}`);
+      problems.push(
+        `${entry.source}: ${JSON.stringify(entry.value)} is not a whole number; ` +
+          `e.g. ${setting.flag} ${setting.example}`,
+      );
     }
   }
   if (problems.length > 0) return { kind: 'invalid', problems };
@@ -127,15 +139,16 @@ function readFlags(argv: readonly string[], problems: string[]): Map<OptionName,
       ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
       : [arg, undefined];
     if (flag === '--observer') {
-      if (inline !== undefined) problems.push('--observer takes no value (it means --role observer)');
-      else set('role', { value: 'observer', source: '--observer' }, flag);
+      if (inline === undefined) set('role', { value: 'observer', source: '--observer' }, flag);
+      else problems.push('--observer takes no value (it means --role observer)');
       continue;
     }
     const setting = SETTINGS.find((s) => s.flag === flag);
     if (setting === undefined) {
       problems.push(arg.startsWith('-')
         ? `unknown flag ${flag}; see --help for the flags`
-        : `unexpected argument ${JSON.stringify(arg)}; every setting is a flag such as --data-dir DIR (see --help)`);
+        : `unexpected argument ${JSON.stringify(arg)}; ` +
+          `every setting is a flag such as --data-dir DIR (see --help)`);
       continue;
     }
     let value = inline;

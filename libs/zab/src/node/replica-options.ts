@@ -53,7 +53,10 @@ export interface ReplicaOptions {
   ensemble: EnsembleMember[] | undefined;
   /** Shared secret that peers authenticate each other with. Default none. Never printed. */
   secret: string | undefined;
-  /** Port of the admin HTTP endpoint (`/commands/srvr`, `mntr`, `ruok`); 0 lets the OS pick. Default: no endpoint. */
+  /**
+   * Port of the admin HTTP endpoint (`/commands/srvr`, `mntr`, `ruok`); 0 lets the OS pick.
+   * Default: no endpoint.
+   */
   adminPort: number | undefined;
   /** Address the admin endpoint binds to. Default 127.0.0.1 (it has no authentication). */
   adminHost: string;
@@ -97,7 +100,8 @@ type IntegerRule = [key: keyof ReplicaOptions, min: number, max: number, hint: s
 
 const INTEGER_RULES: IntegerRule[] = [
   ['tickMs', 10, 600_000, 'a tick of 100 to 3000 ms suits most deployments'],
-  ['sessionTimeoutMs', 1, 3_600_000, 'it is negotiated into [minSessionTimeoutMs, maxSessionTimeoutMs]'],
+  ['sessionTimeoutMs', 1, 3_600_000,
+    'it is negotiated into [minSessionTimeoutMs, maxSessionTimeoutMs]'],
   ['dataBytesMax', 1, 64 * 1024 * 1024, 'ZooKeeper\'s default is 1048576 (1 MiB)'],
   ['snapshotEveryTxns', 1, 1e9, 'e.g. 100000'],
   ['snapshotsRetained', 1, 1000, 'keep at least 1; 3 is a safe default'],
@@ -117,7 +121,8 @@ export function resolveReplicaOptions(input: ReplicaOptionsInput | undefined): R
   const problems: string[] = [];
   for (const key of Object.keys(given)) {
     if (!(key in REPLICA_DEFAULTS)) {
-      problems.push(`unknown option "${key}"; known options: ${Object.keys(REPLICA_DEFAULTS).join(', ')}`);
+      const known = Object.keys(REPLICA_DEFAULTS).join(', ');
+      problems.push(`unknown option "${key}"; known options: ${known}`);
     }
   }
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined));
@@ -152,11 +157,14 @@ export function resolveReplicaOptions(input: ReplicaOptionsInput | undefined): R
  * The one guard that stands in for the missing ensemble: a replica never pretends to be part
  * of an ensemble it cannot join. Remove it when the Zab ensemble (issue 3) drives replicas.
  */
-export function ensembleAvailabilityProblem(members: EnsembleMember[] | undefined): string | undefined {
+export function ensembleAvailabilityProblem(
+  members: EnsembleMember[] | undefined,
+): string | undefined {
   if (members === undefined || members.length <= 1) return undefined;
+  const ids = members.map((m) => m.id).join(', ');
   return (
     `multi-replica ensembles are not available yet (issue 3): this build runs one replica ` +
-    `only, but the ensemble lists ${members.length} members (${members.map((m) => m.id).join(', ')}); ` +
+    `only, but the ensemble lists ${members.length} members (${ids}); ` +
     `give an ensemble of this server alone (e.g. 1=127.0.0.1:2888) or leave ensemble out`
   );
 }
@@ -166,10 +174,13 @@ export function replicaOptionWarnings(options: ReplicaOptions): string[] {
   const warnings: string[] = [];
   if (options.ensemble !== undefined) resolveMembership(options, [], warnings);
   if (options.secret === undefined && (options.ensemble?.length ?? 1) > 1) {
-    warnings.push('no secret is set: any process that reaches a peer port can join the ensemble; set secret');
+    warnings.push(
+      'no secret is set: any process that reaches a peer port can join the ensemble; set secret',
+    );
   }
   if (options.secret !== undefined && options.secret.length < 16) {
-    warnings.push(`the secret has only ${options.secret.length} characters; use at least 16 random ones`);
+    const length = options.secret.length;
+    warnings.push(`the secret has only ${length} characters; use at least 16 random ones`);
   }
   if (options.adminPort !== undefined && !isLoopback(options.adminHost)) {
     warnings.push(
@@ -186,7 +197,10 @@ function isLoopback(host: string): boolean {
 
 function checkScalars(options: ReplicaOptions, problems: string[]): void {
   if (typeof options.dataDir !== 'string' || options.dataDir.length === 0) {
-    problems.push(`dataDir must be a non-empty string (a directory path, or ':memory:'); got ${JSON.stringify(options.dataDir)}`);
+    problems.push(
+      `dataDir must be a non-empty string (a directory path, or ':memory:'); ` +
+        `got ${JSON.stringify(options.dataDir)}`,
+    );
   }
   const rules: IntegerRule[] = [
     ...INTEGER_RULES,
@@ -196,7 +210,8 @@ function checkScalars(options: ReplicaOptions, problems: string[]): void {
   for (const [key, min, max, hint] of rules) {
     const value = options[key];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${key} must be an integer from ${min} to ${max}; got ${JSON.stringify(value)} (${hint})`);
+      const got = JSON.stringify(value);
+      problems.push(`${key} must be an integer from ${min} to ${max}; got ${got} (${hint})`);
     }
   }
   if (problems.length === 0 && options.minSessionTimeoutMs > options.maxSessionTimeoutMs) {
@@ -211,14 +226,22 @@ function checkScalars(options: ReplicaOptions, problems: string[]): void {
 function checkPeerOptions(options: ReplicaOptions, problems: string[]): void {
   const { secret, adminPort, adminHost } = options;
   if (secret !== undefined && (typeof secret !== 'string' || secret.length === 0)) {
-    problems.push(`secret must be a non-empty string shared by every member; got ${describeValue(secret)}`);
+    problems.push(
+      `secret must be a non-empty string shared by every member; got ${describeValue(secret)}`,
+    );
   }
   if (adminPort !== undefined && (typeof adminPort !== 'number' || !Number.isInteger(adminPort) ||
     adminPort < 0 || adminPort > 65535)) {
-    problems.push(`adminPort must be an integer from 0 to 65535 (0: any free port); got ${describeValue(adminPort)}`);
+    problems.push(
+      `adminPort must be an integer from 0 to 65535 (0: any free port); ` +
+        `got ${describeValue(adminPort)}`,
+    );
   }
   if (typeof adminHost !== 'string' || adminHost.length === 0) {
-    problems.push(`adminHost must be a host name or an IP address such as 127.0.0.1; got ${describeValue(adminHost)}`);
+    problems.push(
+      `adminHost must be a host name or an IP address such as 127.0.0.1; ` +
+        `got ${describeValue(adminHost)}`,
+    );
   }
 }
 
