@@ -31,7 +31,11 @@ import { KeeperError } from '../state/keeper-error.js';
 import type { ReplicaStorage } from '../storage/storage.js';
 import { StorageFailedError } from '../storage/storage-errors.js';
 import { openFileStorage, openMemoryStorage } from '../storage/index.js';
-import { resolveReplicaOptions, type ReplicaOptions, type ReplicaOptionsInput } from './replica-options.js';
+import {
+  resolveReplicaOptions,
+  type ReplicaOptions,
+  type ReplicaOptionsInput,
+} from './replica-options.js';
 import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { SnapshotTaker } from './snapshot-taker.js';
