@@ -80,8 +80,9 @@ function startApp(args: string[], zabEnv: Record<string, string> = {}): Running 
   });
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (chunk: string) => (stderr += chunk));
+  // 'close' (not 'exit'): it comes after the output streams have ended, so nothing is missed.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
+    child.on('close', (code, signal) => resolve({ code, signal })),
   );
   const line = (pattern: RegExp): Promise<RegExpMatchArray> => {
     const found = stdout.map((text) => pattern.exec(text)).find((m) => m !== null);
