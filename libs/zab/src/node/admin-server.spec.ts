@@ -15,6 +15,10 @@ import { Replica } from './replica.js';
 import { LocalCoordinationClient } from './local-client.js';
 import { ZAB_VERSION, type ReplicaStatus } from './replica-status.js';
 import { withTimeout } from '../testing/with-timeout.js';
+import { withTempDirectory } from '../testing/temp-directory.js';
+import { FaultInjectingFileSystem } from '../testing/fault-injecting-file-system.js';
+import { openFileStorage } from '../storage/index.js';
+import { ReplicaStoppedError } from './replica-errors.js';
 
 const STATUS: ReplicaStatus = {
   version: ZAB_VERSION, serverId: 3, role: 'participant', mode: 'standalone', state: 'serving',
@@ -144,3 +148,24 @@ test('a taken port is a clear error; close is idempotent', async () => {
   await extra.close();
   await extra.close();
 });
+
+test('a fail-stopped replica says so in srvr: state failed, the cause, nothing outstanding',
+  withTempDirectory('zab-admin', async (dataDir) => {
+    const fileSystem = new FaultInjectingFileSystem();
+    const storage = await openFileStorage(dataDir, { fileSystem });
+    const failing = await Replica.open({ dataDir }, { storage });
+    const endpoint = await AdminServer.start({ port: 0, status: () => failing.status() });
+    try {
+      fileSystem.inject({ operation: 'datasync', nth: 1, code: 'EIO', pathContains: 'log' });
+      await assert.rejects(failing.createSession(10_000, false), ReplicaStoppedError);
+      const srvr = (await (await fetch(`${endpoint.url}/commands/srvr`)).json()) as Record<string, unknown>;
+      assert.equal(srvr.state, 'failed');
+      assert.match(String(srvr.failure), /EIO/);
+      assert.equal(srvr.outstanding_requests, 0);
+      assert.equal((await fetch(`${endpoint.url}/commands/ruok`)).status, 200, 'the process is alive');
+    } finally {
+      await endpoint.close();
+      await failing.close();
+    }
+  }),
+);
