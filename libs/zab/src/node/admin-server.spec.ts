@@ -22,7 +22,8 @@ import { ReplicaStoppedError } from './replica-errors.js';
 
 const STATUS: ReplicaStatus = {
   version: ZAB_VERSION, serverId: 3, role: 'participant', mode: 'standalone', state: 'serving',
-  failure: undefined, epoch: 2, lastZxid: 0x200000005n, znodeCount: 9, sessionCount: 2, watchCount: 4,
+  failure: undefined, epoch: 2, lastZxid: 0x200000005n, znodeCount: 9, sessionCount: 2,
+  watchCount: 4,
   ephemeralsCount: 1, outstandingRequests: 0, proposalCount: 5, commitCount: 5, snapshotsTaken: 0,
   latency: { minMs: 0.1, avgMs: 0.5, maxMs: 2, count: 5 }, followers: 0, syncedFollowers: 0,
   ensembleSize: 1, uptimeMs: 1234,
@@ -30,14 +31,27 @@ const STATUS: ReplicaStatus = {
 
 test('adminResponse: commands, aliases, errors', () => {
   const status = (): ReplicaStatus => STATUS;
-  const cases: Array<[method: string, url: string, code: number, fields: Record<string, unknown>]> = [
-    ['GET', '/commands/srvr', 200, { command: 'srvr', error: null, server_id: 3, server_state: 'standalone', epoch: 2, last_zxid: '0x200000005', node_count: 9, outstanding_requests: 0, min_latency: 0.1, avg_latency: 0.5, max_latency: 2 }],
+  type Case = [method: string, url: string, code: number, fields: Record<string, unknown>];
+  const cases: Case[] = [
+    ['GET', '/commands/srvr', 200, {
+      command: 'srvr', error: null, server_id: 3, server_state: 'standalone', epoch: 2,
+      last_zxid: '0x200000005', node_count: 9, outstanding_requests: 0, min_latency: 0.1,
+      avg_latency: 0.5, max_latency: 2,
+    }],
     ['GET', '/commands/server_stats', 200, { command: 'server_stats', server_id: 3 }],
-    ['GET', '/commands/mntr?x=1', 200, { command: 'mntr', znode_count: 9, global_sessions: 2, watch_count: 4, ephemerals_count: 1, followers: 0, synced_followers: 0, proposal_count: 5, commit_count: 5, server_state: 'standalone', version: ZAB_VERSION }],
+    ['GET', '/commands/mntr?x=1', 200, {
+      command: 'mntr', znode_count: 9, global_sessions: 2, watch_count: 4, ephemerals_count: 1,
+      followers: 0, synced_followers: 0, proposal_count: 5, commit_count: 5,
+      server_state: 'standalone', version: ZAB_VERSION,
+    }],
     ['GET', '/commands/monitor/', 200, { command: 'monitor', znode_count: 9 }],
     ['GET', '/commands/ruok', 200, { command: 'ruok', error: null }],
     ['GET', '/commands', 200, { commands: ['srvr', 'server_stats', 'mntr', 'monitor', 'ruok'] }],
-    ['GET', '/commands/stat', 404, { command: 'stat', error: 'unknown command "stat"; try one of srvr, server_stats, mntr, monitor, ruok under /commands/' }],
+    ['GET', '/commands/stat', 404, {
+      command: 'stat',
+      error: 'unknown command "stat"; ' +
+        'try one of srvr, server_stats, mntr, monitor, ruok under /commands/',
+    }],
     ['GET', '/commands/../etc', 404, { command: null }],
     ['GET', '/', 404, { command: null }],
     ['POST', '/commands/srvr', 405, { error: 'method POST not allowed; use GET' }],
@@ -46,12 +60,17 @@ test('adminResponse: commands, aliases, errors', () => {
   for (const [method, url, code, fields] of cases) {
     const answer = adminResponse(method, url, status);
     assert.equal(answer.statusCode, code, `${method} ${url}`);
-    for (const [key, value] of Object.entries(fields)) assert.deepEqual(answer.body[key], value, `${method} ${url} ${key}`);
+    for (const [key, value] of Object.entries(fields)) {
+      assert.deepEqual(answer.body[key], value, `${method} ${url} ${key}`);
+    }
   }
   const failing = adminResponse('GET', '/commands/srvr', () => {
     throw new Error('boom');
   });
-  assert.deepEqual(failing, { statusCode: 500, body: { command: 'srvr', error: 'status unavailable: boom' } });
+  assert.deepEqual(failing, {
+    statusCode: 500,
+    body: { command: 'srvr', error: 'status unavailable: boom' },
+  });
 });
 
 test('the reported version is package.json\'s', () => {
@@ -73,7 +92,7 @@ async function get(path: string): Promise<{ status: number; body: Record<string,
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-test('srvr and mntr report the replica: znodes, sessions, watches, ephemerals, counters', async () => {
+test('srvr and mntr report the replica: znodes, sessions, watches, ephemerals', async () => {
   assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   await client.create('/a', Buffer.from('x'));
   await client.create('/a/e', Buffer.alloc(0), { mode: 'ephemeral' });
@@ -112,7 +131,8 @@ test('unknown commands and other methods get JSON errors', async () => {
   const unknown = await get('/commands/dump');
   assert.equal(unknown.status, 404);
   assert.match(String(unknown.body.error), /unknown command "dump"/);
-  const post = await fetch(`${server.url}/commands/srvr`, { method: 'POST', body: 'x'.repeat(100_000) });
+  const body = 'x'.repeat(100_000);
+  const post = await fetch(`${server.url}/commands/srvr`, { method: 'POST', body });
   assert.equal(post.status, 405);
   assert.equal(post.headers.get('allow'), 'GET');
   const long = await fetch(`${server.url}/commands/${'a'.repeat(2000)}`);
@@ -134,7 +154,8 @@ function raw(bytes: string): Promise<string> {
 
 test('garbage and malformed requests are refused; the endpoint keeps serving', async () => {
   assert.match(await raw('\x00\x01\x02 not http at all\r\n\r\n'), /^HTTP\/1\.1 400/);
-  assert.match(await raw(`GET /commands/srvr HTTP/1.1\r\nHost: x\r\nX: ${'y'.repeat(20_000)}\r\n\r\n`), /^HTTP\/1\.1 4\d\d/);
+  const hugeHeader = `GET /commands/srvr HTTP/1.1\r\nHost: x\r\nX: ${'y'.repeat(20_000)}\r\n\r\n`;
+  assert.match(await raw(hugeHeader), /^HTTP\/1\.1 4\d\d/);
   assert.match(await raw('GET /commands/ruok HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200/);
   assert.equal((await get('/commands/srvr')).body.state, 'serving');
 });
@@ -142,7 +163,8 @@ test('garbage and malformed requests are refused; the endpoint keeps serving', a
 test('a taken port is a clear error; close is idempotent', async () => {
   await assert.rejects(
     AdminServer.start({ port: server.port, status: () => replica.status() }),
-    /admin endpoint cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE; choose another adminPort \(0 picks a free one\) or adminHost/,
+    new RegExp('admin endpoint cannot listen on 127\\.0\\.0\\.1:\\d+: EADDRINUSE; ' +
+      'choose another adminPort \\(0 picks a free one\\) or adminHost'),
   );
   const extra = await AdminServer.start({ port: 0, status: () => replica.status() });
   await extra.close();
@@ -158,11 +180,13 @@ test('a fail-stopped replica says so in srvr: state failed, the cause, nothing o
     try {
       fileSystem.inject({ operation: 'datasync', nth: 1, code: 'EIO', pathContains: 'log' });
       await assert.rejects(failing.createSession(10_000, false), ReplicaStoppedError);
-      const srvr = (await (await fetch(`${endpoint.url}/commands/srvr`)).json()) as Record<string, unknown>;
+      const response = await fetch(`${endpoint.url}/commands/srvr`);
+      const srvr = (await response.json()) as Record<string, unknown>;
       assert.equal(srvr.state, 'failed');
       assert.match(String(srvr.failure), /EIO/);
       assert.equal(srvr.outstanding_requests, 0);
-      assert.equal((await fetch(`${endpoint.url}/commands/ruok`)).status, 200, 'the process is alive');
+      const ruok = await fetch(`${endpoint.url}/commands/ruok`);
+      assert.equal(ruok.status, 200, 'the process is alive');
     } finally {
       await endpoint.close();
       await failing.close();

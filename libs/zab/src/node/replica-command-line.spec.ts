@@ -7,7 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseReplicaCommandLine, REPLICA_USAGE, type ReplicaCommandLine } from './replica-command-line.js';
+import {
+  parseReplicaCommandLine,
+  REPLICA_USAGE,
+  type ReplicaCommandLine,
+} from './replica-command-line.js';
 import type { ReplicaOptions } from './replica-options.js';
 
 function run(result: ReplicaCommandLine): ReplicaOptions {
@@ -23,11 +27,14 @@ function invalid(result: ReplicaCommandLine): string[] {
 test('every setting as a flag', () => {
   const options = run(parseReplicaCommandLine([
     '--id', '2', '--ensemble', '2=127.0.0.1:2889', '--data-dir', '/tmp/z2',
-    '--admin-port', '0', '--admin-host', '::1', '--secret', 's3cret-s3cret-s3cret', '--tick-ms', '100',
+    '--admin-port', '0', '--admin-host', '::1', '--secret', 's3cret-s3cret-s3cret',
+    '--tick-ms', '100',
     '--role', 'participant',
   ], {}));
   assert.equal(options.id, 2);
-  assert.deepEqual(options.ensemble, [{ id: 2, host: '127.0.0.1', port: 2889, role: 'participant' }]);
+  assert.deepEqual(options.ensemble, [
+    { id: 2, host: '127.0.0.1', port: 2889, role: 'participant' },
+  ]);
   assert.equal(options.role, 'participant');
   assert.equal(options.dataDir, '/tmp/z2');
   assert.equal(options.adminPort, 0);
@@ -40,11 +47,13 @@ test('every setting as a flag', () => {
 test('every setting as an environment variable; --flag=value works too', () => {
   const env = {
     ZAB_ID: '1', ZAB_ENSEMBLE: '1=127.0.0.1:2888', ZAB_DATA_DIR: '/tmp/z1', ZAB_ADMIN_PORT: '8081',
-    ZAB_ADMIN_HOST: '127.0.0.2', ZAB_SECRET: 'x'.repeat(20), ZAB_TICK_MS: '500', ZAB_ROLE: 'participant',
+    ZAB_ADMIN_HOST: '127.0.0.2', ZAB_SECRET: 'x'.repeat(20), ZAB_TICK_MS: '500',
+    ZAB_ROLE: 'participant',
   };
   const options = run(parseReplicaCommandLine([], env));
   assert.deepEqual(
-    [options.id, options.dataDir, options.adminPort, options.adminHost, options.secret, options.tickMs, options.role],
+    [options.id, options.dataDir, options.adminPort, options.adminHost, options.secret,
+      options.tickMs, options.role],
     [1, '/tmp/z1', 8081, '127.0.0.2', 'x'.repeat(20), 500, 'participant'],
   );
   assert.equal(run(parseReplicaCommandLine(['--tick-ms=300'], env)).tickMs, 300);
@@ -57,13 +66,16 @@ test('flags win over variables; empty variables count as unset', () => {
   assert.equal(options.tickMs, 500);
   assert.equal(options.adminPort, undefined);
   assert.equal(options.id, 1);
-  const role = run(parseReplicaCommandLine(['--role', 'participant'], { ZAB_ROLE: 'observer' })).role;
-  assert.equal(role, 'participant');
+  const flagWins = parseReplicaCommandLine(['--role', 'participant'], { ZAB_ROLE: 'observer' });
+  assert.equal(run(flagWins).role, 'participant');
 });
 
-test('defaults: standalone id 1 in ./.zab/1, no admin endpoint; --id alone moves the data dir', () => {
+test('defaults: standalone id 1 in ./.zab/1, no admin endpoint; --id moves the data dir', () => {
   const options = run(parseReplicaCommandLine([], {}));
-  assert.deepEqual([options.id, options.dataDir, options.adminPort, options.ensemble], [1, './.zab/1', undefined, undefined]);
+  assert.deepEqual(
+    [options.id, options.dataDir, options.adminPort, options.ensemble],
+    [1, './.zab/1', undefined, undefined],
+  );
   assert.equal(run(parseReplicaCommandLine(['--id', '4'], {})).dataDir, './.zab/4');
 });
 
@@ -71,39 +83,58 @@ test('--help and -h give the usage, whatever else is there', () => {
   for (const argv of [['--help'], ['-h'], ['--bogus', '--help']]) {
     assert.deepEqual(parseReplicaCommandLine(argv, {}), { kind: 'help', text: REPLICA_USAGE });
   }
-  for (const word of ['--id', '--ensemble', '--data-dir', '--admin-port', '--observer', '--secret', '--tick-ms',
-    'ZAB_ID', 'ZAB_ENSEMBLE', 'ZAB_DATA_DIR', 'ZAB_ADMIN_PORT', 'ZAB_ROLE', 'ZAB_SECRET', 'ZAB_TICK_MS']) {
+  for (const word of [
+    '--id', '--ensemble', '--data-dir', '--admin-port', '--observer', '--secret', '--tick-ms',
+    'ZAB_ID', 'ZAB_ENSEMBLE', 'ZAB_DATA_DIR', 'ZAB_ADMIN_PORT', 'ZAB_ROLE', 'ZAB_SECRET',
+    'ZAB_TICK_MS',
+  ]) {
     assert.ok(REPLICA_USAGE.includes(word), word);
   }
 });
 
 const BAD: Array<[argv: string[], env: Record<string, string>, problems: RegExp[]]> = [
-  [['--bogus', '1'], {}, [/^unknown flag --bogus; see --help for the flags$/, /^unexpected argument "1"; every setting is a flag/]],
+  [['--bogus', '1'], {}, [
+    /^unknown flag --bogus; see --help for the flags$/,
+    /^unexpected argument "1"; every setting is a flag/,
+  ]],
   [['--id'], {}, [/^--id needs a value, e.g\. --id 1$/]],
   [['--data-dir', '--id', '1'], {}, [/^--data-dir needs a value, e.g\. --data-dir/]],
   [['--id', 'one', '--tick-ms', '1.5'], {}, [
     /^--id: "one" is not a whole number; e\.g\. --id 1$/,
     /^--tick-ms: "1\.5" is not a whole number; e\.g\. --tick-ms 2000$/,
   ]],
-  [[], { ZAB_ADMIN_PORT: 'http' }, [/^ZAB_ADMIN_PORT: "http" is not a whole number; e\.g\. --admin-port 8081$/]],
+  [[], { ZAB_ADMIN_PORT: 'http' }, [
+    /^ZAB_ADMIN_PORT: "http" is not a whole number; e\.g\. --admin-port 8081$/,
+  ]],
   [['--id', '1', '--id', '2'], {}, [/^--id conflicts with --id given before it; give it once$/]],
-  [['--observer', '--role', 'participant'], {}, [/^--role conflicts with --observer given before it/]],
+  [['--observer', '--role', 'participant'], {}, [
+    /^--role conflicts with --observer given before it/,
+  ]],
   [['--observer=yes'], {}, [/^--observer takes no value/]],
   [['--tick-ms', '5', '--admin-port', '70000'], {}, [
     /^--tick-ms: tickMs must be an integer from 10 to 600000; got 5/,
     /^--admin-port: adminPort must be an integer from 0 to 65535 \(0: any free port\); got 70000$/,
   ]],
-  [['--ensemble', '1=127.0.0.1:2888,2=127.0.0.1'], { ZAB_ID: '1' }, [/^--ensemble: ensemble entry 2 \("2=127\.0\.0\.1"\) is malformed/]],
-  [['--id', '4', '--ensemble', '1=h:1,2=h:2,3=h:3'], {}, [/^--id: id 4 is not in the ensemble \(ids 1, 2, 3\)/]],
-  [['--observer'], {}, [/^--observer: role "observer" needs an ensemble with participants to follow/]],
-  [[], { ZAB_ROLE: 'leader' }, [/^ZAB_ROLE: role must be "participant" or "observer"; got "leader"$/]],
+  [['--ensemble', '1=127.0.0.1:2888,2=127.0.0.1'], { ZAB_ID: '1' }, [
+    /^--ensemble: ensemble entry 2 \("2=127\.0\.0\.1"\) is malformed/,
+  ]],
+  [['--id', '4', '--ensemble', '1=h:1,2=h:2,3=h:3'], {}, [
+    /^--id: id 4 is not in the ensemble \(ids 1, 2, 3\)/,
+  ]],
+  [['--observer'], {}, [
+    /^--observer: role "observer" needs an ensemble with participants to follow/,
+  ]],
+  [[], { ZAB_ROLE: 'leader' }, [
+    /^ZAB_ROLE: role must be "participant" or "observer"; got "leader"$/,
+  ]],
   [['--id', '2', '--ensemble', '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890'], {}, [
     /^multi-replica ensembles are not available yet \(issue 3\)/,
   ]],
 ];
 
 test('--observer is accepted as configuration; only the missing ensemble refuses it today', () => {
-  const problems = invalid(parseReplicaCommandLine(['--id', '2', '--observer', '--ensemble', '1=h:2888,2=h:2889:observer'], {}));
+  const argv = ['--id', '2', '--observer', '--ensemble', '1=h:2888,2=h:2889:observer'];
+  const problems = invalid(parseReplicaCommandLine(argv, {}));
   assert.equal(problems.length, 1);
   assert.match(problems[0]!, /^multi-replica ensembles are not available yet \(issue 3\)/);
 });
@@ -127,6 +158,9 @@ test('warnings: unknown ZAB_ variables, even voter counts, short secrets', () =>
   const result = parseReplicaCommandLine(['--secret', 'short'], { ZAB_DATADIR: '/x', ZAB_ID: '1' });
   assert.equal(result.kind, 'run');
   const { warnings } = result as { warnings: string[] };
-  assert.match(warnings[0]!, /^ignoring unknown environment variable ZAB_DATADIR; known: ZAB_ID, ZAB_ENSEMBLE, ZAB_DATA_DIR/);
+  assert.match(
+    warnings[0]!,
+    /^ignoring unknown environment variable ZAB_DATADIR; known: ZAB_ID, ZAB_ENSEMBLE, ZAB_DATA_DIR/,
+  );
   assert.match(warnings[1]!, /the secret has only 5 characters/);
 });
