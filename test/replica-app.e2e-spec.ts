@@ -29,7 +29,9 @@ const WAIT_MS = 30_000;
 const dirs: string[] = [];
 const children = new Set<ChildProcess>();
 after(() => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -89,7 +91,7 @@ function startApp(args: string[], zabEnv: Record<string, string> = {}): Running 
     if (found) return Promise.resolve(found);
     const seen = new Promise<RegExpMatchArray>((resolve) => waiters.push({ pattern, resolve }));
     const failed = exited.then(({ code }) => {
-      throw new Error(`the app exited (code ${code}) before printing ${pattern}; stderr:\n${stderr}`);
+      throw new Error(`the app exited (code ${code}) before printing ${pattern}:\n${stderr}`);
     });
     return withTimeout(Promise.race([seen, failed]), WAIT_MS, `a line matching ${pattern}`);
   };
@@ -97,8 +99,8 @@ function startApp(args: string[], zabEnv: Record<string, string> = {}): Running 
 }
 
 async function ready(app: Running): Promise<string> {
-  const match = await app.line(/^zab-replica ready id=(\d+) mode=(\w+) admin=(http:\/\/127\.0\.0\.1:\d+) /);
-  return match[3]!;
+  const match = await app.line(/^zab-replica ready id=\d+ mode=\w+ admin=(http:\/\/[\d.]+:\d+) /);
+  return match[1]!;
 }
 
 async function getJson(url: string): Promise<Record<string, unknown>> {
@@ -109,7 +111,8 @@ async function getJson(url: string): Promise<Record<string, unknown>> {
 
 async function stop(app: Running, signal: NodeJS.Signals): Promise<void> {
   app.child.kill(signal);
-  const { code, signal: killedBy } = await withTimeout(app.exited, WAIT_MS, `the app to exit on ${signal}`);
+  const exit = await withTimeout(app.exited, WAIT_MS, `the app to exit on ${signal}`);
+  const { code, signal: killedBy } = exit;
   assert.deepEqual({ code, killedBy }, { code: 0, killedBy: null }, `stderr:\n${app.stderr()}`);
 }
 
@@ -121,7 +124,10 @@ test('serves srvr and mntr, stops on SIGTERM and SIGINT with exit 0, keeps its d
   await seeder.close();
   await seed.close();
 
-  const first = startApp(['--id', '1', '--ensemble', '1=127.0.0.1:2888', '--data-dir', dataDir, '--admin-port', '0', '--tick-ms', '100']);
+  const first = startApp([
+    '--id', '1', '--ensemble', '1=127.0.0.1:2888', '--data-dir', dataDir, '--admin-port', '0',
+    '--tick-ms', '100',
+  ]);
   const admin = await ready(first);
   const srvr = await getJson(`${admin}/commands/srvr`);
   assert.equal(srvr.server_id, 1);
@@ -134,7 +140,9 @@ test('serves srvr and mntr, stops on SIGTERM and SIGINT with exit 0, keeps its d
   assert.equal((await getJson(`${admin}/commands/ruok`)).error, null);
   await stop(first, 'SIGTERM');
 
-  const second = startApp([], { ZAB_DATA_DIR: dataDir, ZAB_ADMIN_PORT: '0', ZAB_ID: '1', ZAB_TICK_MS: '100' });
+  const second = startApp([], {
+    ZAB_DATA_DIR: dataDir, ZAB_ADMIN_PORT: '0', ZAB_ID: '1', ZAB_TICK_MS: '100',
+  });
   const admin2 = await ready(second);
   const srvr2 = await getJson(`${admin2}/commands/srvr`);
   assert.equal(srvr2.epoch, (srvr.epoch as number) + 1, 'a restart opens a new epoch');
@@ -151,7 +159,11 @@ test('serves srvr and mntr, stops on SIGTERM and SIGINT with exit 0, keeps its d
   }
 });
 
-async function expectExit2(args: string[], zabEnv: Record<string, string>, messages: RegExp[]): Promise<void> {
+async function expectExit2(
+  args: string[],
+  zabEnv: Record<string, string>,
+  messages: RegExp[],
+): Promise<void> {
   const app = startApp(args, zabEnv);
   const { code } = await withTimeout(app.exited, WAIT_MS, 'the app to refuse its configuration');
   const stderr = app.stderr();
@@ -175,7 +187,8 @@ test('configuration mistakes exit with code 2 and say what to change', async () 
 
 test('an ensemble of three is refused until the Zab ensemble exists (issue 3)', async () => {
   await expectExit2(
-    ['--id', '2', '--ensemble', '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890', '--data-dir', tempDir()],
+    ['--id', '2', '--ensemble', '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890',
+      '--data-dir', tempDir()],
     { ZAB_SECRET: 'a-long-enough-shared-secret' },
     [/multi-replica ensembles are not available yet \(issue 3\)/],
   );
@@ -184,7 +197,8 @@ test('an ensemble of three is refused until the Zab ensemble exists (issue 3)', 
 test('--help prints the usage and exits 0', async () => {
   const app = startApp(['--help']);
   await app.line(/^Usage: npm run replica -- \[flags\]$/);
-  assert.deepEqual(await withTimeout(app.exited, WAIT_MS, 'the app to exit after --help'), { code: 0, signal: null });
+  const exit = await withTimeout(app.exited, WAIT_MS, 'the app to exit after --help');
+  assert.deepEqual(exit, { code: 0, signal: null });
   assert.ok(app.stdout.some((text) => text.includes('ZAB_ENSEMBLE')));
 });
 
@@ -196,7 +210,10 @@ test('an admin port in use exits 1 with the reason', async () => {
     const app = startApp(['--data-dir', tempDir(), '--admin-port', String(port)]);
     const { code } = await withTimeout(app.exited, WAIT_MS, 'the app to fail on a taken port');
     assert.equal(code, 1, app.stderr());
-    assert.match(app.stderr(), new RegExp(`zab-replica: cannot start: admin endpoint cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
+    assert.match(app.stderr(), new RegExp(
+      'zab-replica: cannot start: admin endpoint cannot listen on ' +
+        `127\\.0\\.0\\.1:${port}: EADDRINUSE`,
+    ));
   } finally {
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
   }

@@ -49,7 +49,11 @@ test('without adminPort no endpoint runs', async () => {
 
 test('an ensemble of three fails the module\'s start with the issue-3 message', async () => {
   await assert.rejects(
-    startApp({ dataDir: ':memory:', id: 1, ensemble: '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890' }),
+    startApp({
+      dataDir: ':memory:',
+      id: 1,
+      ensemble: '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890',
+    }),
     (error: unknown) =>
       error instanceof ReplicaConfigurationError &&
       /multi-replica ensembles are not available yet \(issue 3\)/.test(error.message),
