@@ -61,6 +61,8 @@ export class PeerConnection {
   private awaitingDrain = false;
   /** The authenticated peer once established; the target for an outbound connection. */
   peer: PeerId | null;
+  /** `host:port` of the other end, read once (a destroyed socket forgets it). */
+  private readonly remote: string;
 
   constructor(
     private readonly socket: Socket,
@@ -68,8 +70,13 @@ export class PeerConnection {
     private readonly settings: PeerConnectionSettings,
     private readonly events: PeerConnectionEvents,
     private readonly metrics: TransportMetrics,
+    dialedAddress: { host: string; port: number } | null,
   ) {
     this.peer = handshake instanceof DialerHandshake ? handshake.targetId : null;
+    this.remote =
+      dialedAddress === null
+        ? `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
+        : `${dialedAddress.host}:${dialedAddress.port}`;
     socket.setNoDelay(true);
     if (settings.keepAliveDelayMs > 0) socket.setKeepAlive(true, settings.keepAliveDelayMs);
     this.handshakeTimer = setTimeout(() => {
@@ -101,8 +108,7 @@ export class PeerConnection {
     const claimed =
       this.peer ?? (this.handshake instanceof AcceptorHandshake ? this.handshake.claimedPeer : null);
     const who = claimed === null ? 'unidentified peer' : `peer ${claimed}`;
-    const where = `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`;
-    return `${who} (${where}, ${this.direction})`;
+    return `${who} (${this.remote}, ${this.direction})`;
   }
 
   /**

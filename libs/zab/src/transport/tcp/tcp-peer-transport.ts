@@ -260,7 +260,8 @@ export class TcpPeerTransport implements PeerTransport {
             ...(net.isIP(host) === 0 ? { servername: host } : {}),
             ...(tlsOptions.verifyHostname === false ? { checkServerIdentity: () => undefined } : {}),
           });
-    link.outgoing = this.newConnection(socket, new DialerHandshake(this.handshakeContext, link.id));
+    const handshake = new DialerHandshake(this.handshakeContext, link.id);
+    link.outgoing = this.newConnection(socket, handshake, link.address);
   }
 
   private scheduleRetry(link: PeerLink): void {
@@ -279,6 +280,7 @@ export class TcpPeerTransport implements PeerTransport {
   private newConnection(
     socket: net.Socket,
     handshake: DialerHandshake | AcceptorHandshake,
+    dialedAddress: PeerAddress | null = null,
   ): PeerConnection {
     const settings = {
       frameBytesMax: this.options.frameBytesMax,
@@ -286,7 +288,8 @@ export class TcpPeerTransport implements PeerTransport {
       idleTimeoutMs: this.options.idleTimeoutMs,
       keepAliveDelayMs: this.options.keepAliveDelayMs,
     };
-    return new PeerConnection(socket, handshake, settings, this.connectionEvents, this.metricsValue);
+    const events = this.connectionEvents;
+    return new PeerConnection(socket, handshake, settings, events, this.metricsValue, dialedAddress);
   }
 
   // ---- connection events --------------------------------------------------------------------
