@@ -193,18 +193,19 @@ export class TcpPeerTransport implements PeerTransport {
   private async listen(): Promise<void> {
     const tlsOptions = this.options.tls;
     const onSocket = (socket: net.Socket) => this.onInboundSocket(socket);
+    // TLS: the server asks for a client certificate and checks `authorized` itself (instead
+    // of `rejectUnauthorized`) so that a refused certificate is logged with its reason.
     const server =
       tlsOptions === null
         ? net.createServer(onSocket)
         : tls.createServer(
-            { ...tlsOptions, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+            { ...tlsOptions, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
             onSocket,
           );
     server.maxConnections = this.options.pendingHandshakesMax + 2 * this.links.size;
-    server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
+    server.on('tlsClientError', (error: Error) => {
       this.metricsValue.handshakeFailures += 1;
-      const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-      this.logger.warn(`${this.prefix()}: TLS handshake from ${where} failed: ${error.message}`);
+      this.logger.warn(`${this.prefix()}: inbound TLS handshake failed: ${error.message}`);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -229,6 +230,14 @@ export class TcpPeerTransport implements PeerTransport {
 
   private onInboundSocket(socket: net.Socket): void {
     if (this.closed) return void socket.destroy();
+    if (socket instanceof tls.TLSSocket && !socket.authorized) {
+      this.metricsValue.authenticationFailures += 1;
+      const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+      const reason = String(socket.authorizationError ?? 'no client certificate');
+      this.logger.warn(`${this.prefix()}: refused the TLS client certificate of ${where}: ${reason}`);
+      socket.destroy();
+      return;
+    }
     if (this.pendingInbound.size >= this.options.pendingHandshakesMax) {
       this.metricsValue.inboundRefused += 1;
       socket.destroy();
