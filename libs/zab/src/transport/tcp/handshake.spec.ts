@@ -105,7 +105,7 @@ test('two replicas without a secret establish the link', () => {
   assert.equal(outcome.acceptor?.kind, 'established');
 });
 
-test('a wrong secret is caught by the dialer, and the acceptor is told it was authentication', () => {
+test('a wrong secret is caught by the dialer; the acceptor is told it was authentication', () => {
   const outcome = handshake([3, 'right'], [1, 'wrong']);
   const dialerError = rejection(outcome.dialer);
   assert.ok(dialerError instanceof AuthenticationFailedError);
@@ -123,7 +123,8 @@ test('a secret on one side only is rejected, whichever side has it', () => {
   assert.ok(rejection(noSecretDialer.dialer) instanceof PeerRejectedError);
 
   const noSecretAcceptor = handshake([3, 'x'], [1, null]);
-  assert.match(rejection(noSecretAcceptor.acceptor).message, /uses a secret but this replica has none/);
+  const acceptorMessage = rejection(noSecretAcceptor.acceptor).message;
+  assert.match(acceptorMessage, /uses a secret but this replica has none/);
 });
 
 test('an id outside the ensemble, or a dial meant for another replica, is rejected', () => {

@@ -270,7 +270,9 @@ export class DialerHandshake {
 
   onFrame(frame: Buffer): HandshakeStep {
     const type = messageType(frame);
-    if (type === MessageType.Rejected) return this.finish(rejectedStep(decodeRejected(frame), false));
+    if (type === MessageType.Rejected) {
+      return this.finish(rejectedStep(decodeRejected(frame), false));
+    }
     if (this.state === 'awaiting-challenge' && type === MessageType.DialBack && this.isWakeUp) {
       return this.finish({ kind: 'dialed-back', peer: this.targetId });
     }
@@ -280,7 +282,9 @@ export class DialerHandshake {
     if (this.state === 'awaiting-accepted' && type === MessageType.Accepted) {
       return this.finish({ kind: 'established', peer: this.targetId, frame: null });
     }
-    const error = new HandshakeProtocolError(`unexpected handshake message ${type} (${this.state})`);
+    const error = new HandshakeProtocolError(
+      `unexpected handshake message ${type} (${this.state})`,
+    );
     return this.finish(rejectedStep(error, true));
   }
 
@@ -335,10 +339,14 @@ export class AcceptorHandshake {
 
   onFrame(frame: Buffer): HandshakeStep {
     const type = messageType(frame);
-    if (type === MessageType.Rejected) return this.finish(rejectedStep(decodeRejected(frame), false));
+    if (type === MessageType.Rejected) {
+      return this.finish(rejectedStep(decodeRejected(frame), false));
+    }
     if (this.state === 'awaiting-hello' && type === MessageType.Hello) return this.onHello(frame);
     if (this.state === 'awaiting-proof' && type === MessageType.Proof) return this.onProof(frame);
-    const error = new HandshakeProtocolError(`unexpected handshake message ${type} (${this.state})`);
+    const error = new HandshakeProtocolError(
+      `unexpected handshake message ${type} (${this.state})`,
+    );
     return this.finish(rejectedStep(error, true));
   }
 

@@ -105,8 +105,9 @@ export class PeerConnection {
 
   /** For log lines: `peer 3 (127.0.0.1:40112, inbound)`. */
   describe(): string {
+    const handshake = this.handshake;
     const claimed =
-      this.peer ?? (this.handshake instanceof AcceptorHandshake ? this.handshake.claimedPeer : null);
+      this.peer ?? (handshake instanceof AcceptorHandshake ? handshake.claimedPeer : null);
     const who = claimed === null ? 'unidentified peer' : `peer ${claimed}`;
     return `${who} (${this.remote}, ${this.direction})`;
   }

@@ -12,7 +12,8 @@ import { reconnectDelayMs } from './reconnect-backoff.js';
 const bounds = { reconnectDelayMsMin: 50, reconnectDelayMsMax: 2000 };
 
 test('the nominal delay doubles from the minimum up to the maximum', () => {
-  const high = [0, 1, 2, 3, 4, 5, 6, 50, 10_000].map((attempt) => reconnectDelayMs(attempt, bounds, () => 1));
+  const attempts = [0, 1, 2, 3, 4, 5, 6, 50, 10_000];
+  const high = attempts.map((attempt) => reconnectDelayMs(attempt, bounds, () => 1));
   assert.deepEqual(high, [50, 100, 200, 400, 800, 1600, 2000, 2000, 2000]);
   const low = [0, 1, 6].map((attempt) => reconnectDelayMs(attempt, bounds, () => 0));
   assert.deepEqual(low, [25, 50, 1000]);

@@ -27,6 +27,8 @@ import {
 
 const WAIT_MS = 10_000;
 
+type Quartet = [StartedPeer, StartedPeer, StartedPeer, StartedPeer];
+
 async function rawConnect(port: number): Promise<{ socket: net.Socket; closed: Promise<Buffer> }> {
   const socket = net.connect({ host: LOOPBACK, port });
   const received: Buffer[] = [];
@@ -77,16 +79,18 @@ function helloFrom(senderId: PeerId, targetId: PeerId, secret: Buffer | null): B
   return encodeFrame(encodeHello(context, targetId, randomBytes(NONCE_BYTES)));
 }
 
-test('HMAC: good peers link; wrong-secret and no-secret peers are rejected and logged', async () => {
+test('HMAC: good peers link; wrong-secret and no-secret peers are refused and logged', async () => {
   const secrets: Record<number, string | undefined> = { 1: 'wrong', 2: 'right', 3: 'right' };
   const { peers } = await startEnsemble(4, (id) => {
     const secret = secrets[id];
     return secret === undefined ? {} : { secret };
   });
-  const [wrong, second, third, open] = peers as [StartedPeer, StartedPeer, StartedPeer, StartedPeer];
+  const [wrong, second, third, open] = peers as Quartet;
   const connectedEvents: string[] = [];
   for (const peer of [second, third]) {
-    peer.transport.onPeerState((other, state) => connectedEvents.push(`${peer.id}:${other}:${state}`));
+    peer.transport.onPeerState((other, state) => {
+      connectedEvents.push(`${peer.id}:${other}:${state}`);
+    });
   }
   try {
     await waitForConnectedPeers(second.transport, [3], WAIT_MS);

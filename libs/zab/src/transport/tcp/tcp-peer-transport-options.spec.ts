@@ -49,7 +49,13 @@ test('every problem is reported at once', () => {
 
 test('the send queue must hold at least one full frame', () => {
   assert.throws(
-    () => resolveTcpPeerTransportOptions({ id: 1, ensemble, frameBytesMax: 2000, sendQueueBytesMax: 1000 }),
+    () =>
+      resolveTcpPeerTransportOptions({
+        id: 1,
+        ensemble,
+        frameBytesMax: 2000,
+        sendQueueBytesMax: 1000,
+      }),
     /sendQueueBytesMax must be at least frameBytesMax/,
   );
 });

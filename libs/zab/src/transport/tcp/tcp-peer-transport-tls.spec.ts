@@ -88,7 +88,7 @@ test('mutual TLS: verified peers link; a rogue CA and plain TCP are refused', as
 
     // Peer 3 dials the rogue peer 2 and refuses its certificate; 2's wake-ups to 3 and its
     // dial to 1 fail TLS on the acceptor's side.
-    await third.logger.waitFor(/cannot reach peer 2 .*certificate|TLS handshake .* failed/, WAIT_MS);
+    await third.logger.waitFor(/cannot reach peer 2 .*certificate/, WAIT_MS);
     await first.logger.waitFor(/refused the TLS client certificate of 127\.0\.0\.1:\d+: /, WAIT_MS);
     assert.ok(first.transport.metrics().authenticationFailures >= 1);
     assert.deepEqual(rogueTransport.transport.connectedPeers(), []);

@@ -97,7 +97,7 @@ test('simultaneous dials converge to exactly one link per pair (3 and 5 replicas
   }
 });
 
-test('a peer that restarts on the same port is reconnected, with backoff, by both sides', async () => {
+test('a peer restarted on the same port is reconnected, with backoff, by both sides', async () => {
   const { peers, ensemble } = await startEnsemble(3);
   const restartedLogger = new RecordingLogger();
   let restarted: TcpPeerTransport | null = null;
@@ -129,7 +129,7 @@ test('a peer that restarts on the same port is reconnected, with backoff, by bot
   }
 });
 
-test('a full send queue drops and counts; what was queued is delivered in order later', async () => {
+test('a full send queue drops and counts; what was queued is delivered in order', async () => {
   const ports = await reserveLoopbackPorts(2);
   const ensemble = ensembleOf(ports);
   const logger = new RecordingLogger();
@@ -161,7 +161,7 @@ test('a full send queue drops and counts; what was queued is delivered in order 
   }
 });
 
-test('the byte bound of the queue drops too, and send refuses unknown, self, oversize, closed', async () => {
+test('the byte bound drops too; send refuses unknown, self, oversize, closed', async () => {
   const ensemble = ensembleOf(await reserveLoopbackPorts(2));
   const options = { sendQueueBytesMax: 1000, frameBytesMax: 600 };
   const sender = await TcpPeerTransport.start({ id: 1, ensemble, ...options });

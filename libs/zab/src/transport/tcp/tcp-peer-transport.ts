@@ -18,7 +18,11 @@ import * as tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import type { PeerId } from '../../core/ids.js';
 import { assert } from '../../util/assert.js';
-import { AuthenticationFailedError, HandshakeError, PeerRejectedError } from '../errors/handshake-errors.js';
+import {
+  AuthenticationFailedError,
+  HandshakeError,
+  PeerRejectedError,
+} from '../errors/handshake-errors.js';
 import { FrameTooLargeError } from '../errors/frame-errors.js';
 import type {
   MessageListener,
@@ -29,8 +33,17 @@ import type {
   TransportLogger,
 } from '../peer-transport.js';
 import { TransportMetrics, type TransportMetricsSnapshot } from '../transport-metrics.js';
-import { AcceptorHandshake, DialerHandshake, NONCE_BYTES, type HandshakeContext } from './handshake.js';
-import { PeerConnection, type ConnectionClosed, type PeerConnectionEvents } from './peer-connection.js';
+import {
+  AcceptorHandshake,
+  DialerHandshake,
+  NONCE_BYTES,
+  type HandshakeContext,
+} from './handshake.js';
+import {
+  PeerConnection,
+  type ConnectionClosed,
+  type PeerConnectionEvents,
+} from './peer-connection.js';
 import { reconnectDelayMs } from './reconnect-backoff.js';
 import { SendQueue } from './send-queue.js';
 import {
@@ -63,6 +76,9 @@ interface PeerLink {
 }
 
 const SILENT_LOGGER: TransportLogger = { log() {}, warn() {}, error() {} };
+
+/** `verifyHostname: false`: the CA check alone decides (certificates shared by all hosts). */
+const skipHostname = (): undefined => undefined;
 
 export class TcpPeerTransport implements PeerTransport {
   private readonly links = new Map<PeerId, PeerLink>();
@@ -214,7 +230,9 @@ export class TcpPeerTransport implements PeerTransport {
         resolve();
       });
     });
-    server.on('error', (error) => this.logger.error(`${this.prefix()}: listener: ${error.message}`));
+    server.on('error', (error) => {
+      this.logger.error(`${this.prefix()}: listener: ${error.message}`);
+    });
     this.server = server;
   }
 
@@ -234,7 +252,9 @@ export class TcpPeerTransport implements PeerTransport {
       this.metricsValue.authenticationFailures += 1;
       const where = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
       const reason = String(socket.authorizationError ?? 'no client certificate');
-      this.logger.warn(`${this.prefix()}: refused the TLS client certificate of ${where}: ${reason}`);
+      this.logger.warn(
+        `${this.prefix()}: refused the TLS client certificate of ${where}: ${reason}`,
+      );
       socket.destroy();
       return;
     }
@@ -267,7 +287,7 @@ export class TcpPeerTransport implements PeerTransport {
             ca: tlsOptions.ca,
             minVersion: 'TLSv1.2',
             ...(net.isIP(host) === 0 ? { servername: host } : {}),
-            ...(tlsOptions.verifyHostname === false ? { checkServerIdentity: () => undefined } : {}),
+            ...(tlsOptions.verifyHostname === false ? { checkServerIdentity: skipHostname } : {}),
           });
     const handshake = new DialerHandshake(this.handshakeContext, link.id);
     link.outgoing = this.newConnection(socket, handshake, link.address);
@@ -298,7 +318,8 @@ export class TcpPeerTransport implements PeerTransport {
       keepAliveDelayMs: this.options.keepAliveDelayMs,
     };
     const events = this.connectionEvents;
-    return new PeerConnection(socket, handshake, settings, events, this.metricsValue, dialedAddress);
+    const metrics = this.metricsValue;
+    return new PeerConnection(socket, handshake, settings, events, metrics, dialedAddress);
   }
 
   // ---- connection events --------------------------------------------------------------------
