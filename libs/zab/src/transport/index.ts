@@ -20,7 +20,11 @@ export {
   UnknownPeerError,
 } from './errors/handshake-errors.js';
 export { TransportConfigurationError } from './errors/transport-configuration-error.js';
-export type { TransportDrops, TransportMetricsSnapshot } from './transport-metrics.js';
+export type {
+  PeerLinkSnapshot,
+  TransportDrops,
+  TransportMetricsSnapshot,
+} from './transport-metrics.js';
 export { TcpPeerTransport, type TcpPeerTransportPorts } from './tcp/tcp-peer-transport.js';
 export {
   TCP_PEER_TRANSPORT_DEFAULTS,

@@ -41,6 +41,16 @@ export interface TransportMetricsSnapshot {
   inboundRefused: number;
 }
 
+/** One other replica as the transport sees it (for `mntr`-style listings). */
+export interface PeerLinkSnapshot {
+  id: number;
+  connected: boolean;
+  queuedMessages: number;
+  queuedBytes: number;
+  /** Failed attempts since the last established link (the backoff exponent). */
+  failedAttempts: number;
+}
+
 export class TransportMetrics {
   framesSent = 0;
   framesReceived = 0;

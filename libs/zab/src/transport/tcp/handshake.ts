@@ -22,6 +22,11 @@
  * A wake-up is not authenticated: it only makes us dial the address our own ensemble map
  * gives for that id, and that dial authenticates.
  *
+ * Scope: the HMAC handshake keeps out processes that do not know the secret (a misconfigured
+ * replica, a stranger on the network). It does not protect the frames that follow: without
+ * `tls` they travel in clear and unauthenticated, so an active attacker on the path could
+ * read or alter them. Use `tls` where the network is not trusted.
+ *
  * Encoding (big-endian, inside a frame): byte 0 is the message type. Ids are uint32.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';

@@ -86,7 +86,9 @@ export class PeerConnection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error: Error) => this.close(error));
     socket.on('close', () => this.close('connection closed by the other side'));
-    socket.on('timeout', () => this.close(`no bytes received for ${settings.idleTimeoutMs} ms`));
+    socket.on('timeout', () => {
+      this.close(`idle (no bytes either way) for ${settings.idleTimeoutMs} ms`);
+    });
     if (handshake instanceof DialerHandshake) this.writeControl(handshake.start());
   }
 

@@ -41,7 +41,11 @@ export interface TcpPeerTransportOptions {
   handshakeTimeoutMs?: number;
   /** Inbound connections allowed in handshake at once; more are refused. Default 64. */
   pendingHandshakesMax?: number;
-  /** Close a link that received nothing for this long; 0 disables. Default 0. */
+  /**
+   * Close an established link on which no byte was sent or received for this long; 0
+   * disables. Default 0: idle links are normal (followers do not talk to each other), and
+   * dead peers are found by TCP keepalive and by the protocol's own heartbeats.
+   */
   idleTimeoutMs?: number;
   /** TCP keepalive probe delay on every connection; 0 disables. Default 10000 ms. */
   keepAliveDelayMs?: number;

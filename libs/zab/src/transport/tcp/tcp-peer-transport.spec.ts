@@ -142,6 +142,14 @@ test('a full send queue drops and counts; what was queued is delivered in order'
     }
     assert.equal(sender.send(1, Buffer.from('m5')), false, 'the sixth message is over the count');
     assert.deepEqual(sender.queued(1), { messages: 5, bytes: 10 });
+    const [line] = sender.metrics().peers;
+    assert.deepEqual({ ...line, failedAttempts: 0 }, {
+      id: 1,
+      connected: false,
+      queuedMessages: 5,
+      queuedBytes: 10,
+      failedAttempts: 0,
+    });
     assert.equal(sender.metrics().drops.queueFull, 1);
 
     receiver = await TcpPeerTransport.start({ id: 1, ensemble });
@@ -203,6 +211,19 @@ test('large payloads under write backpressure arrive whole and in order', async 
       assert.equal(got[sequence]![payloadBytes - 1], sequence % 251);
     }
     assert.equal(sender.transport.metrics().payloadBytesSent, count * payloadBytes);
+  } finally {
+    await closeAll(peers);
+  }
+});
+
+test('idleTimeoutMs closes a silent link, which is then re-established', async () => {
+  const { peers } = await startEnsemble(2, () => ({ idleTimeoutMs: 200 }));
+  try {
+    await allConnected(peers);
+    const [first] = peers as [StartedPeer, StartedPeer];
+    await first.logger.waitFor(/idle \(no bytes either way\) for 200 ms/, WAIT_MS);
+    await allConnected(peers);
+    assert.ok(first.transport.metrics().connectionsLost >= 1);
   } finally {
     await closeAll(peers);
   }

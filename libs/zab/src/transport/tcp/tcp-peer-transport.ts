@@ -32,7 +32,11 @@ import type {
   PeerTransport,
   TransportLogger,
 } from '../peer-transport.js';
-import { TransportMetrics, type TransportMetricsSnapshot } from '../transport-metrics.js';
+import {
+  TransportMetrics,
+  type PeerLinkSnapshot,
+  type TransportMetricsSnapshot,
+} from '../transport-metrics.js';
 import {
   AcceptorHandshake,
   DialerHandshake,
@@ -194,8 +198,18 @@ export class TcpPeerTransport implements PeerTransport {
     return { host: address.address, port: address.port };
   }
 
-  metrics(): TransportMetricsSnapshot {
-    return this.metricsValue.snapshot();
+  /** Counters plus one line per other replica; a fresh plain object (JSON-ready). */
+  metrics(): TransportMetricsSnapshot & { peers: PeerLinkSnapshot[] } {
+    const peers = [...this.links.values()]
+      .sort((a, b) => a.id - b.id)
+      .map((link) => ({
+        id: link.id,
+        connected: link.connection !== null,
+        queuedMessages: link.queue.length,
+        queuedBytes: link.queue.bytes,
+        failedAttempts: link.attempts,
+      }));
+    return { ...this.metricsValue.snapshot(), peers };
   }
 
   /** Payloads and bytes waiting in a peer's send queue (for `mntr` and tests). */
