@@ -20,6 +20,7 @@ export {
   UnknownPeerError,
 } from './errors/handshake-errors.js';
 export { TransportConfigurationError } from './errors/transport-configuration-error.js';
+export { PeerPortUnavailableError } from './errors/peer-port-unavailable-error.js';
 export type {
   PeerLinkSnapshot,
   TransportDrops,

@@ -1,11 +1,15 @@
 /**
  * Goal: transport options fail early with every problem listed, and resolve to the
- * documented defaults.
- * Method: a table of bad option sets, checked against the messages; one default run.
+ * documented defaults; a port in use is a typed error that names the address.
+ * Method: a table of bad option sets, checked against the messages; one default run; a
+ * server on an OS-assigned 127.0.0.1 port blocks the transport's port.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as net from 'node:net';
 import { TransportConfigurationError } from '../errors/transport-configuration-error.js';
+import { PeerPortUnavailableError } from '../errors/peer-port-unavailable-error.js';
+import { TcpPeerTransport } from './tcp-peer-transport.js';
 import {
   resolveTcpPeerTransportOptions,
   TCP_PEER_TRANSPORT_DEFAULTS,
@@ -45,6 +49,25 @@ test('every problem is reported at once', () => {
       return true;
     },
   );
+});
+
+test('a port in use fails start with PeerPortUnavailableError naming the address', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  const port = (blocker.address() as net.AddressInfo).port;
+  try {
+    const taken = { 1: { host: '127.0.0.1', port }, 2: { host: '127.0.0.1', port: 1 } };
+    await assert.rejects(
+      TcpPeerTransport.start({ id: 1, ensemble: taken }),
+      (error: unknown) => {
+        assert.ok(error instanceof PeerPortUnavailableError);
+        assert.match(error.message, new RegExp(`cannot listen for peers on 127.0.0.1:${port}`));
+        return true;
+      },
+    );
+  } finally {
+    await new Promise((resolve) => blocker.close(resolve));
+  }
 });
 
 test('the send queue must hold at least one full frame', () => {

@@ -24,6 +24,7 @@ import {
   PeerRejectedError,
 } from '../errors/handshake-errors.js';
 import { FrameTooLargeError } from '../errors/frame-errors.js';
+import { PeerPortUnavailableError } from '../errors/peer-port-unavailable-error.js';
 import type {
   MessageListener,
   PeerAddress,
@@ -103,7 +104,7 @@ export class TcpPeerTransport implements PeerTransport {
     const resolved = resolveTcpPeerTransportOptions(options);
     const transport = new TcpPeerTransport(resolved, ports);
     await transport.listen();
-    transport.warnIfInsecure();
+    transport.logStart();
     for (const link of transport.links.values()) transport.attempt(link);
     return transport;
   }
@@ -237,10 +238,12 @@ export class TcpPeerTransport implements PeerTransport {
       this.metricsValue.handshakeFailures += 1;
       this.logger.warn(`${this.prefix()}: inbound TLS handshake failed: ${error.message}`);
     });
+    const { listenHost: host, listenPort: port } = this.options;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: this.options.listenHost, port: this.options.listenPort }, () => {
-        server.off('error', reject);
+      const fail = (error: Error) => reject(new PeerPortUnavailableError(host, port, error));
+      server.once('error', fail);
+      server.listen({ host, port }, () => {
+        server.off('error', fail);
         resolve();
       });
     });
@@ -250,8 +253,15 @@ export class TcpPeerTransport implements PeerTransport {
     this.server = server;
   }
 
-  private warnIfInsecure(): void {
-    if (this.options.secret !== null) return;
+  private logStart(): void {
+    const { listenHost, listenPort, tls: tlsOptions, secret } = this.options;
+    const security = `${tlsOptions === null ? 'plain TCP' : 'mutual TLS'}, ` +
+      `${secret === null ? 'NO peer authentication' : 'HMAC-SHA256 peer authentication'}`;
+    this.logger.log(
+      `${this.prefix()}: listening on ${listenHost}:${listenPort} (${security}); ` +
+        `peers ${[...this.links.keys()].sort((a, b) => a - b).join(', ')}`,
+    );
+    if (secret !== null) return;
     this.logger.warn(
       `${this.prefix()}: WARNING: no peer secret is set, so any process that can reach ` +
         `${this.options.listenHost}:${this.options.listenPort} can join the ensemble as a ` +
