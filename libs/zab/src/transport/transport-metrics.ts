@@ -13,6 +13,11 @@ export interface TransportDrops {
   frameTooLarge: number;
   /** `send` after `close()`. */
   transportClosed: number;
+  /**
+   * With `queueWhileDisconnected: false` only: sent while the peer had no link, or still
+   * queued when its link was lost.
+   */
+  peerDisconnected: number;
 }
 
 export interface TransportMetricsSnapshot {
@@ -61,6 +66,7 @@ export class TransportMetrics {
     peerUnknown: 0,
     frameTooLarge: 0,
     transportClosed: 0,
+    peerDisconnected: 0,
   };
   dialAttempts = 0;
   reconnects = 0;

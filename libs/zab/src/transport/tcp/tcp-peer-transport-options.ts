@@ -49,6 +49,13 @@ export interface TcpPeerTransportOptions {
   idleTimeoutMs?: number;
   /** TCP keepalive probe delay on every connection; 0 disables. Default 10000 ms. */
   keepAliveDelayMs?: number;
+  /**
+   * True (default, as ZooKeeper's QuorumCnxManager): payloads sent to a peer without a link
+   * wait in its bounded queue and go out when a link is established. False: such sends are
+   * dropped, and a lost link drops what was still queued, so every payload a peer receives
+   * was sent while the link it arrives on was up (a strict channel per link).
+   */
+  queueWhileDisconnected?: boolean;
 }
 
 export interface ResolvedTcpPeerTransportOptions {
@@ -67,6 +74,7 @@ export interface ResolvedTcpPeerTransportOptions {
   pendingHandshakesMax: number;
   idleTimeoutMs: number;
   keepAliveDelayMs: number;
+  queueWhileDisconnected: boolean;
 }
 
 export const TCP_PEER_TRANSPORT_DEFAULTS = {
@@ -152,6 +160,7 @@ export function resolveTcpPeerTransportOptions(
     secret,
     tls: options.tls ?? null,
     listenHost: options.listenHost ?? own.host,
+    queueWhileDisconnected: options.queueWhileDisconnected ?? true,
     listenPort: own.port,
   };
 }

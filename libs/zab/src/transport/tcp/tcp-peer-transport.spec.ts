@@ -187,6 +187,7 @@ test('the byte bound drops too; send refuses unknown, self, oversize, closed', a
       peerUnknown: 2,
       frameTooLarge: 1,
       transportClosed: 1,
+      peerDisconnected: 0,
     });
   } finally {
     await sender.close();
@@ -226,5 +227,24 @@ test('idleTimeoutMs closes a silent link, which is then re-established', async (
     assert.ok(first.transport.metrics().connectionsLost >= 1);
   } finally {
     await closeAll(peers);
+  }
+});
+
+test('queueWhileDisconnected: false drops (and counts) sends to a peer without a link', async () => {
+  const ensemble = ensembleOf(await reserveLoopbackPorts(2));
+  const sender = await TcpPeerTransport.start({ id: 2, ensemble, queueWhileDisconnected: false });
+  let receiver: TcpPeerTransport | null = null;
+  try {
+    assert.equal(sender.send(1, Buffer.from('lost')), false);
+    assert.equal(sender.metrics().drops.peerDisconnected, 1);
+    receiver = await TcpPeerTransport.start({ id: 1, ensemble });
+    await waitForConnectedPeers(sender, [1], WAIT_MS);
+    const recorder = new MessageRecorder(receiver);
+    assert.equal(sender.send(1, Buffer.from('kept')), true);
+    await recorder.waitForCount(2, 1, WAIT_MS);
+    assert.deepEqual(recorder.bySender.get(2)!.map(String), ['kept']);
+  } finally {
+    await sender.close();
+    await receiver?.close();
   }
 });

@@ -154,6 +154,9 @@ export class TcpPeerTransport implements PeerTransport {
     if (payload.length > this.options.frameBytesMax) {
       return this.drop(() => (drops.frameTooLarge += 1));
     }
+    if (link.connection === null && !this.options.queueWhileDisconnected) {
+      return this.drop(() => (drops.peerDisconnected += 1));
+    }
     if (!link.queue.offer(payload)) return this.drop(() => (drops.queueFull += 1));
     if (link.connection !== null) this.scheduleFlush(link);
     return true;
@@ -359,6 +362,7 @@ export class TcpPeerTransport implements PeerTransport {
       this.logger.log(`${this.prefix()}: peer ${peer} dialed again; replacing its old link`);
       previous.close('replaced by a newer link from the same peer');
       this.metricsValue.connectionsLost += 1;
+      this.dropQueuedIfStrict(link);
       this.emitPeerState(peer, 'disconnected');
     }
     if (link.retryTimer !== null) clearTimeout(link.retryTimer);
@@ -397,6 +401,7 @@ export class TcpPeerTransport implements PeerTransport {
     if (link.connection === connection) {
       link.connection = null;
       this.metricsValue.connectionsLost += 1;
+      this.dropQueuedIfStrict(link);
       this.emitPeerState(link.id, 'disconnected');
     }
     if (connection.direction === 'outbound' || closed.closedIn === 'established') {
@@ -449,6 +454,13 @@ export class TcpPeerTransport implements PeerTransport {
   private flushConnection(connection: PeerConnection): void {
     const link = connection.peer === null ? undefined : this.links.get(connection.peer);
     if (link !== undefined && link.connection === connection) this.scheduleFlush(link);
+  }
+
+  /** `queueWhileDisconnected: false`: what a lost link did not write is dropped with it. */
+  private dropQueuedIfStrict(link: PeerLink): void {
+    if (this.options.queueWhileDisconnected) return;
+    this.metricsValue.drops.peerDisconnected += link.queue.length;
+    link.queue.clear();
   }
 
   private drop(count: () => void): false {
