@@ -230,7 +230,7 @@ test('idleTimeoutMs closes a silent link, which is then re-established', async (
   }
 });
 
-test('queueWhileDisconnected: false drops (and counts) sends to a peer without a link', async () => {
+test('queueWhileDisconnected: false drops and counts sends to a peer with no link', async () => {
   const ensemble = ensembleOf(await reserveLoopbackPorts(2));
   const sender = await TcpPeerTransport.start({ id: 2, ensemble, queueWhileDisconnected: false });
   let receiver: TcpPeerTransport | null = null;
