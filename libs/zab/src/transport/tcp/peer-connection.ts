@@ -146,13 +146,8 @@ export class PeerConnection {
   /** Closes at once (destroy). `why` is an Error for failures, a string for orderly ends. */
   close(why: Error | string): void {
     if (this.stateValue === 'closed') return;
-    const closedIn = this.stateValue;
-    this.stateValue = 'closed';
-    this.clearHandshakeTimer();
     this.socket.destroy();
-    const error = typeof why === 'string' ? null : why;
-    const reason = typeof why === 'string' ? why : why.message;
-    this.events.onClosed(this, { reason, error, closedIn });
+    this.reportClosed(why);
   }
 
   /** Sends `frame` as the last one, then closes (the socket lingers until flushed). */
@@ -160,6 +155,10 @@ export class PeerConnection {
     if (this.stateValue === 'closed') return;
     this.socket.end(encodeFrame(frame));
     setTimeout(() => this.socket.destroy(), LINGER_AFTER_END_MS).unref();
+    this.reportClosed(why);
+  }
+
+  private reportClosed(why: Error | string): void {
     const closedIn = this.stateValue;
     this.stateValue = 'closed';
     this.clearHandshakeTimer();

@@ -123,6 +123,8 @@ test('a peer restarted on the same port is reconnected, with backoff, by both si
     await fromRestarted.waitForCount(2, 1, WAIT_MS);
     assert.ok(third.transport.metrics().reconnects >= 1, 'peer 3 redialed after a delay');
     assert.ok(first.transport.metrics().connectionsLost >= 1);
+    await restarted.close();
+    assert.deepEqual(restarted.connectedPeers(), [], 'no link is reported after close()');
   } finally {
     await closeAll(peers);
     await restarted?.close();
@@ -182,6 +184,7 @@ test('the byte bound drops too; send refuses unknown, self, oversize, closed', a
     assert.equal(sender.send(1, Buffer.from('x')), false, 'self');
     await sender.close();
     assert.equal(sender.send(2, Buffer.from('x')), false, 'closed');
+    assert.deepEqual(sender.connectedPeers(), []);
     assert.deepEqual(sender.metrics().drops, {
       queueFull: 1,
       peerUnknown: 2,

@@ -186,6 +186,8 @@ export class TcpPeerTransport implements PeerTransport {
       link.retryTimer = null;
       link.connection?.close('transport closed');
       link.outgoing?.close('transport closed');
+      link.connection = null;
+      link.outgoing = null;
       link.queue.clear();
     }
     for (const connection of [...this.pendingInbound]) connection.close('transport closed');
