@@ -235,7 +235,14 @@ export class TcpPeerTransport implements PeerTransport {
       tlsOptions === null
         ? net.createServer(onSocket)
         : tls.createServer(
-            { ...tlsOptions, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+            {
+              key: tlsOptions.key,
+              cert: tlsOptions.cert,
+              ca: tlsOptions.ca,
+              requestCert: true,
+              rejectUnauthorized: false,
+              minVersion: 'TLSv1.2',
+            },
             onSocket,
           );
     server.maxConnections = this.options.pendingHandshakesMax + 2 * this.links.size;
@@ -267,11 +274,14 @@ export class TcpPeerTransport implements PeerTransport {
         `peers ${[...this.links.keys()].sort((a, b) => a - b).join(', ')}`,
     );
     if (secret !== null) return;
+    const who =
+      tlsOptions === null
+        ? `any process that can reach ${listenHost}:${listenPort}`
+        : 'any process with a certificate from the peer CA';
     this.logger.warn(
-      `${this.prefix()}: WARNING: no peer secret is set, so any process that can reach ` +
-        `${this.options.listenHost}:${this.options.listenPort} can join the ensemble as a ` +
-        'replica and read or forge replicated data. Set the same `secret` on every replica ' +
-        '(and `tls` to encrypt peer traffic).',
+      `${this.prefix()}: WARNING: no peer secret is set, so ${who} can join the ensemble ` +
+        'as a replica and read or forge replicated data. Set the same `secret` on every ' +
+        'replica (and `tls` to encrypt peer traffic).',
     );
   }
 
