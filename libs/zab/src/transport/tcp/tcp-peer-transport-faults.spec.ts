@@ -15,7 +15,8 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import type { PeerId } from '../../core/ids.js';
 import { encodeFrame, encodeFrameHeader } from '../frame-encoder.js';
-import { encodeHello, NONCE_BYTES } from './handshake.js';
+import { FrameDecoder } from '../frame-decoder.js';
+import { DialerHandshake, encodeHello, NONCE_BYTES, type HandshakeStep } from './handshake.js';
 import {
   closeAll,
   LOOPBACK,
@@ -44,7 +45,7 @@ async function rawConnect(port: number): Promise<{ socket: net.Socket; closed: P
   return { socket, closed };
 }
 
-async function waitClosed(closed: Promise<Buffer>, what: string): Promise<Buffer> {
+async function waitClosed<T>(closed: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), WAIT_MS);
@@ -67,6 +68,32 @@ async function assertStillLinked(peers: StartedPeer[], ids: PeerId[]): Promise<v
   const recorder = new MessageRecorder(second.transport);
   assert.equal(first.transport.send(second.id, Buffer.from('still fine')), true);
   await recorder.waitForCount(first.id, 1, WAIT_MS);
+}
+
+/** A hand-driven dialer: completes the handshake as `localId` on a raw socket. */
+async function rawLink(port: number, localId: PeerId, targetId: PeerId, secret: string) {
+  const client = await rawConnect(port);
+  const context = {
+    localId,
+    isKnownPeer: () => true,
+    secret: Buffer.from(secret),
+    randomNonce: () => randomBytes(NONCE_BYTES),
+  };
+  const handshake = new DialerHandshake(context, targetId);
+  const decoder = new FrameDecoder(1024);
+  const established = new Promise<HandshakeStep>((resolve) => {
+    client.socket.on('data', (chunk: Buffer) => {
+      decoder.push(chunk, (frame) => {
+        const step = handshake.onFrame(frame);
+        if (step.kind === 'send') client.socket.write(encodeFrame(step.frame));
+        else resolve(step);
+      });
+    });
+  });
+  client.socket.write(encodeFrame(handshake.start()));
+  const step = await waitClosed(established, `a raw handshake as peer ${localId}`);
+  assert.equal(step.kind, 'established');
+  return client;
 }
 
 function helloFrom(senderId: PeerId, targetId: PeerId, secret: Buffer | null): Buffer {
@@ -176,6 +203,35 @@ test('inbound handshakes beyond pendingHandshakesMax are refused at once', async
     await assertStillLinked(peers, [1, 2]);
   } finally {
     for (const socket of sockets) socket.destroy();
+    await closeAll(peers);
+  }
+});
+
+test('a second link dialed by the same higher id replaces the first; one remains', async () => {
+  const { peers } = await startEnsemble(3, () => ({ secret: 'k' }));
+  const [first, second, third] = peers as [StartedPeer, StartedPeer, StartedPeer];
+  const events: string[] = [];
+  try {
+    // Stop the real peer 3, then impersonate it (it knows the secret) and dial twice
+    // without closing the first link, as a peer that lost its link unnoticed would.
+    await third.transport.close();
+    await waitForConnectedPeers(first.transport, [2], WAIT_MS);
+    first.transport.onPeerState((peer, state) => events.push(`${peer}:${state}`));
+    const port = first.transport.listenAddress.port;
+    const older = await rawLink(port, 3, 1, 'k');
+    const newer = await rawLink(port, 3, 1, 'k');
+    await waitClosed(older.closed, 'the close of the replaced link');
+    assert.deepEqual(events, ['3:connected', '3:disconnected', '3:connected']);
+    assert.deepEqual(first.transport.connectedPeers(), [2, 3]);
+    await first.logger.waitFor(/peer 3 dialed again; replacing its old link/, WAIT_MS);
+    const recorder = new MessageRecorder(first.transport);
+    newer.socket.write(encodeFrame(Buffer.from('over the newer link')));
+    await recorder.waitForCount(3, 1, WAIT_MS);
+    assert.equal(second.transport.send(1, Buffer.from('the 1-2 link is untouched')), true);
+    await recorder.waitForCount(2, 1, WAIT_MS);
+    assert.ok(!events.includes('2:disconnected'));
+    newer.socket.destroy();
+  } finally {
     await closeAll(peers);
   }
 });
