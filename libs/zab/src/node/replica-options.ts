@@ -31,7 +31,17 @@ export interface ReplicaOptions {
   containerDeletesPerCheckMax: number;
   /** Writes admitted but not yet durable; further writes wait. Default 10000. */
   pendingWritesMax: number;
+  /**
+   * Where `ZabModule` runs the replica. `'worker'` (default): in a `worker_threads` worker, so
+   * app code that blocks the main thread cannot stall its timers, fsyncs or session handling;
+   * the app talks to it by batched messages. `'main'`: on the app's own event loop, which
+   * saves the message hop and exposes the `Replica` object itself as `ZAB_REPLICA`.
+   * `Replica.open` ignores it (it always runs where it is called).
+   */
+  isolation: ReplicaIsolation;
 }
+
+export type ReplicaIsolation = 'worker' | 'main';
 
 export const REPLICA_DEFAULTS: Readonly<ReplicaOptions> = Object.freeze({
   dataDir: './.zab/1',
@@ -46,6 +56,7 @@ export const REPLICA_DEFAULTS: Readonly<ReplicaOptions> = Object.freeze({
   containerCheckIntervalMs: 60_000,
   containerDeletesPerCheckMax: 10_000,
   pendingWritesMax: 10_000,
+  isolation: 'worker',
 });
 
 /** Thrown when options are invalid; `problems` lists each one. */
@@ -98,6 +109,12 @@ export function resolveReplicaOptions(input: Partial<ReplicaOptions> | undefined
   };
   if (typeof options.dataDir !== 'string' || options.dataDir.length === 0) {
     problems.push(`dataDir must be a non-empty string (a directory path, or ':memory:'); got ${JSON.stringify(options.dataDir)}`);
+  }
+  if (options.isolation !== 'worker' && options.isolation !== 'main') {
+    problems.push(
+      `isolation must be 'worker' or 'main'; got ${JSON.stringify(options.isolation)} ` +
+        `('worker' keeps the replica off the app's event loop)`,
+    );
   }
   const rules: IntegerRule[] = [
     ...INTEGER_RULES,
