@@ -1,7 +1,9 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import type { CoordinationClient } from '../node/coordination-client.js';
 import { LocalCoordinationClient } from '../node/local-client.js';
 import { Replica, type ReplicaLogger } from '../node/replica.js';
-import { resolveReplicaOptions } from '../node/replica-options.js';
+import { resolveReplicaOptions, type ReplicaOptions } from '../node/replica-options.js';
+import { WorkerReplicaHandle } from '../node/worker-host.js';
 import { CoordinationService } from './coordination.service.js';
 import { ZAB_CLIENT, ZAB_REPLICA } from './zab.constants.js';
 import { ZabLifecycle } from './zab.lifecycle.js';
@@ -23,9 +25,26 @@ function nestLogger(): ReplicaLogger {
 }
 
 /**
- * Runs an embedded replica as a provider. The replica is opened (recovered from its data
- * directory) by an async provider factory, so the application's start waits until it serves;
- * `app.close()` closes this instance's session and the replica last.
+ * The replica backend `isolation` asks for: a `WorkerReplicaHandle` (replica in a worker
+ * thread, the default) or the `Replica` itself on the app's event loop (`'main'`). Both have
+ * the `state`, `options` and `close()` that `ZabLifecycle` uses.
+ */
+function openReplica(options: ReplicaOptions): Promise<Replica | WorkerReplicaHandle> {
+  if (options.isolation === 'main') return Replica.open(options, { logger: nestLogger() });
+  return WorkerReplicaHandle.open(options, { logger: nestLogger() });
+}
+
+/** This instance's own session: a local one, kept alive by the replica wherever it runs. */
+function connectClient(replica: Replica | WorkerReplicaHandle): Promise<CoordinationClient> {
+  if (replica instanceof WorkerReplicaHandle) return replica.connect(replica.options.sessionTimeoutMs);
+  return LocalCoordinationClient.connect(replica, replica.options.sessionTimeoutMs);
+}
+
+/**
+ * Runs an embedded replica as a provider, in a worker thread unless `isolation: 'main'`. The
+ * replica is opened (recovered from its data directory) by an async provider factory, so the
+ * application's start waits until it serves; `app.close()` closes this instance's session and
+ * the replica last. `ZAB_REPLICA` is the `WorkerReplicaHandle` or (main) the `Replica`.
  */
 @Module({
   providers: [
@@ -33,13 +52,12 @@ function nestLogger(): ReplicaLogger {
       provide: ZAB_REPLICA,
       inject: [ZAB_MODULE_OPTIONS],
       useFactory: (options: ZabModuleOptions | undefined) =>
-        Replica.open(resolveReplicaOptions(stripExtras(options)), { logger: nestLogger() }),
+        openReplica(resolveReplicaOptions(stripExtras(options))),
     },
     {
       provide: ZAB_CLIENT,
       inject: [ZAB_REPLICA],
-      useFactory: (replica: Replica) =>
-        LocalCoordinationClient.connect(replica, replica.options.sessionTimeoutMs),
+      useFactory: connectClient,
     },
     CoordinationService,
     ZabLifecycle,
