@@ -27,7 +27,7 @@ export {
 } from './node/replica-options.js';
 export { ReplicaStoppedError, RecoveryError } from './node/replica-errors.js';
 export { LocalCoordinationClient } from './node/local-client.js';
-export { WorkerReplicaHandle } from './node/worker-host.js';
+export { WorkerReplicaHandle, type WorkerTraffic } from './node/worker-host.js';
 export { WorkerCoordinationClient } from './node/worker-client.js';
 export { ReplicaWorkerExitedError, type RecordedEvent } from './node/worker-protocol.js';
 export {

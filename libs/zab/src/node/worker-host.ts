@@ -38,6 +38,24 @@ import {
 
 const WORKER_ENTRY = new URL('./worker-entry.js', import.meta.url);
 
+/** Flags of the main process that make no sense for a worker (it would refuse to start). */
+const MAIN_ONLY_FLAGS = new Set(['--input-type', '--eval', '-e', '--print', '-p']);
+
+/**
+ * The process's flags minus the main-only ones (the worker inherits the rest, e.g. loaders,
+ * source maps, heap limits). `--eval <code>` style pairs drop their value too.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i]!;
+    const name = flag.split('=', 1)[0]!;
+    if (!MAIN_ONLY_FLAGS.has(name)) kept.push(flag);
+    else if (!flag.includes('=')) i += 1;
+  }
+  return kept;
+}
+
 const SILENT_LOGGER: ReplicaLogger = { log() {}, warn() {}, error() {} };
 
 interface Pending {
@@ -45,7 +63,16 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+/** Message counts across the thread boundary (diagnostics: how well batching coalesces). */
+export interface WorkerTraffic {
+  messagesSent: number;
+  requestsSent: number;
+  messagesReceived: number;
+  itemsReceived: number;
+}
+
 export class WorkerReplicaHandle implements WorkerSessionLink {
+  readonly traffic: WorkerTraffic = { messagesSent: 0, requestsSent: 0, messagesReceived: 0, itemsReceived: 0 };
   private nextId = 1;
   private nextSession = 1;
   private readonly pending = new Map<number, Pending>();
@@ -73,6 +100,8 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
       this.settleOpen = { resolve: () => resolve(), reject };
     });
     worker.on('message', (message: Batch<WorkerItem>) => {
+      this.traffic.messagesReceived += 1;
+      this.traffic.itemsReceived += message.batch.length;
       for (const item of message.batch) this.dispatch(item);
     });
     worker.on('error', (error: Error) => {
@@ -91,7 +120,7 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
   ): Promise<WorkerReplicaHandle> {
     const options = resolveReplicaOptions(input);
     const start: WorkerStartData = { options };
-    const worker = new Worker(WORKER_ENTRY, { workerData: start });
+    const worker = new Worker(WORKER_ENTRY, { workerData: start, execArgv: workerExecArgv(process.execArgv) });
     const handle = new WorkerReplicaHandle(worker, options, ports.logger ?? SILENT_LOGGER);
     await handle.opened;
     handle.updateReference();
@@ -205,6 +234,8 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
   /** Posts a batch; a value that cannot be cloned fails only its own request. */
   private post(message: Batch<HostRequest>, transfer: ArrayBuffer[]): void {
     if (this.gone !== undefined) return;
+    this.traffic.messagesSent += 1;
+    this.traffic.requestsSent += message.batch.length;
     try {
       this.worker.postMessage(message, transfer);
       return;
