@@ -82,6 +82,11 @@ export class WorkerServer {
         return;
       }
       case 'probe':
+        if (request.probe.op === 'crash') {
+          // Thrown out of the message handler: uncaught, so the worker dies before anything
+          // queued in this turn (this probe's reply included) is posted.
+          throw new Error('replica worker crashed on request (crash probe)');
+        }
         this.answer(request.id, this.probe(request.probe));
         return;
       case 'shutdown':
@@ -182,11 +187,7 @@ export class WorkerServer {
       case 'recorded':
         return [...this.recorder.events];
       case 'crash':
-        // Thrown outside any promise, so it is uncaught and the worker dies before replying.
-        setImmediate(() => {
-          throw new Error('replica worker crashed on request (crash probe)');
-        });
-        return undefined;
+        throw new Error('unreachable: the crash probe is handled in handle()');
     }
   }
 }
