@@ -1,8 +1,9 @@
 /**
- * Goal: a replica hosted in a worker thread is indistinguishable, through `CoordinationClient`,
- * from one on the main thread, and its thread boundary is safe: the same contract table passes
- * on both backends; requests and replies are batched; errors of every kind cross as the same
- * typed classes; a worker that dies fails every pending call with `ReplicaWorkerExitedError`,
+ * Goal: the thread boundary of a replica hosted in a worker is safe and cheap (the
+ * `CoordinationClient` contract itself runs on both backends in
+ * test/coordination-client-contract.e2e-spec.ts): requests and replies are batched; errors of
+ * every kind cross as the same typed classes; the worker gets the process's flags minus the
+ * main-only ones; a worker that dies fails every pending call with `ReplicaWorkerExitedError`,
  * ends its sessions as `expired` and is logged; an idle handle does not keep the process alive.
  * Method: real replicas (memory storage, or temp directories where the disk matters); every
  * wait is on an event with a bounded timeout.
@@ -16,12 +17,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StorageLockedError } from '../storage/storage-errors.js';
 import { deferred, withTimeout } from '../testing/with-timeout.js';
-import { describeCoordinationClient, type Backend } from './coordination-client-behaviours.test-support.js';
-import { LocalCoordinationClient } from './local-client.js';
-import { Replica } from './replica.js';
 import { ReplicaStoppedError } from './replica-errors.js';
 import { ReplicaConfigurationError } from './replica-options.js';
-import { WorkerReplicaHandle } from './worker-host.js';
+import { WorkerReplicaHandle, workerExecArgv } from './worker-host.js';
 import { ReplicaWorkerExitedError } from './worker-protocol.js';
 
 const dirs: string[] = [];
@@ -33,31 +31,6 @@ function tempDir(): string {
 after(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-const mainThread: Backend = {
-  name: 'the main thread (LocalCoordinationClient)',
-  async open(options) {
-    const replica = await Replica.open(options);
-    return {
-      connect: (timeoutMs, connectOptions) => LocalCoordinationClient.connect(replica, timeoutMs, connectOptions),
-      close: () => replica.close(),
-    };
-  },
-};
-
-const workerThread: Backend = {
-  name: 'a worker thread (WorkerCoordinationClient)',
-  async open(options) {
-    const handle = await WorkerReplicaHandle.open(options);
-    return {
-      connect: (timeoutMs, connectOptions) => handle.connect(timeoutMs, connectOptions),
-      close: () => handle.close(),
-    };
-  },
-};
-
-describeCoordinationClient(mainThread);
-describeCoordinationClient(workerThread);
 
 /** Records what the handle logs, to check what an operator would see. */
 function recordingLogger(): { lines: string[]; logger: { log(m: string): void; warn(m: string): void; error(m: string): void } } {
@@ -143,6 +116,13 @@ describe('worker host', () => {
     await assert.rejects(client.getData('/before'), ReplicaWorkerExitedError);
     await assert.rejects(handle.connect(1000), ReplicaWorkerExitedError);
     await handle.close();
+  });
+
+  test('the worker inherits the process flags except the main-only ones', () => {
+    assert.deepEqual(
+      workerExecArgv(['--enable-source-maps', '--input-type=module', '-e', 'code', '--max-old-space-size=512', '--print', 'x']),
+      ['--enable-source-maps', '--max-old-space-size=512'],
+    );
   });
 
   test('the process is kept alive while a call is pending, and not by an idle handle', () => {

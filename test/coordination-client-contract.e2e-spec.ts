@@ -1,15 +1,16 @@
 /**
- * The `CoordinationClient` contract as a table of tests, run against every backend: the
- * in-process client on a replica on this thread, and the worker-backed client whose replica
- * runs in a worker thread. Each backend must pass the same table unchanged: operations and
- * typed errors, per-session FIFO, ZooKeeper's watch ordering (event before the changed data
- * can be read), observations of every change, ephemerals on close and on expiry, multi errors.
- * Waits are on events with bounded timeouts, never on sleeps.
+ * Goal: the `CoordinationClient` contract holds on every backend: the in-process client on a
+ * replica on this thread, and the worker-backed client whose replica runs in a worker thread.
+ * Both pass the same table unchanged: operations and typed errors, per-session FIFO,
+ * ZooKeeper's watch ordering (event before the changed data can be read), observations of
+ * every change, ephemerals on close and on expiry, multi errors, buffer ownership.
+ * Method: one table of tests (`describeCoordinationClient`) registered once per backend, on
+ * real replicas over memory storage; waits are on events with bounded timeouts, never sleeps.
  */
 import { test, describe, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCode } from '../state/error-code.js';
 import {
+  ErrorCode,
   BadVersionError,
   InvalidPathError,
   KeeperError,
@@ -19,19 +20,24 @@ import {
   NotEmptyError,
   NoWatcherError,
   SessionExpiredError,
-} from '../state/keeper-error.js';
-import type { WatchEvent } from '../state/watch-event.js';
-import { deferred, withTimeout } from '../testing/with-timeout.js';
-import { MultiError, type CoordinationClient, type Observation } from './coordination-client.js';
-import type { ReplicaOptions } from './replica-options.js';
+  LocalCoordinationClient,
+  MultiError,
+  Replica,
+  WorkerReplicaHandle,
+  type CoordinationClient,
+  type Observation,
+  type ReplicaOptions,
+  type WatchEvent,
+} from '../libs/zab/src/index.js';
+import { deferred, withTimeout } from '../libs/zab/src/testing/with-timeout.js';
 
 /** One replica with sessions on it, however it is hosted. */
-export interface BackendInstance {
+interface BackendInstance {
   connect(sessionTimeoutMs: number, options?: { local?: boolean }): Promise<CoordinationClient>;
   close(): Promise<void>;
 }
 
-export interface Backend {
+interface Backend {
   name: string;
   open(options: Partial<ReplicaOptions>): Promise<BackendInstance>;
 }
@@ -39,7 +45,7 @@ export interface Backend {
 const text = (s: string): Buffer => Buffer.from(s);
 
 /** Registers the contract's tests for `backend` under a `describe` named after it. */
-export function describeCoordinationClient(backend: Backend): void {
+function describeCoordinationClient(backend: Backend): void {
   const opened: BackendInstance[] = [];
   async function start(options: Partial<ReplicaOptions> = {}): Promise<{
     instance: BackendInstance;
@@ -281,3 +287,25 @@ function describeSessions(start: Start): void {
     assert.equal(await watcher.exists('/lease'), null);
   });
 }
+
+describeCoordinationClient({
+  name: 'the main thread (LocalCoordinationClient)',
+  async open(options) {
+    const replica = await Replica.open(options);
+    return {
+      connect: (timeoutMs, connectOptions) => LocalCoordinationClient.connect(replica, timeoutMs, connectOptions),
+      close: () => replica.close(),
+    };
+  },
+});
+
+describeCoordinationClient({
+  name: 'a worker thread (WorkerCoordinationClient)',
+  async open(options) {
+    const handle = await WorkerReplicaHandle.open(options);
+    return {
+      connect: (timeoutMs, connectOptions) => handle.connect(timeoutMs, connectOptions),
+      close: () => handle.close(),
+    };
+  },
+});
