@@ -56,6 +56,10 @@ describe('worker host', () => {
     assert.equal(handle.traffic.requestsSent - before.requestsSent, 200);
     const received = handle.traffic.messagesReceived - before.messagesReceived;
     assert.ok(received < 20, `200 replies in ${received} messages`);
+    // Each value read arrives as its own exact buffer (not a view of a cloned 8 KiB pool).
+    const read = await client.getData('/n7');
+    assert.deepEqual([...read.data], [7]);
+    assert.equal(read.data.buffer.byteLength, 1);
     await handle.close();
   });
 

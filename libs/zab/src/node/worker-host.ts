@@ -209,6 +209,9 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
     if (this.stateValue === 'serving') this.stateValue = 'closing';
     try {
       await this.request((id) => ({ kind: 'shutdown', id }));
+    } catch (error) {
+      // A worker that died meanwhile has nothing left to close (its death is reported).
+      if (!(error instanceof ReplicaWorkerExitedError)) throw error;
     } finally {
       this.deliberateExit = true;
       await this.worker.terminate();

@@ -14,8 +14,9 @@
  *   - main -> worker: data given to a write is copied at the call into a fresh ArrayBuffer
  *     that is then transferred (the caller may reuse its buffer at once, as with the local
  *     client; the copy is owned by the worker after the post).
- *   - worker -> main: data read from the tree is copied by the structured clone (never
- *     transferred: small buffers share Node's pool); the main thread owns what it receives.
+ *   - worker -> main: data read from the tree is first copied exactly (the tree hands out
+ *     small Buffers on Node's shared pool, which must neither be transferred nor cloned
+ *     whole), then cloned; the main thread owns what it receives.
  * Errors cross as `WireError` and are re-created as the same typed class (`reviveError`).
  */
 import {
