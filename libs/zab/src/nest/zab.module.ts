@@ -36,8 +36,9 @@ function openReplica(options: ReplicaOptions): Promise<Replica | WorkerReplicaHa
 
 /** This instance's own session: a local one, kept alive by the replica wherever it runs. */
 function connectClient(replica: Replica | WorkerReplicaHandle): Promise<CoordinationClient> {
-  if (replica instanceof WorkerReplicaHandle) return replica.connect(replica.options.sessionTimeoutMs);
-  return LocalCoordinationClient.connect(replica, replica.options.sessionTimeoutMs);
+  const timeoutMs = replica.options.sessionTimeoutMs;
+  if (replica instanceof WorkerReplicaHandle) return replica.connect(timeoutMs);
+  return LocalCoordinationClient.connect(replica, timeoutMs);
 }
 
 /**

@@ -67,7 +67,11 @@ export class WorkerCoordinationClient implements CoordinationClient {
     return this.stateValue;
   }
 
-  async create(path: string, data: Buffer, options?: CreateOptions): Promise<{ path: string; stat: Stat }> {
+  async create(
+    path: string,
+    data: Buffer,
+    options?: CreateOptions,
+  ): Promise<{ path: string; stat: Stat }> {
     const copy = transferable(data);
     return this.call({ method: 'create', args: [path, copy, options] }, [copy.buffer]);
   }
@@ -128,7 +132,11 @@ export class WorkerCoordinationClient implements CoordinationClient {
     return this.call({ method: 'sync', args: [path] });
   }
 
-  addWatch(path: string, mode: 'persistent' | 'persistentRecursive', listener: WatchListener): Promise<void> {
+  addWatch(
+    path: string,
+    mode: 'persistent' | 'persistentRecursive',
+    listener: WatchListener,
+  ): Promise<void> {
     return this.call({ method: 'addWatch', args: [path, mode, this.watchId(listener)] });
   }
 
@@ -136,11 +144,18 @@ export class WorkerCoordinationClient implements CoordinationClient {
     return this.call({ method: 'removeWatches', args: [path, this.watchId(listener), type] });
   }
 
-  async observe(path: string, kind: ObserveKind, listener: (observation: Observation) => void): Promise<() => void> {
+  async observe(
+    path: string,
+    kind: ObserveKind,
+    listener: (observation: Observation) => void,
+  ): Promise<() => void> {
     const observerId = this.nextObserverId++;
     this.observers.set(observerId, listener);
     try {
-      await this.link.request((id) => ({ kind: 'observe', id, session: this.session, observerId, path, observe: kind }));
+      const session = this.session;
+      await this.link.request((id) => ({
+        kind: 'observe', id, session, observerId, path, observe: kind,
+      }));
     } catch (error) {
       this.observers.delete(observerId);
       throw error;
@@ -191,7 +206,8 @@ export class WorkerCoordinationClient implements CoordinationClient {
   }
 
   private call<T>(call: ClientCall, transfer?: ArrayBuffer[]): Promise<T> {
-    return this.link.request<T>((id) => ({ kind: 'call', id, session: this.session, ...call }), transfer);
+    const session = this.session;
+    return this.link.request<T>((id) => ({ kind: 'call', id, session, ...call }), transfer);
   }
 
   /** A stable id per listener, so `removeWatches` reaches the watch the listener set. */
@@ -212,7 +228,8 @@ export class WorkerCoordinationClient implements CoordinationClient {
 /** Copies write data for transfer; anything but bytes is refused as the wire would. */
 function transferable(data: unknown): Uint8Array<ArrayBuffer> {
   if (!(data instanceof Uint8Array)) {
-    throw new BadArgumentsError(ErrorCode.BadArguments, undefined, 'data must be a Buffer or a Uint8Array');
+    const detail = 'data must be a Buffer or a Uint8Array';
+    throw new BadArgumentsError(ErrorCode.BadArguments, undefined, detail);
   }
   return copyForTransfer(data);
 }
@@ -220,5 +237,6 @@ function transferable(data: unknown): Uint8Array<ArrayBuffer> {
 /** Structured clone turned Buffers into Uint8Arrays; observers get Buffers again. */
 function reviveObservation(observation: Observation): Observation {
   if (observation.kind !== 'data' || observation.value === null) return observation;
-  return { kind: 'data', value: { data: asBuffer(observation.value.data), stat: observation.value.stat } };
+  const { data, stat } = observation.value;
+  return { kind: 'data', value: { data: asBuffer(data), stat } };
 }

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StorageLockedError } from '../storage/storage-errors.js';
 import { deferred, withTimeout } from '../testing/with-timeout.js';
+import type { ReplicaLogger } from './replica.js';
 import { ReplicaStoppedError } from './replica-errors.js';
 import { ReplicaConfigurationError } from './replica-options.js';
 import { WorkerReplicaHandle, workerExecArgv } from './worker-host.js';
@@ -33,7 +34,7 @@ after(() => {
 });
 
 /** Records what the handle logs, to check what an operator would see. */
-function recordingLogger(): { lines: string[]; logger: { log(m: string): void; warn(m: string): void; error(m: string): void } } {
+function recordingLogger(): { lines: string[]; logger: ReplicaLogger } {
   const lines: string[] = [];
   return {
     lines,
@@ -77,7 +78,8 @@ describe('worker host', () => {
   });
 
   test('configuration and storage errors of open keep their classes and fields', async () => {
-    await assert.rejects(WorkerReplicaHandle.open({ tickMs: 0, isolation: 'thread' as never }), (e: unknown) => {
+    const bad = WorkerReplicaHandle.open({ tickMs: 0, isolation: 'thread' as never });
+    await assert.rejects(bad, (e: unknown) => {
       assert.ok(e instanceof ReplicaConfigurationError);
       assert.equal(e.problems.length, 2);
       assert.match(e.message, /isolation must be 'worker' or 'main'; got "thread"/);
@@ -109,12 +111,13 @@ describe('worker host', () => {
     await assert.rejects(handle.crashForTest(), ReplicaWorkerExitedError);
     await assert.rejects(write, (e: unknown) => {
       assert.ok(e instanceof ReplicaWorkerExitedError);
-      assert.match(e.message, /replica worker exited unexpectedly \(exit code 1: replica worker crashed/);
+      assert.match(e.message, /worker exited unexpectedly \(exit code 1: replica worker crashed/);
       return true;
     });
     assert.equal(await withTimeout(ended.promise, 2000, 'session end'), 'expired');
     assert.equal(client.state, 'expired');
-    assert.ok((await withTimeout(failed.promise, 2000, 'failure')) instanceof ReplicaWorkerExitedError);
+    const failure = await withTimeout(failed.promise, 2000, 'failure');
+    assert.ok(failure instanceof ReplicaWorkerExitedError);
     assert.equal(handle.state, 'failed');
     assert.ok(lines.some((line) => /^error the replica worker exited unexpectedly/.test(line)));
     await assert.rejects(client.getData('/before'), ReplicaWorkerExitedError);
@@ -124,7 +127,10 @@ describe('worker host', () => {
 
   test('the worker inherits the process flags except the main-only ones', () => {
     assert.deepEqual(
-      workerExecArgv(['--enable-source-maps', '--input-type=module', '-e', 'code', '--max-old-space-size=512', '--print', 'x']),
+      workerExecArgv([
+        '--enable-source-maps', '--input-type=module', '-e', 'code',
+        '--max-old-space-size=512', '--print', 'x',
+      ]),
       ['--enable-source-maps', '--max-old-space-size=512'],
     );
   });

@@ -72,7 +72,12 @@ export interface WorkerTraffic {
 }
 
 export class WorkerReplicaHandle implements WorkerSessionLink {
-  readonly traffic: WorkerTraffic = { messagesSent: 0, requestsSent: 0, messagesReceived: 0, itemsReceived: 0 };
+  readonly traffic: WorkerTraffic = {
+    messagesSent: 0,
+    requestsSent: 0,
+    messagesReceived: 0,
+    itemsReceived: 0,
+  };
   private nextId = 1;
   private nextSession = 1;
   private readonly pending = new Map<number, Pending>();
@@ -120,7 +125,8 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
   ): Promise<WorkerReplicaHandle> {
     const options = resolveReplicaOptions(input);
     const start: WorkerStartData = { options };
-    const worker = new Worker(WORKER_ENTRY, { workerData: start, execArgv: workerExecArgv(process.execArgv) });
+    const execArgv = workerExecArgv(process.execArgv);
+    const worker = new Worker(WORKER_ENTRY, { workerData: start, execArgv });
     const handle = new WorkerReplicaHandle(worker, options, ports.logger ?? SILENT_LOGGER);
     await handle.opened;
     handle.updateReference();
@@ -141,7 +147,10 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
    * Opens a session in the worker. A `local` session (the default) is kept alive by the
    * replica itself for as long as the worker lives, whatever the main thread does.
    */
-  connect(sessionTimeoutMs: number, options: { local?: boolean } = {}): Promise<WorkerCoordinationClient> {
+  connect(
+    sessionTimeoutMs: number,
+    options: { local?: boolean } = {},
+  ): Promise<WorkerCoordinationClient> {
     const session = this.nextSession++;
     return this.requestWith(
       (id) => ({ kind: 'connect', id, session, sessionTimeoutMs, local: options.local ?? true }),
@@ -149,7 +158,8 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
       // Registered while the reply is dispatched, so items after it in the batch find it.
       (value) => {
         const reply = value as { sessionId: SessionId; sessionTimeoutMs: number };
-        const client = new WorkerCoordinationClient(this, session, reply.sessionId, reply.sessionTimeoutMs);
+        const { sessionId, sessionTimeoutMs: timeoutMs } = reply;
+        const client = new WorkerCoordinationClient(this, session, sessionId, timeoutMs);
         this.clients.set(session, client);
         return client;
       },
@@ -251,7 +261,8 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
       } catch (error) {
         if (!('id' in request)) continue;
         const detail = `cannot send the request to the replica worker: ${(error as Error).message}`;
-        this.settle(request.id, undefined, new BadArgumentsError(ErrorCode.BadArguments, undefined, detail));
+        const refused = new BadArgumentsError(ErrorCode.BadArguments, undefined, detail);
+        this.settle(request.id, undefined, refused);
       }
     }
   }

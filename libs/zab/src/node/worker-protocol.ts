@@ -40,7 +40,13 @@ import {
   StorageFailedError,
   StorageLockedError,
 } from '../storage/storage-errors.js';
-import { MultiError, type CreateOptions, type MultiOp, type Observation, type ObserveKind } from './coordination-client.js';
+import {
+  MultiError,
+  type CreateOptions,
+  type MultiOp,
+  type Observation,
+  type ObserveKind,
+} from './coordination-client.js';
 import { RecoveryError, ReplicaStoppedError } from './replica-errors.js';
 import { ReplicaConfigurationError, type ReplicaOptions } from './replica-options.js';
 
@@ -48,6 +54,8 @@ import { ReplicaConfigurationError, type ReplicaOptions } from './replica-option
 export interface WorkerStartData {
   options: ReplicaOptions;
 }
+
+export type PersistentMode = 'persistent' | 'persistentRecursive';
 
 export type RemoveWatchType = 'children' | 'data' | 'any' | 'persistent' | 'persistentRecursive';
 
@@ -68,8 +76,8 @@ export type ClientCall =
   | { method: 'getEphemerals'; args: [prefix: string | undefined] }
   | { method: 'multi'; args: [ops: MultiOp[]] }
   | { method: 'sync'; args: [path: string] }
-  | { method: 'addWatch'; args: [path: string, mode: 'persistent' | 'persistentRecursive', watchId: number] }
-  | { method: 'removeWatches'; args: [path: string, watchId: number, type: RemoveWatchType | undefined] }
+  | { method: 'addWatch'; args: [path: string, mode: PersistentMode, watchId: number] }
+  | { method: 'removeWatches'; args: [path: string, watchId: number, type?: RemoveWatchType] }
   | { method: 'close'; args: [] };
 
 /** Diagnostics and test support: questions answered from inside the worker. */
@@ -95,7 +103,14 @@ export interface RecordedEvent {
 export type HostRequest =
   | { kind: 'connect'; id: number; session: number; sessionTimeoutMs: number; local: boolean }
   | ({ kind: 'call'; id: number; session: number } & ClientCall)
-  | { kind: 'observe'; id: number; session: number; observerId: number; path: string; observe: ObserveKind }
+  | {
+      kind: 'observe';
+      id: number;
+      session: number;
+      observerId: number;
+      path: string;
+      observe: ObserveKind;
+    }
   | { kind: 'unobserve'; session: number; observerId: number }
   | { kind: 'probe'; id: number; probe: Probe }
   | { kind: 'shutdown'; id: number };
@@ -187,7 +202,9 @@ export function toWireError(error: unknown): WireError {
     if (error instanceof MultiError) wire.results = error.results;
   }
   if (error instanceof ReplicaConfigurationError) wire.problems = error.problems;
-  if (error instanceof StorageCorruptionError) wire.fields = { file: error.file, offset: error.offset };
+  if (error instanceof StorageCorruptionError) {
+    wire.fields = { file: error.file, offset: error.offset };
+  }
   if (error instanceof StorageLockedError) {
     wire.fields = { directory: error.directory, holderPid: error.holderPid };
   }
@@ -259,7 +276,7 @@ function reviveTyped(wire: WireError): Error {
  */
 function withFields(prototype: Error, wire: WireError): Error {
   const error = Object.create(prototype) as Error;
-  const own = { value: undefined as unknown, writable: true, configurable: true, enumerable: false };
+  const own = { writable: true, configurable: true, enumerable: false };
   Object.defineProperty(error, 'name', { ...own, value: wire.name });
   Object.defineProperty(error, 'message', { ...own, value: wire.message });
   Object.defineProperty(error, 'stack', { ...own, value: `${wire.name}: ${wire.message}` });

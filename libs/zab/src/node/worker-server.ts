@@ -26,6 +26,8 @@ import {
   type WorkerItem,
 } from './worker-protocol.js';
 
+type ObserveRequest = HostRequest & { kind: 'observe' };
+
 interface ServedSession {
   client: LocalCoordinationClient;
   /** Proxy listener per main-thread watch id: the same id always maps to the same function. */
@@ -76,21 +78,13 @@ export class WorkerServer {
   handle(request: HostRequest): void {
     switch (request.kind) {
       case 'connect':
-        this.answer(request.id, this.connect(request.session, request.sessionTimeoutMs, request.local));
+        this.answer(request.id, this.connect(request));
         return;
       case 'call':
-        this.answer(request.id, this.withSession(request.session, (s) => this.call(request.session, s, request)));
+        this.answer(request.id, this.withSession(request.session, (s) => this.call(request, s)));
         return;
       case 'observe':
-        this.answer(
-          request.id,
-          this.withSession(request.session, async (s) => {
-            const { session, observerId } = request;
-            const report = (observation: Observation): void =>
-              this.outbox.push({ kind: 'observation', session, observerId, observation: standalone(observation) });
-            s.observers.set(observerId, await s.client.observe(request.path, request.observe, report));
-          }),
-        );
+        this.answer(request.id, this.withSession(request.session, (s) => this.observe(request, s)));
         return;
       case 'unobserve': {
         const session = this.sessions.get(request.session);
@@ -119,7 +113,8 @@ export class WorkerServer {
     );
   }
 
-  private async connect(handle: number, sessionTimeoutMs: number, local: boolean): Promise<unknown> {
+  private async connect(request: HostRequest & { kind: 'connect' }): Promise<unknown> {
+    const { session: handle, sessionTimeoutMs, local } = request;
     const client = await LocalCoordinationClient.connect(this.replica, sessionTimeoutMs, { local });
     const session: ServedSession = { client, watchers: new Map(), observers: new Map() };
     this.sessions.set(handle, session);
@@ -139,19 +134,34 @@ export class WorkerServer {
     if (session !== undefined) return use(session);
     const state = this.ended.get(handle);
     if (state === 'expired') return Promise.reject(keeperError(ErrorCode.SessionExpired));
-    const detail = state === 'closed' ? 'the session was closed' : `no session ${handle} in this worker`;
+    const detail =
+      state === 'closed' ? 'the session was closed' : `no session ${handle} in this worker`;
     return Promise.reject(new KeeperError(ErrorCode.ConnectionLoss, undefined, detail));
   }
 
-  private call(handle: number, session: ServedSession, call: ClientCall): Promise<unknown> {
+  /** Observations are forwarded as they come: the first one before the reply. */
+  private async observe(request: ObserveRequest, served: ServedSession): Promise<void> {
+    const { session, observerId } = request;
+    const report = (observation: Observation): void => {
+      const copied = standalone(observation);
+      this.outbox.push({ kind: 'observation', session, observerId, observation: copied });
+    };
+    const unsubscribe = await served.client.observe(request.path, request.observe, report);
+    served.observers.set(observerId, unsubscribe);
+  }
+
+  private call(call: ClientCall & { session: number }, session: ServedSession): Promise<unknown> {
     const client = session.client;
+    const watcher = (id: number): WatchListener => this.watcher(call.session, session, id);
     const watch = (id: number | undefined): WatchListener | undefined =>
-      id === undefined ? undefined : this.watcher(handle, session, id);
+      id === undefined ? undefined : watcher(id);
     switch (call.method) {
       case 'create':
         return client.create(call.args[0], asBuffer(call.args[1]), call.args[2]);
       case 'getData':
-        return client.getData(call.args[0], watch(call.args[1])).then(({ data, stat }) => ({ data: exactCopy(data), stat }));
+        return client
+          .getData(call.args[0], watch(call.args[1]))
+          .then(({ data, stat }) => ({ data: exactCopy(data), stat }));
       case 'setData':
         return client.setData(call.args[0], asBuffer(call.args[1]), call.args[2]);
       case 'delete':
@@ -174,9 +184,9 @@ export class WorkerServer {
       case 'sync':
         return client.sync(call.args[0]);
       case 'addWatch':
-        return client.addWatch(call.args[0], call.args[1], this.watcher(handle, session, call.args[2]));
+        return client.addWatch(call.args[0], call.args[1], watcher(call.args[2]));
       case 'removeWatches':
-        return client.removeWatches(call.args[0], this.watcher(handle, session, call.args[1]), call.args[2]);
+        return client.removeWatches(call.args[0], watcher(call.args[1]), call.args[2]);
       case 'close':
         return client.close();
     }
