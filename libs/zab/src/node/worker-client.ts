@@ -31,6 +31,8 @@ import type {
 import {
   asBuffer,
   copyForTransfer,
+  unpackStat,
+  type PackedReplies,
   type ClientCall,
   type HostRequest,
   type RemoveWatchType,
@@ -73,32 +75,41 @@ export class WorkerCoordinationClient implements CoordinationClient {
     options?: CreateOptions,
   ): Promise<{ path: string; stat: Stat }> {
     const copy = transferable(data);
-    return this.call({ method: 'create', args: [path, copy, options] }, [copy.buffer]);
+    const [created, stat] = await this.call<PackedReplies['create']>(
+      { method: 'create', args: [path, copy, options] },
+      [copy.buffer],
+    );
+    return { path: created, stat: unpackStat(stat) };
   }
 
   async getData(path: string, watch?: WatchListener): Promise<{ data: Buffer; stat: Stat }> {
-    const read = await this.call<{ data: Uint8Array; stat: Stat }>({
+    const [data, stat] = await this.call<PackedReplies['getData']>({
       method: 'getData',
       args: [path, this.watchId(watch)],
     });
-    return { data: asBuffer(read.data), stat: read.stat };
+    return { data: asBuffer(data), stat: unpackStat(stat) };
   }
 
   async setData(path: string, data: Buffer, version?: number): Promise<Stat> {
     const copy = transferable(data);
-    return this.call({ method: 'setData', args: [path, copy, version] }, [copy.buffer]);
+    const call: ClientCall = { method: 'setData', args: [path, copy, version] };
+    return unpackStat(await this.call<PackedReplies['setData']>(call, [copy.buffer]));
   }
 
   delete(path: string, version?: number): Promise<void> {
     return this.call({ method: 'delete', args: [path, version] });
   }
 
-  exists(path: string, watch?: WatchListener): Promise<Stat | null> {
-    return this.call({ method: 'exists', args: [path, this.watchId(watch)] });
+  async exists(path: string, watch?: WatchListener): Promise<Stat | null> {
+    const call: ClientCall = { method: 'exists', args: [path, this.watchId(watch)] };
+    const stat = await this.call<PackedReplies['exists']>(call);
+    return stat === null ? null : unpackStat(stat);
   }
 
-  getChildren(path: string, watch?: WatchListener): Promise<{ children: string[]; stat: Stat }> {
-    return this.call({ method: 'getChildren', args: [path, this.watchId(watch)] });
+  async getChildren(path: string, watch?: WatchListener): Promise<{ children: string[]; stat: Stat }> {
+    const call: ClientCall = { method: 'getChildren', args: [path, this.watchId(watch)] };
+    const [children, stat] = await this.call<PackedReplies['getChildren']>(call);
+    return { children, stat: unpackStat(stat) };
   }
 
   getAcl(path: string): Promise<{ acl: Acl[]; stat: Stat }> {

@@ -17,7 +17,9 @@ import { ErrorCode } from '../state/error-code.js';
 import { keeperError, KeeperError } from '../state/keeper-error.js';
 import {
   asBuffer,
+  packStat,
   toWireError,
+  type PackedReplies,
   type ClientCall,
   type HostRequest,
   type Outbox,
@@ -157,19 +159,25 @@ export class WorkerServer {
       id === undefined ? undefined : watcher(id);
     switch (call.method) {
       case 'create':
-        return client.create(call.args[0], asBuffer(call.args[1]), call.args[2]);
+        return client
+          .create(call.args[0], asBuffer(call.args[1]), call.args[2])
+          .then(({ path, stat }): PackedReplies['create'] => [path, packStat(stat)]);
       case 'getData':
         return client
           .getData(call.args[0], watch(call.args[1]))
-          .then(({ data, stat }) => ({ data: exactCopy(data), stat }));
+          .then(({ data, stat }): PackedReplies['getData'] => [exactCopy(data), packStat(stat)]);
       case 'setData':
-        return client.setData(call.args[0], asBuffer(call.args[1]), call.args[2]);
+        return client.setData(call.args[0], asBuffer(call.args[1]), call.args[2]).then(packStat);
       case 'delete':
         return client.delete(call.args[0], call.args[1]);
       case 'exists':
-        return client.exists(call.args[0], watch(call.args[1]));
+        return client
+          .exists(call.args[0], watch(call.args[1]))
+          .then((stat): PackedReplies['exists'] => (stat === null ? null : packStat(stat)));
       case 'getChildren':
-        return client.getChildren(call.args[0], watch(call.args[1]));
+        return client
+          .getChildren(call.args[0], watch(call.args[1]))
+          .then(({ children, stat }): PackedReplies['getChildren'] => [children, packStat(stat)]);
       case 'getAcl':
         return client.getAcl(call.args[0]);
       case 'setAcl':
