@@ -106,7 +106,10 @@ export class WorkerCoordinationClient implements CoordinationClient {
     return stat === null ? null : unpackStat(stat);
   }
 
-  async getChildren(path: string, watch?: WatchListener): Promise<{ children: string[]; stat: Stat }> {
+  async getChildren(
+    path: string,
+    watch?: WatchListener,
+  ): Promise<{ children: string[]; stat: Stat }> {
     const call: ClientCall = { method: 'getChildren', args: [path, this.watchId(watch)] };
     const [children, stat] = await this.call<PackedReplies['getChildren']>(call);
     return { children, stat: unpackStat(stat) };

@@ -26,7 +26,17 @@ import { deferred, withTimeout } from '../testing/with-timeout.js';
 import { MultiError } from './coordination-client.js';
 import { RecoveryError, ReplicaStoppedError } from './replica-errors.js';
 import { ReplicaConfigurationError } from './replica-options.js';
-import { asBuffer, copyForTransfer, Outbox, reviveError, toWireError, type Batch } from './worker-protocol.js';
+import {
+  asBuffer,
+  copyForTransfer,
+  Outbox,
+  packStat,
+  reviveError,
+  toWireError,
+  unpackStat,
+  type Batch,
+} from './worker-protocol.js';
+import type { Stat } from '../state/stat.js';
 
 function across(error: Error): Error {
   return reviveError(structuredClone(toWireError(error)));
@@ -39,7 +49,7 @@ test('keeper errors keep their class, code, path and exact message', () => {
     keeperError(ErrorCode.BadVersion, '/c', 'a custom detail'),
     keeperError(ErrorCode.SessionExpired),
     new KeeperError(ErrorCode.ConnectionLoss, undefined, 'the session was closed'),
-    new KeeperError(ErrorCode.ThrottledOp, undefined, 'more than pendingWritesMax (8) writes in flight'),
+    new KeeperError(ErrorCode.ThrottledOp, undefined, 'more than pendingWritesMax (8) writes'),
     new InvalidPathError(ErrorCode.BadArguments, 'x//y', 'invalid path: empty node name'),
     new BadArgumentsError(ErrorCode.BadArguments, undefined, 'data must be a Buffer'),
   ];
@@ -57,7 +67,10 @@ test('keeper errors keep their class, code, path and exact message', () => {
 });
 
 test('MultiError keeps every op result', () => {
-  const results = [{ type: 'error' as const, code: 0 }, { type: 'error' as const, code: ErrorCode.NodeExists }];
+  const results = [
+    { type: 'error' as const, code: 0 },
+    { type: 'error' as const, code: ErrorCode.NodeExists },
+  ];
   const revived = across(new MultiError(ErrorCode.NodeExists, results, '/m/x'));
   assert.ok(revived instanceof MultiError);
   assert.deepEqual(revived.results, results);
@@ -89,8 +102,14 @@ test('environment errors keep their class, message and fields', () => {
 });
 
 test('Stat bigints and data survive the clone; copies own their bytes', () => {
-  const stat = { czxid: 2n ** 40n + 3n, mzxid: 5n, ctime: 1n, mtime: 2n, pzxid: 7n, version: 1 };
+  const stat: Stat = {
+    czxid: 2n ** 40n + 3n, mzxid: 5n, ctime: 1n, mtime: 2n, version: 1, cversion: 2,
+    aversion: 3, ephemeralOwner: 2n ** 63n - 1n, dataLength: 4, numChildren: 5, pzxid: 7n,
+  };
   assert.deepEqual(structuredClone({ stat }).stat, stat);
+  const unpacked = unpackStat(structuredClone(packStat(stat)));
+  assert.deepEqual(unpacked, stat);
+  assert.deepEqual(Object.keys(unpacked), Object.keys(stat), 'same field order as the interface');
   const original = Buffer.from('hello');
   const copy = copyForTransfer(original);
   original.fill(0);
