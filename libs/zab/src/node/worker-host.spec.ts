@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BadArgumentsError } from '../state/keeper-error.js';
 import { StorageLockedError } from '../storage/storage-errors.js';
 import { deferred, withTimeout } from '../testing/with-timeout.js';
 import type { ReplicaLogger } from './replica.js';
@@ -61,6 +62,23 @@ describe('worker host', () => {
     const read = await client.getData('/n7');
     assert.deepEqual([...read.data], [7]);
     assert.equal(read.data.buffer.byteLength, 1);
+    await handle.close();
+  });
+
+  test('a request that cannot be cloned fails alone with BadArguments; its batch goes on', async () => {
+    const handle = await WorkerReplicaHandle.open({ dataDir: ':memory:' });
+    const client = await handle.connect(10_000);
+    const acl = [{ perms: 31, scheme: 'world', id: 'anyone', extra: (): number => 1 }];
+    const results = await Promise.allSettled([
+      client.create('/before', Buffer.from('1')),
+      client.create('/bad', Buffer.from('2'), { acl }),
+      client.create('/after', Buffer.from('3')),
+    ]);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    const reason = (results[1] as PromiseRejectedResult).reason as Error;
+    assert.ok(reason instanceof BadArgumentsError);
+    assert.match(reason.message, /cannot send the request to the replica worker/);
+    assert.equal((await client.getData('/after')).data.toString(), '3');
     await handle.close();
   });
 
