@@ -83,6 +83,11 @@ export class WorkerServer {
         this.answer(request.id, this.connect(request));
         return;
       case 'call':
+        if (request.method === 'close' && !this.sessions.has(request.session)) {
+          // As the local client: closing a session that already ended does nothing.
+          this.answer(request.id, Promise.resolve());
+          return;
+        }
         this.answer(request.id, this.withSession(request.session, (s) => this.call(request, s)));
         return;
       case 'observe':
