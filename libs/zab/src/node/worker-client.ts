@@ -221,7 +221,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
 
   private call<T>(call: ClientCall, transfer?: ArrayBuffer[]): Promise<T> {
     const session = this.session;
-    return this.link.request<T>((id) => ({ kind: 'call', id, session, ...call }), transfer);
+    return this.link.request<T>((id) => [id, session, call], transfer);
   }
 
   /** A stable id per listener, so `removeWatches` reaches the watch the listener set. */

@@ -65,7 +65,7 @@ describe('worker host', () => {
     await handle.close();
   });
 
-  test('a request that cannot be cloned fails alone with BadArguments; its batch goes on', async () => {
+  test('a request that cannot be cloned fails alone (BadArguments); its batch goes on', async () => {
     const handle = await WorkerReplicaHandle.open({ dataDir: ':memory:' });
     const client = await handle.connect(10_000);
     const acl = [{ perms: 31, scheme: 'world', id: 'anyone', extra: (): number => 1 }];

@@ -259,15 +259,20 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
       try {
         this.worker.postMessage({ batch: [request] });
       } catch (error) {
-        if (!('id' in request)) continue;
+        const id = Array.isArray(request) ? request[0] : 'id' in request ? request.id : undefined;
+        if (id === undefined) continue;
         const detail = `cannot send the request to the replica worker: ${(error as Error).message}`;
         const refused = new BadArgumentsError(ErrorCode.BadArguments, undefined, detail);
-        this.settle(request.id, undefined, refused);
+        this.settle(id, undefined, refused);
       }
     }
   }
 
   private dispatch(item: WorkerItem): void {
+    if (Array.isArray(item)) {
+      this.settle(item[0], item[1], undefined);
+      return;
+    }
     switch (item.kind) {
       case 'opened':
         this.settleOpen?.resolve(undefined);
@@ -276,9 +281,6 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
         this.deliberateExit = true;
         this.settleOpen?.reject(reviveError(item.error));
         void this.worker.terminate();
-        return;
-      case 'reply':
-        this.settle(item.id, item.value, undefined);
         return;
       case 'fail':
         this.settle(item.id, undefined, reviveError(item.error));

@@ -20,6 +20,7 @@ import {
   packStat,
   toWireError,
   type PackedReplies,
+  type CallRequest,
   type ClientCall,
   type HostRequest,
   type Outbox,
@@ -28,7 +29,7 @@ import {
   type WorkerItem,
 } from './worker-protocol.js';
 
-type ObserveRequest = HostRequest & { kind: 'observe' };
+type ObserveRequest = Extract<HostRequest, { kind: 'observe' }>;
 
 interface ServedSession {
   client: LocalCoordinationClient;
@@ -78,17 +79,13 @@ export class WorkerServer {
 
   /** Handles one request; must be called in arrival order. */
   handle(request: HostRequest): void {
+    if (Array.isArray(request)) {
+      this.handleCall(request);
+      return;
+    }
     switch (request.kind) {
       case 'connect':
         this.answer(request.id, this.connect(request));
-        return;
-      case 'call':
-        if (request.method === 'close' && !this.sessions.has(request.session)) {
-          // As the local client: closing a session that already ended does nothing.
-          this.answer(request.id, Promise.resolve());
-          return;
-        }
-        this.answer(request.id, this.withSession(request.session, (s) => this.call(request, s)));
         return;
       case 'observe':
         this.answer(request.id, this.withSession(request.session, (s) => this.observe(request, s)));
@@ -113,14 +110,23 @@ export class WorkerServer {
     }
   }
 
+  private handleCall([id, handle, call]: CallRequest): void {
+    if (call.method === 'close' && !this.sessions.has(handle)) {
+      // As the local client: closing a session that already ended does nothing.
+      this.answer(id, Promise.resolve());
+      return;
+    }
+    this.answer(id, this.withSession(handle, (session) => this.call(handle, call, session)));
+  }
+
   private answer(id: number, result: Promise<unknown>): void {
     result.then(
-      (value) => this.outbox.push({ kind: 'reply', id, value }),
+      (value) => this.outbox.push([id, value]),
       (error: unknown) => this.outbox.push({ kind: 'fail', id, error: toWireError(error) }),
     );
   }
 
-  private async connect(request: HostRequest & { kind: 'connect' }): Promise<unknown> {
+  private async connect(request: Extract<HostRequest, { kind: 'connect' }>): Promise<unknown> {
     const { session: handle, sessionTimeoutMs, local } = request;
     const client = await LocalCoordinationClient.connect(this.replica, sessionTimeoutMs, { local });
     const session: ServedSession = { client, watchers: new Map(), observers: new Map() };
@@ -157,9 +163,9 @@ export class WorkerServer {
     served.observers.set(observerId, unsubscribe);
   }
 
-  private call(call: ClientCall & { session: number }, session: ServedSession): Promise<unknown> {
+  private call(handle: number, call: ClientCall, session: ServedSession): Promise<unknown> {
     const client = session.client;
-    const watcher = (id: number): WatchListener => this.watcher(call.session, session, id);
+    const watcher = (id: number): WatchListener => this.watcher(handle, session, id);
     const watch = (id: number | undefined): WatchListener | undefined =>
       id === undefined ? undefined : watcher(id);
     switch (call.method) {
