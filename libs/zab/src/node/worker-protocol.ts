@@ -18,6 +18,11 @@
  *     small Buffers on Node's shared pool, which must neither be transferred nor cloned
  *     whole), then cloned; the main thread owns what it receives.
  * Errors cross as `WireError` and are re-created as the same typed class (`reviveError`).
+ *
+ * Cost: structured clone copies every property name of every object. The two most frequent
+ * messages, client calls and successful replies, are therefore tuples, and the hot replies
+ * carry their `Stat` as a tuple too (`PackedStat`); together this roughly doubled the read
+ * rate across the boundary. The rarer messages stay self-describing objects.
  */
 import {
   BadArgumentsError,
