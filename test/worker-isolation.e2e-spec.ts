@@ -5,7 +5,7 @@
  * block: an unrelated session without pings expires and a TTL node is swept *while* the main
  * thread is blocked. The same scenario with `isolation: 'main'` is the control: there, that
  * work can only happen after the block ends.
- * Method: a real Nest application (temp data directory, tickMs 100, session timeout 400 ms,
+ * Method: a real Nest application (temp data directory, tickMs 100, app session timeout 400 ms,
  * sweep every 100 ms). A second, independent observer records every watch event under the
  * test's subtree with the wall time at which the replica applied it: inside the worker (a
  * recording watcher registered through the handle's test probe) or, for the control, on the
@@ -104,13 +104,14 @@ async function runScenario(isolation: ReplicaIsolation): Promise<Outcome> {
     await side.record('/isolation');
     const member = await zk.create('/isolation/member-', 'me', { mode: 'ephemeral_sequential' });
     const client = moduleRef.get<CoordinationClient>(ZAB_CLIENT);
-    const lease = await side.connectWithoutPings(400);
+    // 1 s for the unpinged session and the TTL: well inside the 5 s block, well after its start.
+    const lease = await side.connectWithoutPings(1000);
     const leaseEnded = deferred<string>();
     lease.onSessionEnd((state) => leaseEnded.resolve(state));
     const ttlDeleted = deferred<void>();
     const [leaseNode] = await Promise.all([
       lease.create('/isolation/lease', Buffer.from('lease'), { mode: 'ephemeral' }),
-      zk.create('/isolation/ttl', 'short-lived', { mode: 'ttl', ttlMs: 200 }),
+      zk.create('/isolation/ttl', 'short-lived', { mode: 'ttl', ttlMs: 1000 }),
       // Same session as the create above, so FIFO puts this watch after it.
       client.exists('/isolation/ttl', () => ttlDeleted.resolve()),
     ]);
