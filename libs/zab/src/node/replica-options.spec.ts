@@ -41,3 +41,12 @@ test('min session timeout above max is rejected with the fix', () => {
     /minSessionTimeoutMs \(5000\) must not exceed maxSessionTimeoutMs \(4000\)/,
   );
 });
+
+test('isolation defaults to the worker thread and takes only worker or main', () => {
+  assert.equal(resolveReplicaOptions(undefined).isolation, 'worker');
+  assert.equal(resolveReplicaOptions({ isolation: 'main' }).isolation, 'main');
+  assert.throws(
+    () => resolveReplicaOptions({ isolation: 'process' as never }),
+    /isolation must be 'worker' or 'main'; got "process"/,
+  );
+});
