@@ -144,7 +144,9 @@ describe('CoordinationService', () => {
   });
 
   test('data$ is cold, emits the current state then every change, and stops watching', async () => {
-    const moduleRef = await app([ZabModule.forRoot({ dataDir: ':memory:' })]);
+    // isolation 'main': this test inspects the in-process Replica's watch registry
+    // synchronously (the worker variant is in zab-module-worker.e2e-spec.ts).
+    const moduleRef = await app([ZabModule.forRoot({ dataDir: ':memory:', isolation: 'main' })]);
     const zk = moduleRef.get(CoordinationService);
     const replica = moduleRef.get<Replica>(ZAB_REPLICA);
     await zk.create('/flag', 'a');
@@ -200,7 +202,8 @@ describe('CoordinationService', () => {
 
   test('observables error with SessionExpiredError when the session expires', async () => {
     const moduleRef = await Test.createTestingModule({
-      imports: [ZabModule.forRoot({ dataDir: ':memory:', tickMs: 20 })],
+      // isolation 'main': the override opens a non-local session on the in-process Replica.
+      imports: [ZabModule.forRoot({ dataDir: ':memory:', tickMs: 20, isolation: 'main' })],
     })
       .overrideProvider(ZAB_CLIENT)
       .useFactory({

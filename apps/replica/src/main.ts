@@ -23,8 +23,15 @@ import {
  */
 @Module({})
 class ReplicaAppModule {
+  /**
+   * No application code runs on this server's main thread, so the replica runs there
+   * (`isolation: 'main'`): the worker hop would only cost throughput.
+   */
   static register(options: ReplicaOptions): DynamicModule {
-    return { module: ReplicaAppModule, imports: [ZabModule.forRoot(options)] };
+    return {
+      module: ReplicaAppModule,
+      imports: [ZabModule.forRoot({ ...options, isolation: 'main' })],
+    };
   }
 }
 
@@ -57,7 +64,7 @@ async function serve(options: ReplicaOptions): Promise<void> {
   // useProcessExit: after a clean close the process exits with 0 (by default Nest re-raises
   // the signal, which would make a clean stop look like a kill to supervisors).
   app.enableShutdownHooks(['SIGINT', 'SIGTERM'], { useProcessExit: true });
-  const status = app.get<Replica>(ZAB_REPLICA).status();
+  const status = await app.get<Replica>(ZAB_REPLICA).status();
   const admin = app.get(ZabAdminEndpoint).url ?? 'none';
   const ensemble =
     options.ensemble === undefined ? '' : ` ensemble=${formatEnsemble(options.ensemble)}`;

@@ -1,8 +1,9 @@
 /**
  * Public API of nestjs-zab.
  *
- * Nest: `ZabModule`, `CoordinationService`. Library: the embedded `Replica`, the coordination
- * client interface and its in-process implementation, typed errors with ZooKeeper's codes.
+ * Nest: `ZabModule`, `CoordinationService`. Library: the embedded `Replica`, its worker-thread
+ * host (`WorkerReplicaHandle`), the coordination client interface with its in-process and
+ * worker-backed implementations, typed errors with ZooKeeper's codes.
  */
 export { ZabModule } from './nest/zab.module.js';
 export { ZAB_MODULE_OPTIONS } from './nest/zab.module-definition.js';
@@ -26,6 +27,7 @@ export {
 export {
   type ReplicaOptions,
   type ReplicaOptionsInput,
+  type ReplicaIsolation,
   REPLICA_DEFAULTS,
   ReplicaConfigurationError,
   resolveReplicaOptions,
@@ -54,6 +56,9 @@ export {
 } from './node/replica-command-line.js';
 export { ReplicaStoppedError, RecoveryError } from './node/replica-errors.js';
 export { LocalCoordinationClient } from './node/local-client.js';
+export { WorkerReplicaHandle, type WorkerTraffic } from './node/worker-host.js';
+export { WorkerCoordinationClient } from './node/worker-client.js';
+export { ReplicaWorkerExitedError, type RecordedEvent } from './node/worker-protocol.js';
 export {
   MultiError,
   type CoordinationClient,

@@ -7,19 +7,21 @@ import {
 } from '@nestjs/common';
 import { AdminServer } from '../node/admin-server.js';
 import type { Replica } from '../node/replica.js';
+import type { WorkerReplicaHandle } from '../node/worker-host.js';
 import { ZAB_REPLICA } from './zab.constants.js';
 
 /**
  * Serves the admin HTTP endpoint (`/commands/srvr`, `mntr`, `ruok`) when the `adminPort`
  * option is set, from the application's bootstrap until before its shutdown (so it is gone
- * before the replica closes). With no `adminPort` it does nothing.
+ * before the replica closes). With no `adminPort` it does nothing. With the replica in a
+ * worker thread, each request asks the worker for the figures.
  */
 @Injectable()
 export class ZabAdminEndpoint implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('ZabAdmin');
   private server: AdminServer | undefined;
 
-  constructor(@Inject(ZAB_REPLICA) private readonly replica: Replica) {}
+  constructor(@Inject(ZAB_REPLICA) private readonly replica: Replica | WorkerReplicaHandle) {}
 
   /** `http://host:port` of the running endpoint, or undefined when none runs. */
   get url(): string | undefined {

@@ -1,7 +1,13 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import type { CoordinationClient } from '../node/coordination-client.js';
 import { LocalCoordinationClient } from '../node/local-client.js';
 import { Replica, type ReplicaLogger } from '../node/replica.js';
-import { replicaOptionWarnings, resolveReplicaOptions } from '../node/replica-options.js';
+import {
+  replicaOptionWarnings,
+  resolveReplicaOptions,
+  type ReplicaOptions,
+} from '../node/replica-options.js';
+import { WorkerReplicaHandle } from '../node/worker-host.js';
 import { CoordinationService } from './coordination.service.js';
 import { ZAB_CLIENT, ZAB_REPLICA } from './zab.constants.js';
 import { ZabLifecycle } from './zab.lifecycle.js';
@@ -24,9 +30,30 @@ function nestLogger(): ReplicaLogger {
 }
 
 /**
- * Runs an embedded replica as a provider. The replica is opened (recovered from its data
- * directory) by an async provider factory, so the application's start waits until it serves;
- * `app.close()` closes this instance's session and the replica last.
+ * The replica backend `isolation` asks for: a `WorkerReplicaHandle` (replica in a worker
+ * thread, the default) or the `Replica` itself on the app's event loop (`'main'`). Both have
+ * the `state`, `options` and `close()` that `ZabLifecycle` uses.
+ */
+function openReplica(
+  options: ReplicaOptions,
+  logger: ReplicaLogger,
+): Promise<Replica | WorkerReplicaHandle> {
+  if (options.isolation === 'main') return Replica.open(options, { logger });
+  return WorkerReplicaHandle.open(options, { logger });
+}
+
+/** This instance's own session: a local one, kept alive by the replica wherever it runs. */
+function connectClient(replica: Replica | WorkerReplicaHandle): Promise<CoordinationClient> {
+  const timeoutMs = replica.options.sessionTimeoutMs;
+  if (replica instanceof WorkerReplicaHandle) return replica.connect(timeoutMs);
+  return LocalCoordinationClient.connect(replica, timeoutMs);
+}
+
+/**
+ * Runs an embedded replica as a provider, in a worker thread unless `isolation: 'main'`. The
+ * replica is opened (recovered from its data directory) by an async provider factory, so the
+ * application's start waits until it serves; `app.close()` closes this instance's session and
+ * the replica last. `ZAB_REPLICA` is the `WorkerReplicaHandle` or (main) the `Replica`.
  */
 @Module({
   providers: [
@@ -37,15 +64,15 @@ function nestLogger(): ReplicaLogger {
         const resolved = resolveReplicaOptions(stripExtras(options));
         const logger = nestLogger();
         for (const warning of replicaOptionWarnings(resolved)) logger.warn(warning);
-        return Replica.open(resolved, { logger });
+        return openReplica(resolved, logger);
       },
     },
     {
       provide: ZAB_CLIENT,
       inject: [ZAB_REPLICA],
-      useFactory: async (replica: Replica) => {
+      useFactory: async (replica: Replica | WorkerReplicaHandle) => {
         try {
-          return await LocalCoordinationClient.connect(replica, replica.options.sessionTimeoutMs);
+          return await connectClient(replica);
         } catch (error) {
           // The start fails: release the data directory so a retry in this process can open it.
           await replica.close().catch(() => undefined);

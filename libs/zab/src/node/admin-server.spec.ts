@@ -29,7 +29,7 @@ const STATUS: ReplicaStatus = {
   ensembleSize: 1, uptimeMs: 1234,
 };
 
-test('adminResponse: commands, aliases, errors', () => {
+test('adminResponse: commands, aliases, errors', async () => {
   const status = (): ReplicaStatus => STATUS;
   type Case = [method: string, url: string, code: number, fields: Record<string, unknown>];
   const cases: Case[] = [
@@ -58,13 +58,13 @@ test('adminResponse: commands, aliases, errors', () => {
     ['HEAD', '/commands/srvr', 405, {}],
   ];
   for (const [method, url, code, fields] of cases) {
-    const answer = adminResponse(method, url, status);
+    const answer = await adminResponse(method, url, status);
     assert.equal(answer.statusCode, code, `${method} ${url}`);
     for (const [key, value] of Object.entries(fields)) {
       assert.deepEqual(answer.body[key], value, `${method} ${url} ${key}`);
     }
   }
-  const failing = adminResponse('GET', '/commands/srvr', () => {
+  const failing = await adminResponse('GET', '/commands/srvr', () => {
     throw new Error('boom');
   });
   assert.deepEqual(failing, {

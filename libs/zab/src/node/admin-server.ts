@@ -20,11 +20,16 @@ export interface AdminServerOptions {
   host?: string;
   /** Port; 0 lets the OS pick one (read it from `port` after start). */
   port: number;
-  /** Where the figures come from (`() => replica.status()`). */
-  status: () => ReplicaStatus;
+  /**
+   * Where the figures come from: `() => replica.status()`, or a promise of them when the
+   * replica runs in a worker thread (`() => handle.status()`).
+   */
+  status: StatusSource;
   /** Told about failing requests; never throws. */
   warn?: (message: string) => void;
 }
+
+export type StatusSource = () => ReplicaStatus | Promise<ReplicaStatus>;
 
 /** The body and HTTP status of one admin request; pure, so tables can test it. */
 export interface AdminResponse {
@@ -101,12 +106,12 @@ function monitor(s: ReplicaStatus): Record<string, unknown> {
   };
 }
 
-/** Answers one request. Never throws: a failing status source gives a 500 body. */
-export function adminResponse(
+/** Answers one request. Never rejects: a failing status source gives a 500 body. */
+export async function adminResponse(
   method: string | undefined,
   url: string | undefined,
-  status: () => ReplicaStatus,
-): AdminResponse {
+  status: StatusSource,
+): Promise<AdminResponse> {
   if (method !== 'GET') {
     const error = `method ${String(method)} not allowed; use GET`;
     return { statusCode: 405, headers: { Allow: 'GET' }, body: { command: null, error } };
@@ -124,7 +129,7 @@ export function adminResponse(
     return { statusCode: 404, body: { command: name ?? null, error } };
   }
   try {
-    return { statusCode: 200, body: { command: name, error: null, ...command(status()) } };
+    return { statusCode: 200, body: { command: name, error: null, ...command(await status()) } };
   } catch (error) {
     const message = `status unavailable: ${(error as Error).message}`;
     return { statusCode: 500, body: { command: name, error: message } };
@@ -147,7 +152,7 @@ export class AdminServer {
     const host = options.host ?? '127.0.0.1';
     const warn = options.warn ?? (() => undefined);
     const server = createServer(SERVER_LIMITS, (request, response) =>
-      handle(request, response, options.status, warn),
+      void handle(request, response, options.status, warn),
     );
     server.maxConnections = CONNECTIONS_MAX;
     server.keepAliveTimeout = 1000;
@@ -194,16 +199,17 @@ export class AdminServer {
   }
 }
 
-function handle(
+async function handle(
   request: IncomingMessage,
   response: ServerResponse,
-  status: () => ReplicaStatus,
+  status: StatusSource,
   warn: (message: string) => void,
-): void {
+): Promise<void> {
   const tooLong = (request.url ?? '').length > URL_LENGTH_MAX;
   const answer: AdminResponse = tooLong
     ? { statusCode: 414, body: { command: null, error: `URL over ${URL_LENGTH_MAX} characters` } }
-    : adminResponse(request.method, request.url, status);
+    : await adminResponse(request.method, request.url, status);
+  if (response.destroyed) return;
   if (answer.statusCode >= 500) warn(`admin endpoint: ${String(answer.body.error)}`);
   const text = JSON.stringify(answer.body, null, 2) + '\n';
   response.writeHead(answer.statusCode, {

@@ -114,3 +114,12 @@ test('warnings: short secret, exposed admin endpoint', () => {
   assert.match(warnings[0]!, /the secret has only 5 characters; use at least 16 random ones/);
   assert.match(warnings[1]!, /the admin endpoint binds to 0\.0\.0\.0 and has no authentication/);
 });
+
+test('isolation defaults to the worker thread and takes only worker or main', () => {
+  assert.equal(resolveReplicaOptions(undefined).isolation, 'worker');
+  assert.equal(resolveReplicaOptions({ isolation: 'main' }).isolation, 'main');
+  assert.throws(
+    () => resolveReplicaOptions({ isolation: 'process' as never }),
+    /isolation must be 'worker' or 'main'; got "process"/,
+  );
+});

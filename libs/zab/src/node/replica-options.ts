@@ -60,12 +60,22 @@ export interface ReplicaOptions {
   adminPort: number | undefined;
   /** Address the admin endpoint binds to. Default 127.0.0.1 (it has no authentication). */
   adminHost: string;
+  /**
+   * Where `ZabModule` runs the replica. `'worker'` (default): in a `worker_threads` worker, so
+   * app code that blocks the main thread cannot stall its timers, fsyncs or session handling;
+   * the app talks to it by batched messages. `'main'`: on the app's own event loop, which
+   * saves the message hop and exposes the `Replica` object itself as `ZAB_REPLICA`.
+   * `Replica.open` ignores it (it always runs where it is called).
+   */
+  isolation: ReplicaIsolation;
 }
 
 /** What callers pass: every option optional, `ensemble` also in its string form. */
 export type ReplicaOptionsInput = Partial<Omit<ReplicaOptions, 'ensemble'>> & {
   ensemble?: string | readonly EnsembleMemberSpec[] | undefined;
 };
+
+export type ReplicaIsolation = 'worker' | 'main';
 
 export const REPLICA_DEFAULTS: Readonly<ReplicaOptions> = Object.freeze({
   dataDir: './.zab/1',
@@ -86,6 +96,7 @@ export const REPLICA_DEFAULTS: Readonly<ReplicaOptions> = Object.freeze({
   secret: undefined,
   adminPort: undefined,
   adminHost: '127.0.0.1',
+  isolation: 'worker',
 });
 
 /** Thrown when options are invalid; `problems` lists each one. */
@@ -200,6 +211,12 @@ function checkScalars(options: ReplicaOptions, problems: string[]): void {
     problems.push(
       `dataDir must be a non-empty string (a directory path, or ':memory:'); ` +
         `got ${JSON.stringify(options.dataDir)}`,
+    );
+  }
+  if (options.isolation !== 'worker' && options.isolation !== 'main') {
+    problems.push(
+      `isolation must be 'worker' or 'main'; got ${JSON.stringify(options.isolation)} ` +
+        `('worker' keeps the replica off the app's event loop)`,
     );
   }
   const rules: IntegerRule[] = [

@@ -236,9 +236,10 @@ test('a session expiry is never dropped by the write throttle', async () => {
   }
 });
 
-test('a stale lock naming this process (a restart under the same pid) is taken over', async () => {
+test('a stale lock naming this pid (a restart under the same pid) is taken over', async () => {
   const dataDir = tempDir();
-  writeFileSync(join(dataDir, 'lock'), `${process.pid}\n`);
+  // Written by an earlier process that had our pid but started at another time.
+  writeFileSync(join(dataDir, 'lock'), `${process.pid}\n1\n`);
   const warnings: string[] = [];
   const replica = await Replica.open({ dataDir }, { logger: { log() {}, warn: (m) => warnings.push(m), error() {} } });
   assert.match(warnings.join('\n'), /taking over the stale lock/);

@@ -7,18 +7,40 @@
  * names a live process (including this one: a second open in the same process), acquisition
  * fails with `StorageLockedError`. A lock naming a dead process, or unreadable, is stale and
  * taken over (deleted and acquired again, once; losing that race is also `StorageLockedError`).
- * A lock naming this process's own pid that this process does not hold is stale too: after a
- * crash, a container restarts the app under the same pid (often 1).
+ * The file also records the holder's start time (Linux `/proc/<pid>/stat`), so a lock whose pid
+ * was reused by another process is stale too: after a crash, a container restarts the app
+ * under the same pid (often 1). Threads of one process (worker replicas) share its pid and
+ * start time, so a second replica on the same directory in this process is refused.
  */
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { errorCodeOf } from '../file-system.js';
 import type { FileSystem } from '../file-system.js';
 import { StorageLockedError } from '../storage-errors.js';
 
 export const LOCK_FILE_NAME = 'lock';
 
-/** Lock files this process holds, to tell its own locks from a dead predecessor's. */
-const heldByThisProcess = new Set<string>();
+/** The process's start time in clock ticks since boot (Linux), or '' where unknown. */
+export function processStartTime(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'ascii');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+interface LockHolder {
+  pid: number;
+  startTime: string;
+}
+
+/** True when the holder still runs: its pid is alive and, where known, started when recorded. */
+function holderIsAlive(holder: LockHolder): boolean {
+  if (!processIsAlive(holder.pid)) return false;
+  return holder.startTime === '' || processStartTime(holder.pid) === holder.startTime;
+}
 
 export interface DataDirectoryLock {
   readonly path: string;
@@ -45,7 +67,8 @@ export async function acquireDataDirectoryLock(
   const temporary = join(directory, `${LOCK_FILE_NAME}.${process.pid}.tmp`);
   const handle = await fileSystem.open(temporary, 'w');
   try {
-    await handle.write(Buffer.from(`${process.pid}\n`, 'ascii'), 0);
+    const content = `${process.pid}\n${processStartTime(process.pid)}\n`;
+    await handle.write(Buffer.from(content, 'ascii'), 0);
     await handle.sync();
   } finally {
     await handle.close();
@@ -54,14 +77,11 @@ export async function acquireDataDirectoryLock(
     for (let attempt = 0; ; attempt += 1) {
       if (await tryLink(fileSystem, temporary, path)) break;
       const holder = await readHolder(fileSystem, path);
-      const alive = holder === process.pid
-        ? heldByThisProcess.has(resolve(path))
-        : holder !== null && processIsAlive(holder);
-      if (holder !== null && (alive || attempt > 0)) {
-        throw new StorageLockedError(directory, holder);
+      if (holder !== null && (holderIsAlive(holder) || attempt > 0)) {
+        throw new StorageLockedError(directory, holder.pid);
       }
       if (attempt > 0) throw new StorageLockedError(directory, -1);
-      warn(`data directory ${directory}: taking over the stale lock of process ${holder}`);
+      warn(`data directory ${directory}: taking over the stale lock of process ${holder?.pid}`);
       await fileSystem.unlink(path).catch((error: unknown) => {
         if (errorCodeOf(error) !== 'ENOENT') throw error;
       });
@@ -70,14 +90,12 @@ export async function acquireDataDirectoryLock(
   } finally {
     await fileSystem.unlink(temporary).catch(() => undefined);
   }
-  heldByThisProcess.add(resolve(path));
   let released = false;
   return {
     path,
     async release() {
       if (released) return;
       released = true;
-      heldByThisProcess.delete(resolve(path));
       await fileSystem.unlink(path);
       await fileSystem.syncDirectory(directory);
     },
@@ -94,11 +112,12 @@ async function tryLink(fileSystem: FileSystem, from: string, to: string): Promis
   }
 }
 
-/** Pid in the lock file, or null when it is gone or does not hold a pid. */
-async function readHolder(fileSystem: FileSystem, path: string): Promise<number | null> {
+/** The holder in the lock file, or null when it is gone or does not name one. */
+async function readHolder(fileSystem: FileSystem, path: string): Promise<LockHolder | null> {
   try {
-    const match = /^(\d+)\n?$/.exec((await fileSystem.readFile(path)).toString('ascii'));
-    return match ? Number(match[1]) : null;
+    const text = (await fileSystem.readFile(path)).toString('ascii');
+    const match = /^(\d+)\n?(\d*)\n?$/.exec(text);
+    return match ? { pid: Number(match[1]), startTime: match[2] ?? '' } : null;
   } catch (error) {
     if (errorCodeOf(error) === 'ENOENT') return null;
     throw error;

@@ -1,0 +1,48 @@
+/**
+ * Entry module of the replica worker (`worker_threads`), started by `WorkerReplicaHandle.open`
+ * with the validated options as `workerData`. Opens the `Replica` in this thread and serves
+ * the main thread's batched requests through `WorkerServer`. The replica's log lines are sent
+ * to the main thread, which writes them with the app's logger.
+ *
+ * Lifecycle: posts `opened` (or `openFailed`, then lets the thread end); exits when the main
+ * thread terminates it after a `shutdown` reply, or dies of an uncaught error, which the main
+ * thread reports as a crash.
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { Replica, type ReplicaLogger } from './replica.js';
+import { WorkerServer } from './worker-server.js';
+import {
+  Outbox,
+  toWireError,
+  type Batch,
+  type HostRequest,
+  type WorkerItem,
+  type WorkerStartData,
+} from './worker-protocol.js';
+
+async function serve(port: MessagePort, start: WorkerStartData): Promise<void> {
+  const outbox = new Outbox<WorkerItem>((message, transfer) => port.postMessage(message, transfer));
+  const logger: ReplicaLogger = {
+    log: (message) => outbox.push({ kind: 'log', level: 'log', message }),
+    warn: (message) => outbox.push({ kind: 'log', level: 'warn', message }),
+    error: (message) => outbox.push({ kind: 'log', level: 'error', message }),
+  };
+  let replica: Replica;
+  try {
+    replica = await Replica.open(start.options, { logger });
+  } catch (error) {
+    outbox.push({ kind: 'openFailed', error: toWireError(error) });
+    outbox.flush();
+    return;
+  }
+  const server = new WorkerServer(replica, outbox);
+  port.on('message', (message: Batch<HostRequest>) => {
+    for (const request of message.batch) server.handle(request);
+  });
+  outbox.push({ kind: 'opened' });
+}
+
+if (parentPort === null) {
+  throw new Error('worker-entry.js runs only as a worker_threads worker (see WorkerReplicaHandle)');
+}
+await serve(parentPort, workerData as WorkerStartData);

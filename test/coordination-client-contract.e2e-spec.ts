@@ -1,0 +1,311 @@
+/**
+ * Goal: the `CoordinationClient` contract holds on every backend: the in-process client on a
+ * replica on this thread, and the worker-backed client whose replica runs in a worker thread.
+ * Both pass the same table unchanged: operations and typed errors, per-session FIFO,
+ * ZooKeeper's watch ordering (event before the changed data can be read), observations of
+ * every change, ephemerals on close and on expiry, multi errors, buffer ownership.
+ * Method: one table of tests (`describeCoordinationClient`) registered once per backend, on
+ * real replicas over memory storage; waits are on events with bounded timeouts, never sleeps.
+ */
+import { test, describe, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ErrorCode,
+  BadVersionError,
+  InvalidPathError,
+  KeeperError,
+  NoChildrenForEphemeralsError,
+  NodeExistsError,
+  NoNodeError,
+  NotEmptyError,
+  NoWatcherError,
+  SessionExpiredError,
+  LocalCoordinationClient,
+  MultiError,
+  Replica,
+  WorkerReplicaHandle,
+  type CoordinationClient,
+  type Observation,
+  type ReplicaOptions,
+  type WatchEvent,
+} from '../libs/zab/src/index.js';
+import { deferred, withTimeout } from '../libs/zab/src/testing/with-timeout.js';
+
+/** One replica with sessions on it, however it is hosted. */
+interface BackendInstance {
+  connect(sessionTimeoutMs: number, options?: { local?: boolean }): Promise<CoordinationClient>;
+  close(): Promise<void>;
+}
+
+interface Backend {
+  name: string;
+  open(options: Partial<ReplicaOptions>): Promise<BackendInstance>;
+}
+
+const text = (s: string): Buffer => Buffer.from(s);
+
+/** Registers the contract's tests for `backend` under a `describe` named after it. */
+function describeCoordinationClient(backend: Backend): void {
+  const opened: BackendInstance[] = [];
+  async function start(options: Partial<ReplicaOptions> = {}): Promise<{
+    instance: BackendInstance;
+    a: CoordinationClient;
+    b: CoordinationClient;
+  }> {
+    const instance = await backend.open({ dataDir: ':memory:', ...options });
+    opened.push(instance);
+    return { instance, a: await instance.connect(10_000), b: await instance.connect(10_000) };
+  }
+
+  describe(`CoordinationClient contract on ${backend.name}`, () => {
+    afterEach(async () => {
+      for (const instance of opened.splice(0)) await instance.close();
+    });
+    describeOperations(start);
+    describeOrdering(start);
+    describeWatches(start);
+    describeSessions(start);
+  });
+}
+
+type Start = (options?: Partial<ReplicaOptions>) => Promise<{
+  instance: BackendInstance;
+  a: CoordinationClient;
+  b: CoordinationClient;
+}>;
+
+function describeOperations(start: Start): void {
+  test('create, get, set with version, delete with version; Stat fields are bigints', async () => {
+    const { a } = await start();
+    const created = await a.create('/app', text('v0'));
+    assert.equal(created.path, '/app');
+    assert.equal(typeof created.stat.czxid, 'bigint');
+    assert.equal(typeof created.stat.ctime, 'bigint');
+    const stat = await a.setData('/app', text('v1'), 0);
+    assert.equal(stat.version, 1);
+    assert.ok(stat.mzxid > created.stat.czxid);
+    const read = await a.getData('/app');
+    assert.ok(Buffer.isBuffer(read.data));
+    assert.equal(read.data.toString(), 'v1');
+    await assert.rejects(a.setData('/app', text('v2'), 0), BadVersionError);
+    await assert.rejects(a.delete('/app', 0), BadVersionError);
+    await a.delete('/app', 1);
+    assert.equal(await a.exists('/app'), null);
+    assert.deepEqual((await a.getAcl('/')).acl[0]?.scheme, 'world');
+    assert.equal(await a.getAllChildrenNumber('/'), 2);
+  });
+
+  test('error codes come as typed errors with the path and the message', async () => {
+    const { a } = await start();
+    await a.create('/p', text(''));
+    await a.create('/p/c', text(''));
+    await assert.rejects(a.create('/p', text('')), (e: unknown) =>
+      e instanceof NodeExistsError && e.path === '/p' && e.message === 'NodeExists: a node already exists at this path (path /p)');
+    await assert.rejects(a.getData('/missing'), (e: unknown) => e instanceof NoNodeError && e.code === ErrorCode.NoNode);
+    await assert.rejects(a.delete('/p'), NotEmptyError);
+    await a.create('/eph', text(''), { mode: 'ephemeral' });
+    await assert.rejects(a.create('/eph/child', text('')), NoChildrenForEphemeralsError);
+    await assert.rejects(a.create('/bad//path', text('')), (e: unknown) =>
+      e instanceof InvalidPathError && /empty node name/.test(e.message));
+    await assert.rejects(a.getData('relative'), InvalidPathError);
+  });
+
+  test('the caller may reuse its buffer once a write is issued', async () => {
+    const { a } = await start();
+    const buffer = text('original');
+    const pending = a.create('/copy', buffer);
+    buffer.fill(0x21);
+    await pending;
+    const read = await a.getData('/copy');
+    read.data.fill(0x21);
+    assert.equal((await a.getData('/copy')).data.toString(), 'original');
+  });
+
+  test('multi is all-or-nothing with per-op results; failures are MultiError', async () => {
+    const { a } = await start();
+    const ok = await a.multi([
+      { op: 'create', path: '/m', data: text('1') },
+      { op: 'create', path: '/m/x' },
+      { op: 'check', path: '/m', version: 0 },
+      { op: 'setData', path: '/m', data: text('2'), version: 0 },
+    ]);
+    assert.deepEqual(ok.map((r) => r.code), [0, 0, 0, 0]);
+    await assert.rejects(
+      a.multi([
+        { op: 'setData', path: '/m', data: text('3') },
+        { op: 'create', path: '/m/x' },
+        { op: 'delete', path: '/m' },
+      ]),
+      (e: unknown) => {
+        assert.ok(e instanceof MultiError);
+        assert.equal(e.code, ErrorCode.NodeExists);
+        assert.equal(e.path, '/m/x');
+        assert.deepEqual(e.results.map((r) => r.code), [0, ErrorCode.NodeExists, ErrorCode.RuntimeInconsistency]);
+        return true;
+      },
+    );
+    assert.equal((await a.getData('/m')).data.toString(), '2');
+  });
+}
+
+function describeOrdering(start: Start): void {
+  test('pipelined writes commit in issue order', async () => {
+    const { a } = await start();
+    await a.create('/seq', text(''));
+    const writes = [];
+    for (let i = 0; i < 300; i++) writes.push(a.create('/seq/n-', text(String(i)), { mode: 'persistent_sequential' }));
+    const results = await Promise.all(writes);
+    results.forEach((r, i) => assert.equal(r.path, `/seq/n-${String(i).padStart(10, '0')}`));
+    const zxids = results.map((r) => r.stat.czxid);
+    assert.deepEqual([...zxids].sort((x, y) => (x < y ? -1 : 1)), zxids);
+  });
+
+  test('a session reads its own writes even without awaiting them (FIFO)', async () => {
+    const { a } = await start();
+    void a.create('/fifo', text('one'));
+    void a.setData('/fifo', text('two'));
+    assert.equal((await a.getData('/fifo')).data.toString(), 'two');
+  });
+
+  test('a watcher sees the event before it can read the changed data', async () => {
+    const { a, b } = await start();
+    await a.create('/w', text('old'));
+    const order: string[] = [];
+    const fired = deferred<void>();
+    await a.getData('/w', (event) => {
+      order.push(`event ${event.type}`);
+      fired.resolve();
+    });
+    await b.setData('/w', text('new')).then(async () => {
+      const read = await a.getData('/w');
+      order.push(`read ${read.data.toString()}`);
+    });
+    await withTimeout(fired.promise, 2000, 'data watch');
+    assert.deepEqual(order, ['event dataChanged', 'read new']);
+  });
+}
+
+function describeWatches(start: Start): void {
+  test('one-shot watches fire once; persistent watches stay; removeWatches', async () => {
+    const { a, b } = await start();
+    const once: string[] = [];
+    const created = deferred<void>();
+    assert.equal(await a.exists('/c', (e) => { once.push(e.type); created.resolve(); }), null);
+    await b.create('/c', text(''));
+    await withTimeout(created.promise, 2000, 'exists watch');
+    const seen: string[] = [];
+    const listener = (e: WatchEvent): void => {
+      seen.push(`${e.type} ${e.path}`);
+    };
+    await a.addWatch('/c', 'persistentRecursive', listener);
+    await b.create('/c/2', text(''));
+    await b.setData('/c/2', text('x'));
+    await b.delete('/c/2');
+    await a.sync('/');
+    assert.deepEqual(once, ['created']);
+    assert.deepEqual(seen, ['created /c/2', 'dataChanged /c/2', 'deleted /c/2']);
+    await a.removeWatches('/c', listener, 'persistentRecursive');
+    await b.create('/c/3', text(''));
+    await a.sync('/');
+    assert.equal(seen.length, 3);
+    await assert.rejects(a.removeWatches('/c', listener), NoWatcherError);
+  });
+
+  test('observe reports the current value then every change, even within one batch', async () => {
+    const { a, b } = await start();
+    await b.create('/o', text('0'));
+    const seen: Array<string | null> = [];
+    const last = deferred<void>();
+    const stop = await a.observe('/o', 'data', (o: Observation) => {
+      if (o.kind !== 'data') return;
+      seen.push(o.value === null ? null : o.value.data.toString());
+      if (o.value === null) last.resolve();
+    });
+    assert.deepEqual(seen, ['0'], 'the current value is reported before observe resolves');
+    const writes = [];
+    for (let i = 1; i <= 20; i++) writes.push(b.setData('/o', text(String(i))));
+    writes.push(b.delete('/o'));
+    await Promise.all(writes);
+    await withTimeout(last.promise, 2000, 'deletion observed');
+    assert.deepEqual(seen, ['0', ...Array.from({ length: 20 }, (_, i) => String(i + 1)), null]);
+    stop();
+    await b.create('/o', text('again'));
+    await a.sync('/');
+    assert.equal(seen.length, 22);
+  });
+
+  test('observe children and events kinds', async () => {
+    const { a, b } = await start();
+    const children: Array<string[] | null> = [];
+    const events: string[] = [];
+    const done = deferred<void>();
+    await a.observe('/dir', 'children', (o) => {
+      if (o.kind === 'children') children.push(o.value?.children ?? null);
+    });
+    await a.observe('/dir', 'recursiveEvents', (o) => {
+      if (o.kind !== 'event') return;
+      events.push(`${o.value.type} ${o.value.path}`);
+      if (events.length === 2) done.resolve();
+    });
+    await b.create('/dir', text(''));
+    await b.create('/dir/x', text(''));
+    await withTimeout(done.promise, 2000, 'two events');
+    assert.deepEqual(children, [null, [], ['x']]);
+    assert.deepEqual(events, ['created /dir', 'created /dir/x']);
+  });
+}
+
+function describeSessions(start: Start): void {
+  test('closing a session deletes its ephemerals at once and tells watchers', async () => {
+    const { a, b } = await start();
+    await a.create('/members', text(''));
+    await a.create('/members/a-', text(''), { mode: 'ephemeral_sequential' });
+    const gone = deferred<WatchEvent>();
+    await b.getChildren('/members', (e) => gone.resolve(e));
+    assert.deepEqual(await a.getEphemerals('/'), ['/members/a-0000000000']);
+    const ended = deferred<string>();
+    a.onSessionEnd((state) => ended.resolve(state));
+    await a.close();
+    assert.equal(a.state, 'closed');
+    assert.equal(await withTimeout(ended.promise, 2000, 'session end'), 'closed');
+    assert.equal((await withTimeout(gone.promise, 2000, 'children watch')).type, 'childrenChanged');
+    assert.deepEqual((await b.getChildren('/members')).children, []);
+    await assert.rejects(a.getData('/members'), (e: unknown) =>
+      e instanceof KeeperError && e.code === ErrorCode.ConnectionLoss);
+  });
+
+  test('a session without pings expires: ephemerals go, calls fail with SessionExpired', async () => {
+    const { instance, a: watcher } = await start({ tickMs: 20 });
+    const remote = await instance.connect(40, { local: false });
+    assert.equal(remote.sessionTimeoutMs, 40);
+    const ended = deferred<string>();
+    remote.onSessionEnd((state) => ended.resolve(state));
+    await remote.create('/lease', text(''), { mode: 'ephemeral' }).catch(() => undefined);
+    assert.equal(await withTimeout(ended.promise, 5000, 'session expiry'), 'expired');
+    assert.equal(remote.state, 'expired');
+    await assert.rejects(remote.getData('/'), SessionExpiredError);
+    assert.equal(await watcher.exists('/lease'), null);
+  });
+}
+
+describeCoordinationClient({
+  name: 'the main thread (LocalCoordinationClient)',
+  async open(options) {
+    const replica = await Replica.open(options);
+    return {
+      connect: (timeoutMs, connectOptions) => LocalCoordinationClient.connect(replica, timeoutMs, connectOptions),
+      close: () => replica.close(),
+    };
+  },
+});
+
+describeCoordinationClient({
+  name: 'a worker thread (WorkerCoordinationClient)',
+  async open(options) {
+    const handle = await WorkerReplicaHandle.open(options);
+    return {
+      connect: (timeoutMs, connectOptions) => handle.connect(timeoutMs, connectOptions),
+      close: () => handle.close(),
+    };
+  },
+});
