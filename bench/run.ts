@@ -6,9 +6,11 @@
  *   reads    getData of 100-byte values through the in-process client, 256 in flight
  *   memory   bytes per znode beyond path and data for 1M znodes (heapUsed + arrayBuffers)
  *   restart  time to reopen a data directory holding 1M znodes (snapshot + log replay)
+ *   worker   the same writes and reads with the replica in a worker thread (ZabModule's
+ *            default isolation) next to the main-thread replica, in one run
  *
  * Each throughput figure is the median of several timed runs; every loop is bounded in count
- * and time. Flags: `--only writes,reads,memory,restart`, `--quick` (smaller sizes for a smoke
+ * and time. Flags: `--only writes,reads,memory,restart,worker`, `--quick` (smaller sizes for a smoke
  * run). Run with `node --expose-gc` (npm run bench does) so memory is measured after GC.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +19,8 @@ import { join } from 'node:path';
 import { Replica } from '../libs/zab/src/node/replica.js';
 import { LocalCoordinationClient } from '../libs/zab/src/node/local-client.js';
 import { DataTree } from '../libs/zab/src/state/data-tree.js';
+import { WorkerReplicaHandle } from '../libs/zab/src/node/worker-host.js';
+import type { CoordinationClient } from '../libs/zab/src/node/coordination-client.js';
 import type { Txn } from '../libs/zab/src/state/txn.js';
 import { OPEN_ACL_UNSAFE } from '../libs/zab/src/state/stat.js';
 
@@ -199,6 +203,44 @@ async function benchRestart(): Promise<void> {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
+/** Durable setData and getData of 256 nodes, main-thread and worker replicas side by side. */
+async function benchWorker(): Promise<void> {
+  const runs = quick ? 2 : 3;
+  const results = { main: { writes: [] as number[], reads: [] as number[] },
+    worker: { writes: [] as number[], reads: [] as number[] } };
+  for (let run = 0; run < runs; run++) {
+    for (const isolation of ['main', 'worker'] as const) {
+      const dataDir = tempDir(`worker-${isolation}`);
+      let client: CoordinationClient;
+      let close: () => Promise<void>;
+      if (isolation === 'main') {
+        const replica = await Replica.open({ dataDir });
+        client = await LocalCoordinationClient.connect(replica, 10_000);
+        close = () => replica.close();
+      } else {
+        const handle = await WorkerReplicaHandle.open({ dataDir });
+        client = await handle.connect(10_000);
+        close = () => handle.close();
+      }
+      await Promise.all(Array.from({ length: IN_FLIGHT }, (_, i) => client.create(`/k${i}`, VALUE)));
+      const durationMs = quick ? 1000 : 2000;
+      const writes = await closedLoop((i) => client.setData(`/k${i % IN_FLIGHT}`, VALUE), durationMs, 1_000_000);
+      const reads = await closedLoop((i) => client.getData(`/k${i % IN_FLIGHT}`), durationMs, 10_000_000);
+      results[isolation].writes.push(writes.opsPerSecond);
+      results[isolation].reads.push(reads.opsPerSecond);
+      await close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+  console.log('replica on the main thread vs in a worker thread (setData/getData, 100 B, 256 in flight)');
+  for (const kind of ['writes', 'reads'] as const) {
+    const main = median(results.main[kind]);
+    const worker = median(results.worker[kind]);
+    console.log(`  ${kind}: main ${Math.round(main)} ops/s, worker ${Math.round(worker)} ops/s ` +
+      `(worker/main ${(worker / main).toFixed(2)})`);
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`nestjs-zab bench: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}${quick ? ', --quick' : ''}`);
   const want = (name: string): boolean => only === undefined || only.has(name);
@@ -206,6 +248,7 @@ async function main(): Promise<void> {
   if (want('reads')) await benchReads();
   if (want('memory')) benchMemory();
   if (want('restart')) await benchRestart();
+  if (want('worker')) await benchWorker();
 }
 
 await main();

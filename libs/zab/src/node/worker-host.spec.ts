@@ -143,14 +143,36 @@ describe('worker host', () => {
     await handle.close();
   });
 
-  test('the worker inherits the process flags except the main-only ones', () => {
+  test('the worker gets the loader and warning flags, never V8 or main-only ones', () => {
     assert.deepEqual(
       workerExecArgv([
-        '--enable-source-maps', '--input-type=module', '-e', 'code',
-        '--max-old-space-size=512', '--print', 'x',
+        '--enable-source-maps', '--input-type=module', '-e', 'code', '--expose-gc',
+        '--max-old-space-size=512', '--print', 'x', '--import', './hook.js',
+        '--stack-trace-limit=50', '--conditions=dev', '--experimental-vm-modules',
       ]),
-      ['--enable-source-maps', '--max-old-space-size=512'],
+      {
+        execArgv: ['--enable-source-maps', '--import=./hook.js', '--conditions=dev',
+          '--experimental-vm-modules'],
+        maxOldGenerationSizeMb: 512,
+      },
     );
+  });
+
+  test('a process started with V8 flags still starts its replica worker', () => {
+    const hostModule = fileURLToPath(new URL('./worker-host.js', import.meta.url));
+    const script = `
+      const { WorkerReplicaHandle } = await import(${JSON.stringify(hostModule)});
+      const handle = await WorkerReplicaHandle.open({ dataDir: ':memory:' });
+      const client = await handle.connect(10000);
+      await client.create('/flags', Buffer.from('ok'));
+      console.log((await client.getData('/flags')).data.toString());
+      await handle.close();
+    `;
+    const output = execFileSync(process.execPath, [
+      '--expose-gc', '--max-old-space-size=256', '--stack-trace-limit=20',
+      '--input-type=module', '-e', script,
+    ], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(output.trim(), 'ok');
   });
 
   test('the process is kept alive while a call is pending, and not by an idle handle', () => {

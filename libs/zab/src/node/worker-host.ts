@@ -39,22 +39,44 @@ import {
 
 const WORKER_ENTRY = new URL('./worker-entry.js', import.meta.url);
 
-/** Flags of the main process that make no sense for a worker (it would refuse to start). */
-const MAIN_ONLY_FLAGS = new Set(['--input-type', '--eval', '-e', '--print', '-p']);
-
 /**
- * The process's flags minus the main-only ones (the worker inherits the rest, e.g. loaders,
- * source maps, heap limits). `--eval <code>` style pairs drop their value too.
+ * Node options a worker accepts and that matter to the replica's code (loaders, conditions,
+ * source maps, warnings). Everything else is left out: Node refuses V8 options (heap limits,
+ * `--expose-gc`, `--stack-trace-limit`) and process-wide options in a worker's `execArgv`, and
+ * main-only ones (`--eval`, `--input-type`) break it, so passing the process's flags through
+ * blindly would stop an app started with `--max-old-space-size` from starting at all.
  */
-export function workerExecArgv(execArgv: readonly string[]): string[] {
+const WORKER_FLAGS_WITH_VALUE = new Set([
+  '--import', '--require', '-r', '--loader', '--experimental-loader', '--conditions', '-C',
+]);
+const WORKER_FLAGS = new Set([
+  '--enable-source-maps', '--no-warnings', '--trace-warnings', '--trace-uncaught',
+  '--no-deprecation', '--trace-deprecation', '--throw-deprecation', '--pending-deprecation',
+  '--preserve-symlinks', '--preserve-symlinks-main', '--unhandled-rejections',
+]);
+
+/** The worker's flags, and its heap limit taken from the process's `--max-old-space-size`. */
+export function workerExecArgv(execArgv: readonly string[]): {
+  execArgv: string[];
+  maxOldGenerationSizeMb: number | undefined;
+} {
   const kept: string[] = [];
+  let maxOldGenerationSizeMb: number | undefined;
   for (let i = 0; i < execArgv.length; i++) {
     const flag = execArgv[i]!;
-    const name = flag.split('=', 1)[0]!;
-    if (!MAIN_ONLY_FLAGS.has(name)) kept.push(flag);
-    else if (!flag.includes('=')) i += 1;
+    const [name = '', inlineValue] = flag.split(/=(.*)/s, 2);
+    const takesValue = WORKER_FLAGS_WITH_VALUE.has(name) ||
+      ['--eval', '-e', '--print', '-p', '--input-type', '--max-old-space-size'].includes(name);
+    const value = inlineValue ?? (takesValue ? execArgv[++i] : undefined);
+    if (name === '--max-old-space-size' && value !== undefined && /^\d+$/.test(value)) {
+      maxOldGenerationSizeMb = Number(value);
+    } else if (WORKER_FLAGS_WITH_VALUE.has(name) && value !== undefined) {
+      kept.push(`${name}=${value}`);
+    } else if (WORKER_FLAGS.has(name) || name.startsWith('--experimental-')) {
+      kept.push(flag);
+    }
   }
-  return kept;
+  return { execArgv: kept, maxOldGenerationSizeMb };
 }
 
 const SILENT_LOGGER: ReplicaLogger = { log() {}, warn() {}, error() {} };
@@ -126,8 +148,14 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
   ): Promise<WorkerReplicaHandle> {
     const options = resolveReplicaOptions(input);
     const start: WorkerStartData = { options };
-    const execArgv = workerExecArgv(process.execArgv);
-    const worker = new Worker(WORKER_ENTRY, { workerData: start, execArgv });
+    const flags = workerExecArgv(process.execArgv);
+    const worker = new Worker(WORKER_ENTRY, {
+      workerData: start,
+      execArgv: flags.execArgv,
+      ...(flags.maxOldGenerationSizeMb === undefined
+        ? {}
+        : { resourceLimits: { maxOldGenerationSizeMb: flags.maxOldGenerationSizeMb } }),
+    });
     const handle = new WorkerReplicaHandle(worker, options, ports.logger ?? SILENT_LOGGER);
     await handle.opened;
     handle.updateReference();
