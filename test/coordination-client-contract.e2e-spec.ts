@@ -34,6 +34,8 @@ import { deferred, withTimeout } from '../libs/zab/src/testing/with-timeout.js';
 /** One replica with sessions on it, however it is hosted. */
 interface BackendInstance {
   connect(sessionTimeoutMs: number, options?: { local?: boolean }): Promise<CoordinationClient>;
+  /** Watches held by the replica, all sessions. */
+  watchCount(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -211,6 +213,34 @@ function describeWatches(start: Start): void {
     await assert.rejects(a.removeWatches('/c', listener), NoWatcherError);
   });
 
+  test('fired and removed one-shot watches leave nothing behind', async () => {
+    const { instance, a, b } = await start();
+    await b.create('/many', text(''));
+    const baseline = await instance.watchCount();
+    let fired = 0;
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 20; i++) await a.getData('/many', () => { fired += 1; });
+      await b.setData('/many', text(String(round)));
+      await a.sync('/');
+    }
+    assert.equal(fired, 400);
+    assert.equal(await instance.watchCount(), baseline);
+    const both = (): void => { fired += 1; };
+    await a.getData('/many', both);
+    await a.getChildren('/many', both);
+    await b.delete('/many');
+    await a.sync('/');
+    assert.equal(fired, 401, 'one listener with data and child watches gets one NodeDeleted');
+    assert.equal(await instance.watchCount(), baseline);
+    const late = (): void => { fired += 1; };
+    await a.exists('/many', late);
+    await a.removeWatches('/many', late, 'data');
+    await b.create('/many', text(''));
+    await a.sync('/');
+    assert.equal(fired, 401, 'a removed exists watch fired');
+    await assert.rejects(a.removeWatches('/many', late, 'data'), NoWatcherError);
+  });
+
   test('observe reports the current value then every change, even within one batch', async () => {
     const { a, b } = await start();
     await b.create('/o', text('0'));
@@ -294,6 +324,7 @@ describeCoordinationClient({
     const replica = await Replica.open(options);
     return {
       connect: (timeoutMs, connectOptions) => LocalCoordinationClient.connect(replica, timeoutMs, connectOptions),
+      watchCount: async () => replica.watches.watchCount,
       close: () => replica.close(),
     };
   },
@@ -305,6 +336,7 @@ describeCoordinationClient({
     const handle = await WorkerReplicaHandle.open(options);
     return {
       connect: (timeoutMs, connectOptions) => handle.connect(timeoutMs, connectOptions),
+      watchCount: () => handle.watchCount(),
       close: () => handle.close(),
     };
   },

@@ -104,6 +104,8 @@ export class LocalCoordinationClient implements CoordinationClient {
   };
   private readonly sessionWatcher: ReplicaWatcher = { notify: (event) => this.fireOneShot(event) };
   private readonly persistentWatchers = new Map<WatchListener, ListenerWatcher>();
+  /** One-shot registrations per listener (a listener counts once per path and kind). */
+  private readonly oneShotCounts = new Map<WatchListener, number>();
   private readonly observers = new Set<ReplicaWatcher>();
   private readonly guard: Guard = (call) => {
     try {
@@ -343,8 +345,25 @@ export class LocalCoordinationClient implements CoordinationClient {
       listeners = new Set();
       byPath.set(path, listeners);
     }
-    listeners.add(listener);
+    if (!listeners.has(listener)) {
+      listeners.add(listener);
+      this.countOneShot(listener, 1);
+    }
     this.replica.watches.add(path, kind, this.sessionWatcher);
+  }
+
+  /**
+   * True while `listener` has a watch of this session (one-shot or persistent); the worker
+   * host uses it to free its id for the listener once the last watch fired or was removed.
+   */
+  holdsListener(listener: WatchListener): boolean {
+    return this.oneShotCounts.has(listener) || this.persistentWatchers.has(listener);
+  }
+
+  private countOneShot(listener: WatchListener, delta: number): void {
+    const count = (this.oneShotCounts.get(listener) ?? 0) + delta;
+    if (count > 0) this.oneShotCounts.set(listener, count);
+    else this.oneShotCounts.delete(listener);
   }
 
   /**
@@ -358,7 +377,10 @@ export class LocalCoordinationClient implements CoordinationClient {
         : event.type === 'deleted' ? ['data', 'exists', 'child'] : ['data', 'exists'];
     const listeners = new Set<WatchListener>();
     for (const kind of kinds) {
-      for (const listener of this.oneShot[kind].get(event.path) ?? []) listeners.add(listener);
+      for (const listener of this.oneShot[kind].get(event.path) ?? []) {
+        listeners.add(listener);
+        this.countOneShot(listener, -1);
+      }
       this.oneShot[kind].delete(event.path);
     }
     if (listeners.size > 0) {
@@ -371,6 +393,7 @@ export class LocalCoordinationClient implements CoordinationClient {
   private removeOneShot(kind: 'data' | 'exists' | 'child', path: string, listener: WatchListener): boolean {
     const listeners = this.oneShot[kind].get(path);
     if (listeners === undefined || !listeners.delete(listener)) return false;
+    this.countOneShot(listener, -1);
     if (listeners.size > 0) return true;
     this.oneShot[kind].delete(path);
     const stillData = this.oneShot.data.has(path) || this.oneShot.exists.has(path);
@@ -477,6 +500,7 @@ export class LocalCoordinationClient implements CoordinationClient {
       this.replica.watches.removeWatcher(watcher);
     }
     this.persistentWatchers.clear();
+    this.oneShotCounts.clear();
     this.observers.clear();
     for (const byPath of Object.values(this.oneShot)) byPath.clear();
     for (const listener of this.endListeners) this.guard(() => listener(state));

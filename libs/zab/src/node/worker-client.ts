@@ -54,6 +54,8 @@ export class WorkerCoordinationClient implements CoordinationClient {
   private nextObserverId = 1;
   private readonly watchIds = new Map<WatchListener, number>();
   private readonly watchListeners = new Map<number, WatchListener>();
+  /** Registering calls sent per watch id (see `releaseWatch`). */
+  private readonly watchUses = new Map<number, number>();
   private readonly observers = new Map<number, (observation: Observation) => void>();
   private readonly endListeners = new Set<EndListener>();
 
@@ -67,6 +69,11 @@ export class WorkerCoordinationClient implements CoordinationClient {
 
   get state(): SessionState {
     return this.stateValue;
+  }
+
+  /** Watch ids this client still maps to listeners (diagnostics: fired watches free theirs). */
+  get watchIdsHeld(): number {
+    return this.watchListeners.size;
   }
 
   async create(
@@ -85,7 +92,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
   async getData(path: string, watch?: WatchListener): Promise<{ data: Buffer; stat: Stat }> {
     const [data, stat] = await this.call<PackedReplies['getData']>({
       method: 'getData',
-      args: [path, this.watchId(watch)],
+      args: [path, this.registeringWatchId(watch)],
     });
     return { data: asBuffer(data), stat: unpackStat(stat) };
   }
@@ -101,7 +108,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
   }
 
   async exists(path: string, watch?: WatchListener): Promise<Stat | null> {
-    const call: ClientCall = { method: 'exists', args: [path, this.watchId(watch)] };
+    const call: ClientCall = { method: 'exists', args: [path, this.registeringWatchId(watch)] };
     const stat = await this.call<PackedReplies['exists']>(call);
     return stat === null ? null : unpackStat(stat);
   }
@@ -110,7 +117,9 @@ export class WorkerCoordinationClient implements CoordinationClient {
     path: string,
     watch?: WatchListener,
   ): Promise<{ children: string[]; stat: Stat }> {
-    const call: ClientCall = { method: 'getChildren', args: [path, this.watchId(watch)] };
+    const call: ClientCall = {
+      method: 'getChildren', args: [path, this.registeringWatchId(watch)],
+    };
     const [children, stat] = await this.call<PackedReplies['getChildren']>(call);
     return { children, stat: unpackStat(stat) };
   }
@@ -151,7 +160,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
     mode: 'persistent' | 'persistentRecursive',
     listener: WatchListener,
   ): Promise<void> {
-    return this.call({ method: 'addWatch', args: [path, mode, this.watchId(listener)] });
+    return this.call({ method: 'addWatch', args: [path, mode, this.registeringWatchId(listener)] });
   }
 
   removeWatches(path: string, listener: WatchListener, type?: RemoveWatchType): Promise<void> {
@@ -198,6 +207,18 @@ export class WorkerCoordinationClient implements CoordinationClient {
     if (listener !== undefined) queueMicrotask(() => listener(event));
   }
 
+  /**
+   * The worker freed `watchId` after `uses` registering calls. If none was sent since, the
+   * listener holds no watch: forget the id, so one-shot watches leave nothing behind.
+   */
+  releaseWatch(watchId: number, uses: number): void {
+    if ((this.watchUses.get(watchId) ?? 0) !== uses) return;
+    const listener = this.watchListeners.get(watchId);
+    this.watchListeners.delete(watchId);
+    this.watchUses.delete(watchId);
+    if (listener !== undefined) this.watchIds.delete(listener);
+  }
+
   /** An observation from the worker (the first value arrives before the observe reply). */
   deliverObservation(observerId: number, observation: Observation): void {
     const value = reviveObservation(observation);
@@ -215,6 +236,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
     this.observers.clear();
     this.watchListeners.clear();
     this.watchIds.clear();
+    this.watchUses.clear();
     for (const listener of this.endListeners) listener(state);
     this.endListeners.clear();
   }
@@ -222,6 +244,15 @@ export class WorkerCoordinationClient implements CoordinationClient {
   private call<T>(call: ClientCall, transfer?: ArrayBuffer[]): Promise<T> {
     const session = this.session;
     return this.link.request<T>((id) => [id, session, call], transfer);
+  }
+
+  /** The listener's id for a call that registers a watch with it (counted, see release). */
+  private registeringWatchId(listener: WatchListener): number;
+  private registeringWatchId(listener: WatchListener | undefined): number | undefined;
+  private registeringWatchId(listener: WatchListener | undefined): number | undefined {
+    const id = this.watchId(listener);
+    if (id !== undefined) this.watchUses.set(id, (this.watchUses.get(id) ?? 0) + 1);
+    return id;
   }
 
   /** A stable id per listener, so `removeWatches` reaches the watch the listener set. */

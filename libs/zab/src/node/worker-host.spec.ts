@@ -143,6 +143,24 @@ describe('worker host', () => {
     await handle.close();
   });
 
+  test('watch ids are freed once their watches fired or were removed', async () => {
+    const handle = await WorkerReplicaHandle.open({ dataDir: ':memory:' });
+    const client = await handle.connect(10_000);
+    const other = await handle.connect(10_000);
+    await client.create('/w', Buffer.alloc(0));
+    for (let i = 0; i < 50; i++) await client.getData('/w', () => undefined);
+    const persistent = (): void => undefined;
+    await client.addWatch('/w', 'persistent', persistent);
+    assert.equal(client.watchIdsHeld, 51);
+    await other.setData('/w', Buffer.from('x'));
+    await client.sync('/');
+    assert.equal(client.watchIdsHeld, 1, 'the persistent watch keeps its id');
+    await client.removeWatches('/w', persistent);
+    await client.sync('/');
+    assert.equal(client.watchIdsHeld, 0);
+    await handle.close();
+  });
+
   test('the worker gets the loader and warning flags, never V8 or main-only ones', () => {
     assert.deepEqual(
       workerExecArgv([

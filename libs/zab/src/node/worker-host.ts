@@ -322,6 +322,9 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
       case 'watch':
         this.clients.get(item.session)?.deliverWatch(item.watchId, item.event);
         return;
+      case 'watchReleased':
+        this.clients.get(item.session)?.releaseWatch(item.watchId, item.uses);
+        return;
       case 'observation':
         this.clients.get(item.session)?.deliverObservation(item.observerId, item.observation);
         return;

@@ -188,6 +188,12 @@ export type WorkerItem =
   | Reply
   | { kind: 'fail'; id: number; error: WireError }
   | { kind: 'watch'; session: number; watchId: number; event: WatchEvent }
+  /**
+   * The worker forgot watch id `watchId`: its listener holds no watch any more. `uses` is how
+   * many registering calls with this id the worker had handled, so the client frees the id only
+   * if it sent no newer one (which would have made the worker register it again).
+   */
+  | { kind: 'watchReleased'; session: number; watchId: number; uses: number }
   | { kind: 'observation'; session: number; observerId: number; observation: Observation }
   | { kind: 'sessionEnd'; session: number; state: 'expired' | 'closed' }
   | { kind: 'replicaFailed'; error: WireError }

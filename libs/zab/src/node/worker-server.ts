@@ -33,8 +33,12 @@ type ObserveRequest = Extract<HostRequest, { kind: 'observe' }>;
 
 interface ServedSession {
   client: LocalCoordinationClient;
-  /** Proxy listener per main-thread watch id: the same id always maps to the same function. */
-  watchers: Map<number, WatchListener>;
+  /**
+   * Proxy listener per main-thread watch id (the same id maps to the same function while it
+   * lives, so the local client dedupes per listener as ZooKeeper does per Watcher), with how
+   * many registering calls used it.
+   */
+  watchers: Map<number, { listener: WatchListener; uses: number }>;
   /** Unsubscribe functions of the session's observations, by observer id. */
   observers: Map<number, () => void>;
 }
@@ -165,30 +169,38 @@ export class WorkerServer {
 
   private call(handle: number, call: ClientCall, session: ServedSession): Promise<unknown> {
     const client = session.client;
-    const watcher = (id: number): WatchListener => this.watcher(handle, session, id);
+    const watcher = (id: number): WatchListener => this.watcher(handle, session, id, 1);
     const watch = (id: number | undefined): WatchListener | undefined =>
       id === undefined ? undefined : watcher(id);
+    const settled = <T>(promise: Promise<T>, id: number | undefined): Promise<T> => {
+      if (id === undefined) return promise;
+      const release = (): void => this.releaseIfUnused(handle, session, id);
+      return promise.finally(release);
+    };
     switch (call.method) {
       case 'create':
         return client
           .create(call.args[0], asBuffer(call.args[1]), call.args[2])
           .then(({ path, stat }): PackedReplies['create'] => [path, packStat(stat)]);
       case 'getData':
-        return client
+        return settled(client
           .getData(call.args[0], watch(call.args[1]))
-          .then(({ data, stat }): PackedReplies['getData'] => [exactCopy(data), packStat(stat)]);
+          .then(({ data, stat }): PackedReplies['getData'] => [exactCopy(data), packStat(stat)]),
+        call.args[1]);
       case 'setData':
         return client.setData(call.args[0], asBuffer(call.args[1]), call.args[2]).then(packStat);
       case 'delete':
         return client.delete(call.args[0], call.args[1]);
       case 'exists':
-        return client
+        return settled(client
           .exists(call.args[0], watch(call.args[1]))
-          .then((stat): PackedReplies['exists'] => (stat === null ? null : packStat(stat)));
+          .then((stat): PackedReplies['exists'] => (stat === null ? null : packStat(stat))),
+        call.args[1]);
       case 'getChildren':
-        return client
+        return settled(client
           .getChildren(call.args[0], watch(call.args[1]))
-          .then(({ children, stat }): PackedReplies['getChildren'] => [children, packStat(stat)]);
+          .then(({ children, stat }): PackedReplies['getChildren'] => [children, packStat(stat)]),
+        call.args[1]);
       case 'getAcl':
         return client.getAcl(call.args[0]);
       case 'setAcl':
@@ -203,22 +215,39 @@ export class WorkerServer {
       case 'sync':
         return client.sync(call.args[0]);
       case 'addWatch':
-        return client.addWatch(call.args[0], call.args[1], watcher(call.args[2]));
+        return settled(client.addWatch(call.args[0], call.args[1], watcher(call.args[2])),
+          call.args[2]);
       case 'removeWatches':
-        return client.removeWatches(call.args[0], watcher(call.args[1]), call.args[2]);
+        return settled(client.removeWatches(call.args[0],
+          this.watcher(handle, session, call.args[1], 0), call.args[2]), call.args[1]);
       case 'close':
         return client.close();
     }
   }
 
-  /** The proxy listener for a main-thread watch id: forwards each event, in order. */
-  private watcher(handle: number, session: ServedSession, watchId: number): WatchListener {
-    let listener = session.watchers.get(watchId);
-    if (listener === undefined) {
-      listener = (event) => this.outbox.push({ kind: 'watch', session: handle, watchId, event });
-      session.watchers.set(watchId, listener);
+  /**
+   * The proxy listener for a main-thread watch id: forwards each event, in order, then frees
+   * the id once its last watch fired (one-shot watches leave nothing behind).
+   */
+  private watcher(handle: number, session: ServedSession, watchId: number, uses: number): WatchListener {
+    let entry = session.watchers.get(watchId);
+    if (entry === undefined) {
+      const listener: WatchListener = (event) => {
+        this.outbox.push({ kind: 'watch', session: handle, watchId, event });
+        this.releaseIfUnused(handle, session, watchId);
+      };
+      entry = { listener, uses: 0 };
+      session.watchers.set(watchId, entry);
     }
-    return listener;
+    entry.uses += uses;
+    return entry.listener;
+  }
+
+  private releaseIfUnused(handle: number, session: ServedSession, watchId: number): void {
+    const entry = session.watchers.get(watchId);
+    if (entry === undefined || session.client.holdsListener(entry.listener)) return;
+    session.watchers.delete(watchId);
+    this.outbox.push({ kind: 'watchReleased', session: handle, watchId, uses: entry.uses });
   }
 
   private async probe(probe: Probe): Promise<unknown> {
