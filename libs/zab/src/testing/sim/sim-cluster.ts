@@ -1,0 +1,302 @@
+/**
+ * A cluster of real `ZabPeer`s over a simulated network, clock and disk, with an in-sim driver
+ * that performs each Ready in the contract's order (epochs → truncate/snapshot → append →
+ * send → apply) and safety checkers run after every step (SafetyChecker).
+ *
+ * Network: per-connection FIFO with a delay in ticks; different connections interleave in a
+ * random order; loss drops single messages; partitions drop messages across sides (at send and
+ * at delivery). Crash: the peer object is discarded and rebuilt from what the disk made durable.
+ */
+import type { PeerId, Zxid } from '../../core/ids.js';
+import type { PeerMessage } from '../../core/peer-message.js';
+import type { LoggedTxn, Ready } from '../../core/ready.js';
+import { DEFAULT_ZAB_TIMING, ZabPeer, type ZabConfig } from '../../core/zab-peer.js';
+import { decodePeerMessage, encodePeerMessage } from '../../transport/peer-message-codec.js';
+import { Prng } from './prng.js';
+import { decodeSnapshot, historyOf, SimDisk } from './sim-disk.js';
+import { SafetyChecker, SafetyViolation } from './safety-checker.js';
+
+export interface SimOptions {
+  readonly voters: number;
+  readonly observers: number;
+  readonly timing: Omit<ZabConfig, 'id' | 'voters' | 'observers'>;
+  readonly delayTicksMax: number;
+  readonly lossProbability: number;
+  /** Probability per Ready that the replica crashes after its durable writes, before sending. */
+  readonly crashInReadyProbability: number;
+  /** Encode and decode every message with the peer codec. */
+  readonly useCodec: boolean;
+  readonly fsyncDelayTicksMax: number;
+}
+
+export const DEFAULT_SIM_OPTIONS: SimOptions = {
+  voters: 3,
+  observers: 0,
+  timing: DEFAULT_ZAB_TIMING,
+  delayTicksMax: 1,
+  lossProbability: 0,
+  crashInReadyProbability: 0,
+  useCodec: true,
+  fsyncDelayTicksMax: 1,
+};
+
+interface InFlight {
+  readonly deliverAt: number;
+  readonly from: PeerId;
+  readonly to: PeerId;
+  readonly message: PeerMessage;
+}
+
+export class SimReplica {
+  peer: ZabPeer | undefined;
+  readonly disk = new SimDisk();
+  /** The trivial state machine: applied txns in order. */
+  applied: LoggedTxn[] = [];
+  fsyncAt: number | undefined;
+
+  constructor(readonly id: PeerId) {}
+
+  get alive(): boolean {
+    return this.peer !== undefined;
+  }
+}
+
+export class SimCluster {
+  now = 0;
+  readonly replicas = new Map<PeerId, SimReplica>();
+  readonly checker: SafetyChecker;
+  readonly trace: string[] = [];
+  private inFlight: InFlight[] = [];
+  private readonly lastDeliverAt = new Map<string, number>();
+  private partition: Set<PeerId> | undefined;
+  readonly voterIds: PeerId[];
+  readonly observerIds: PeerId[];
+  lossProbability: number;
+  crashInReadyProbability: number;
+  private writeCount = 0;
+  /** Test hook: called before each Ready is performed; return true to crash there. */
+  crashHook: ((replica: SimReplica, ready: Ready) => boolean) | undefined;
+
+  constructor(readonly options: SimOptions, readonly random: Prng) {
+    this.voterIds = Array.from({ length: options.voters }, (_, i) => i + 1);
+    this.observerIds = Array.from({ length: options.observers }, (_, i) => options.voters + i + 1);
+    this.lossProbability = options.lossProbability;
+    this.crashInReadyProbability = options.crashInReadyProbability;
+    this.checker = new SafetyChecker(this.voterIds);
+    for (const id of [...this.voterIds, ...this.observerIds]) {
+      const replica = new SimReplica(id);
+      this.replicas.set(id, replica);
+      this.start(replica);
+    }
+  }
+
+  replica(id: PeerId): SimReplica {
+    const replica = this.replicas.get(id);
+    if (replica === undefined) throw new Error(`no replica ${id}`);
+    return replica;
+  }
+
+  private start(replica: SimReplica): void {
+    const config: ZabConfig = { ...this.options.timing, id: replica.id, voters: this.voterIds,
+      observers: this.observerIds };
+    replica.applied = [];
+    replica.peer = new ZabPeer(config, replica.disk.persistedState(),
+      historyOf(replica.disk, () => replica.applied), this.random.split());
+    this.drain(replica);
+  }
+
+  crash(id: PeerId): void {
+    const replica = this.replica(id);
+    if (!replica.alive) return;
+    this.trace.push(`${this.now} crash ${id}`);
+    replica.peer = undefined;
+    replica.disk.crash();
+    replica.fsyncAt = undefined;
+  }
+
+  restart(id: PeerId): void {
+    const replica = this.replica(id);
+    if (replica.alive) return;
+    this.trace.push(`${this.now} restart ${id}`);
+    this.start(replica);
+  }
+
+  /** Disk loss (ZK-261): only in scenarios that account for it. */
+  wipe(id: PeerId): void {
+    this.crash(id);
+    this.replica(id).disk.wipe();
+    this.checker.onWipe(id);
+    this.trace.push(`${this.now} wipe ${id}`);
+  }
+
+  partitionOff(side: readonly PeerId[]): void {
+    this.partition = new Set(side);
+    this.trace.push(`${this.now} partition [${side.join(',')}]`);
+  }
+
+  heal(): void {
+    if (this.partition !== undefined) this.trace.push(`${this.now} heal`);
+    this.partition = undefined;
+  }
+
+  private connected(a: PeerId, b: PeerId): boolean {
+    return this.partition === undefined || this.partition.has(a) === this.partition.has(b);
+  }
+
+  // ---- client writes ----
+
+  /** Submit a write at replica `id`: proposed directly on the leader, forwarded by a learner. */
+  write(id: PeerId): boolean {
+    const replica = this.replica(id);
+    const peer = replica.peer;
+    if (peer === undefined) return false;
+    const bytes = Buffer.from(`w${++this.writeCount}@${id}`);
+    if (peer.role === 'leading') return this.proposeOn(replica, bytes);
+    const accepted = peer.forwardRequest(BigInt(id), this.writeCount, bytes);
+    this.drain(replica);
+    return accepted;
+  }
+
+  private proposeOn(replica: SimReplica, bytes: Buffer): boolean {
+    const peer = replica.peer;
+    const zxid = peer?.nextZxid();
+    if (peer === undefined || zxid === undefined) return false;
+    const ok = peer.propose(zxid, bytes);
+    this.drain(replica);
+    return ok;
+  }
+
+  // ---- time ----
+
+  /** One tick: deliver due messages (random interleaving across connections), fsyncs, ticks. */
+  step(): void {
+    this.now++;
+    this.deliverDue();
+    for (const replica of this.replicas.values()) {
+      if (replica.peer !== undefined && replica.fsyncAt !== undefined && replica.fsyncAt <= this.now) {
+        replica.fsyncAt = undefined;
+        const durable = replica.disk.fsync();
+        replica.peer.persisted(durable);
+        this.drain(replica);
+      }
+    }
+    for (const replica of this.replicas.values()) {
+      if (replica.peer === undefined) continue;
+      replica.peer.tick();
+      this.drain(replica);
+    }
+    this.checker.checkDurability(this.replicas);
+  }
+
+  private deliverDue(): void {
+    const due = this.inFlight.filter((m) => m.deliverAt <= this.now);
+    if (due.length === 0) return;
+    this.inFlight = this.inFlight.filter((m) => m.deliverAt > this.now);
+    const byConnection = new Map<string, InFlight[]>();
+    for (const message of due) {
+      const key = `${message.from}>${message.to}`;
+      const queue = byConnection.get(key);
+      if (queue === undefined) byConnection.set(key, [message]);
+      else queue.push(message);
+    }
+    const queues = [...byConnection.values()];
+    for (let guard = 0; guard < due.length && queues.length > 0; guard++) {
+      const index = this.random.nextInt(queues.length);
+      const message = queues[index]!.shift()!;
+      if (queues[index]!.length === 0) queues.splice(index, 1);
+      this.deliver(message);
+    }
+  }
+
+  private deliver(message: InFlight): void {
+    const replica = this.replicas.get(message.to);
+    if (replica?.peer === undefined || !this.connected(message.from, message.to)) return;
+    replica.peer.step(message.from, message.message);
+    this.drain(replica);
+  }
+
+  private send(from: PeerId, to: PeerId, message: PeerMessage): void {
+    if (!this.connected(from, to) || this.random.chance(this.lossProbability)) return;
+    const decoded = this.options.useCodec ? decodePeerMessage(encodePeerMessage(message)) : message;
+    const key = `${from}>${to}`;
+    const earliest = this.now + 1 + this.random.nextInt(this.options.delayTicksMax + 1);
+    const deliverAt = Math.max(earliest, this.lastDeliverAt.get(key) ?? 0);
+    this.lastDeliverAt.set(key, deliverAt);
+    this.inFlight.push({ deliverAt, from, to, message: decoded });
+  }
+
+  // ---- the in-sim driver ----
+
+  drain(replica: SimReplica): void {
+    for (let guard = 0; guard < 1000; guard++) {
+      const peer = replica.peer;
+      if (peer === undefined || !peer.hasReady()) return;
+      const ready = peer.ready();
+      if (!this.perform(replica, ready)) return;
+      peer.advance();
+      // Inputs only after advance (contract): the leader's driver prepares forwarded writes now.
+      for (const request of ready.requests) this.proposeForwarded(replica, request.bytes);
+    }
+    throw new Error(`replica ${replica.id}: Ready loop did not settle`);
+  }
+
+  /** Performs one Ready in the contract's order; false when the replica crashed inside it. */
+  private perform(replica: SimReplica, ready: Ready): boolean {
+    const disk = replica.disk;
+    if (ready.epochWrite !== undefined) disk.writeEpochs(ready.epochWrite);
+    if (ready.truncateAfterZxid !== undefined) disk.truncateAfter(ready.truncateAfterZxid);
+    if (ready.installSnapshot !== undefined) this.installSnapshot(replica, ready.installSnapshot);
+    disk.append(ready.append);
+    if (disk.unsynced && replica.fsyncAt === undefined) {
+      replica.fsyncAt = this.now + this.random.nextInt(this.options.fsyncDelayTicksMax + 1);
+    }
+    if (this.crashHook?.(replica, ready) === true ||
+      this.random.chance(this.crashInReadyProbability)) {
+      this.trace.push(`${this.now} crash ${replica.id} inside a Ready`);
+      this.crash(replica.id);
+      return false;
+    }
+    for (const { to, message } of ready.messages) this.send(replica.id, to, message);
+    if (ready.commitThroughZxid !== undefined) this.apply(replica, ready.commitThroughZxid);
+    for (const change of ready.roleChanges) {
+      this.trace.push(`${this.now} ${replica.id} ${change.role}${change.established ? '*' : ''} ` +
+        `leader=${change.leader ?? '-'} epoch=${change.epoch} (${change.reason})`);
+      if (change.role === 'leading' && change.established) {
+        this.checker.onEstablished(replica.id, change.epoch, this.replicas, this.now);
+      }
+    }
+    return true;
+  }
+
+  private proposeForwarded(replica: SimReplica, bytes: Buffer): void {
+    const peer = replica.peer;
+    const zxid = peer?.nextZxid();
+    if (peer !== undefined && zxid !== undefined) peer.propose(zxid, bytes);
+  }
+
+  private installSnapshot(replica: SimReplica, install: { zxid: Zxid; bytes: Buffer }): void {
+    const txns = decodeSnapshot(install.bytes);
+    replica.disk.replace(txns);
+    replica.applied = [];
+    for (const logged of txns) this.applyOne(replica, logged);
+  }
+
+  private apply(replica: SimReplica, through: Zxid): void {
+    const last = replica.applied[replica.applied.length - 1]?.zxid ?? 0n;
+    for (const logged of replica.disk.log) {
+      if (logged.zxid <= last) continue;
+      if (logged.zxid > through) break;
+      this.applyOne(replica, logged);
+    }
+    const applied = replica.applied[replica.applied.length - 1]?.zxid ?? 0n;
+    if (applied !== through && through > last) {
+      throw new SafetyViolation(`replica ${replica.id} told to commit through 0x${through.toString(16)}` +
+        ` but its log reaches only 0x${applied.toString(16)}`);
+    }
+  }
+
+  private applyOne(replica: SimReplica, logged: LoggedTxn): void {
+    this.checker.onApply(replica.id, replica.applied.length, logged);
+    replica.applied.push(logged);
+  }
+}
