@@ -2,6 +2,7 @@
 //   npm run sim                      200 seeds from 1
 //   npm run sim -- --seeds 5000      more seeds
 //   npm run sim -- --seed 1234       replay one seed, printing its trace on failure
+//   npm run sim -- --seed 1234 --verbose   ... with every message and disk effect
 //   npm run sim -- --from 1000 --seeds 100
 // Needs `npm run build:test` first (the `sim` script does it).
 import { runSeed, formatResult } from '../build/libs/zab/src/testing/sim/run-seed.js';
@@ -23,7 +24,7 @@ const count = single === undefined ? option('seeds', 200) : 1;
 const started = process.hrtime.bigint();
 let failures = 0;
 for (let seed = from; seed < from + count; seed++) {
-  const result = runSeed(seed);
+  const result = runSeed(seed, { verbose: single !== undefined && process.argv.includes('--verbose') });
   if (!result.ok || single !== undefined) console.log(formatResult(result, true));
   if (!result.ok) failures++;
 }

@@ -94,10 +94,15 @@ export interface Commit {
   readonly zxid: Zxid;
 }
 
-/** End of the synchronization stream; `zxid` is `makeZxid(newEpoch, 0)`. */
+/**
+ * End of the synchronization stream; `zxid` is `makeZxid(newEpoch, 0)`. `lastZxid` is the last
+ * zxid of the stream (ZooKeeper's NEWLEADER does not carry it): the learner refuses to ack a
+ * stream that does not end there, so a hole in the stream can never be acked as synced.
+ */
 export interface NewLeader {
   readonly type: 'newLeader';
   readonly zxid: Zxid;
+  readonly lastZxid: Zxid;
 }
 
 export interface Ack {

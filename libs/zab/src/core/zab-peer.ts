@@ -7,6 +7,9 @@
  *               random: RandomSource)
  *   inputs:  tick()                            one tick of time (tickMs in the driver)
  *            step(from, message)               a message received from peer `from`
+ *            connectionLost(peer)              the transport's connection to `peer` broke (any
+ *                                              message on it may be lost: the channel is FIFO
+ *                                              and gap-free only within one connection)
  *            persisted(zxid)                   the log is durable through `zxid`
  *            nextZxid(): Zxid | undefined      leader in broadcast with a valid lease: the zxid
  *                                              the next `propose` must use (for the preparer)
@@ -146,6 +149,18 @@ export class ZabPeer implements PeerContext {
     }
     if (this.leaderPhases !== undefined) this.leaderPhases.receive(from, message);
     else if (this.learnerPhases !== undefined) this.learnerPhases.receive(from, message);
+  }
+
+  /**
+   * Zab assumes FIFO channels without holes; the transport guarantees that per connection and
+   * reports a broken one here. A learner loses its leader (back to election, as ZooKeeper's
+   * Follower on a socket error); a leader forgets that learner, who reconnects from discovery.
+   */
+  connectionLost(peer: PeerId): void {
+    if (this.leaderPhases !== undefined) this.leaderPhases.forgetLearner(peer);
+    else if (this.learnerPhases !== undefined && this.learnerPhases.leader === peer) {
+      this.becomeLooking('learner: connection to the leader lost');
+    }
   }
 
   persisted(zxid: Zxid): void {

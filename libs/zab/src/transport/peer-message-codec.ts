@@ -47,9 +47,10 @@ function writeBody(w: JuteWriter, m: PeerMessage): void {
     case 'observerInfo': w.writeInt(m.acceptedEpoch); return;
     case 'leaderInfo': w.writeInt(m.epoch); return;
     case 'ackEpoch': w.writeInt(m.currentEpoch).writeLong(m.lastZxid).writeBool(m.counted); return;
-    case 'diff': case 'trunc': case 'commit': case 'newLeader': case 'ack': case 'upToDate':
+    case 'diff': case 'trunc': case 'commit': case 'ack': case 'upToDate':
       w.writeLong(m.zxid);
       return;
+    case 'newLeader': w.writeLong(m.zxid).writeLong(m.lastZxid); return;
     case 'snap':
       w.writeLong(m.zxid).writeInt(m.chunkIndex).writeInt(m.chunkCount).writeBuffer(m.bytes);
       return;
@@ -88,8 +89,9 @@ function readBody(r: JuteReader, type: PeerMessageType): PeerMessage {
     case 'leaderInfo': return { type, epoch: readEpoch(r) };
     case 'ackEpoch':
       return { type, currentEpoch: readEpoch(r), lastZxid: r.readLong(), counted: r.readBool() };
-    case 'diff': case 'trunc': case 'commit': case 'newLeader': case 'ack': case 'upToDate':
+    case 'diff': case 'trunc': case 'commit': case 'ack': case 'upToDate':
       return { type, zxid: r.readLong() };
+    case 'newLeader': return { type, zxid: r.readLong(), lastZxid: r.readLong() };
     case 'snap': return readSnap(r);
     case 'proposal': case 'inform': return { type, zxid: r.readLong(), txn: readBytes(r) };
     case 'ping': {

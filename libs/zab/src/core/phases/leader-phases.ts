@@ -182,6 +182,11 @@ export class LeaderPhases {
     }
   }
 
+  forgetLearner(id: PeerId): void {
+    this.learners.delete(id);
+    this.syncQueue = this.syncQueue.filter((queued) => queued !== id);
+  }
+
   /** Discovery step 1 (CEPOCH). A reconnecting learner starts over with a fresh handle. */
   private onLearnerInfo(from: PeerId, info: FollowerInfo | ObserverInfo): void {
     const observer = info.type === 'observerInfo';
@@ -298,7 +303,8 @@ export class LeaderPhases {
     for (const logged of plan.txns) {
       out.send(handle.id, { type: 'proposal', zxid: logged.zxid, txn: logged.txn });
     }
-    out.send(handle.id, { type: 'newLeader', zxid: makeZxid(this.epoch, 0) });
+    out.send(handle.id, { type: 'newLeader', zxid: makeZxid(this.epoch, 0),
+      lastZxid: this.peer.lastLoggedZxid });
     handle.stage = 'syncing';
     handle.syncThroughZxid = this.peer.lastLoggedZxid;
   }

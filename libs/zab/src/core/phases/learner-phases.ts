@@ -80,7 +80,7 @@ export class LearnerPhases {
       case 'trunc': return this.onTrunc(message.zxid);
       case 'snap': return this.onSnap(message);
       case 'proposal': return this.onProposal({ zxid: message.zxid, txn: message.txn });
-      case 'newLeader': return this.onNewLeader(message.zxid);
+      case 'newLeader': return this.onNewLeader(message.zxid, message.lastZxid);
       case 'commit': return this.onCommit(message.zxid);
       case 'upToDate': return this.onUpToDate(message.zxid);
       case 'inform': return this.onInform({ zxid: message.zxid, txn: message.txn });
@@ -180,11 +180,17 @@ export class LearnerPhases {
    * NEWLEADER: write the synchronized history (truncate / install snapshot, then append).
    * The ack waits for `persisted` (see maybeAckNewLeader).
    */
-  private onNewLeader(zxid: Zxid): void {
+  private onNewLeader(zxid: Zxid, lastZxid: Zxid): void {
     const start = this.syncStart;
     if (this.stage !== 'synchronization' || this.epoch === undefined || start === undefined ||
       !this.snapComplete() || zxid !== makeZxid(this.epoch, 0)) {
       this.peer.becomeLooking('learner: unexpected NEWLEADER');
+      return;
+    }
+    const streamEnd = start.kind === 'diff' && this.syncTxns.length === 0
+      ? this.peer.lastLoggedZxid : this.syncPreviousZxid;
+    if (streamEnd !== lastZxid) {
+      this.peer.becomeLooking('learner: synchronization stream has a hole');
       return;
     }
     switch (start.kind) {

@@ -75,6 +75,7 @@ export function runSeed(seed: number, runOptions: RunOptions = {}): RunResult {
   const { options, faults } = drawOptions(random.split());
   const configuration = JSON.stringify({ seed, ...options, faults });
   const cluster = new SimCluster(options, random.split());
+  cluster.verbose = runOptions.verbose ?? false;
   const chaos = random.split();
   const chaosTicks = runOptions.chaosTicks ?? 250;
   const replay = `npm run sim -- --seed ${seed}`;
@@ -168,7 +169,7 @@ export function formatResult(result: RunResult, withTrace: boolean): string {
     `(${result.committed} committed, ${result.ticks} ticks)`, `  config ${result.configuration}`];
   if (!result.ok) {
     lines.push(`  failure: ${result.failure ?? ''}`, `  replay: ${result.replay}`);
-    if (withTrace) lines.push(...result.trace.slice(-80).map((line) => `    ${line}`));
+    if (withTrace) lines.push(...result.trace.slice(-400).map((line) => `    ${line}`));
   }
   return lines.join('\n');
 }

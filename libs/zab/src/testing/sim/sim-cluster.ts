@@ -3,9 +3,12 @@
  * that performs each Ready in the contract's order (epochs → truncate/snapshot → append →
  * send → apply) and safety checkers run after every step (SafetyChecker).
  *
- * Network: per-connection FIFO with a delay in ticks; different connections interleave in a
- * random order; loss drops single messages; partitions drop messages across sides (at send and
- * at delivery). Crash: the peer object is discarded and rebuilt from what the disk made durable.
+ * Network (TCP-like): per-connection FIFO with a delay in ticks; different connections
+ * interleave in a random order. A lost message, or one dropped by a partition (at send or at
+ * delivery), breaks its connection: every message still in flight between the pair is dropped
+ * and both ends get `connectionLost` on the next tick, so a connection never has holes (Zab's
+ * channel assumption). A crash silently breaks the crashed replica's connections. The crashed
+ * peer object is discarded and rebuilt from what its disk made durable.
  */
 import type { PeerId, Zxid } from '../../core/ids.js';
 import type { PeerMessage } from '../../core/peer-message.js';
@@ -41,6 +44,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
 };
 
 interface InFlight {
+  readonly generation: number;
   readonly deliverAt: number;
   readonly from: PeerId;
   readonly to: PeerId;
@@ -67,6 +71,8 @@ export class SimCluster {
   readonly checker: SafetyChecker;
   readonly trace: string[] = [];
   private inFlight: InFlight[] = [];
+  private readonly generations = new Map<string, number>();
+  private pendingLost: { peer: PeerId; other: PeerId }[] = [];
   private readonly lastDeliverAt = new Map<string, number>();
   private partition: Set<PeerId> | undefined;
   readonly voterIds: PeerId[];
@@ -110,6 +116,7 @@ export class SimCluster {
     if (!replica.alive) return;
     this.trace.push(`${this.now} crash ${id}`);
     replica.peer = undefined;
+    for (const other of this.replicas.keys()) if (other !== id) this.breakConnection(id, other, false);
     replica.disk.crash();
     replica.fsyncAt = undefined;
   }
@@ -171,11 +178,20 @@ export class SimCluster {
   /** One tick: deliver due messages (random interleaving across connections), fsyncs, ticks. */
   step(): void {
     this.now++;
+    const lost = this.pendingLost;
+    this.pendingLost = [];
+    for (const { peer, other } of lost) {
+      const replica = this.replicas.get(peer);
+      if (replica?.peer === undefined) continue;
+      replica.peer.connectionLost(other);
+      this.drain(replica);
+    }
     this.deliverDue();
     for (const replica of this.replicas.values()) {
       if (replica.peer !== undefined && replica.fsyncAt !== undefined && replica.fsyncAt <= this.now) {
         replica.fsyncAt = undefined;
         const durable = replica.disk.fsync();
+        if (this.verbose) this.trace.push(`${this.now}   ${replica.id} fsync ${hex(durable)}`);
         replica.peer.persisted(durable);
         this.drain(replica);
       }
@@ -208,21 +224,51 @@ export class SimCluster {
     }
   }
 
+  /** Also trace every delivered message and disk effect (for replaying one seed). */
+  verbose = false;
+
   private deliver(message: InFlight): void {
     const replica = this.replicas.get(message.to);
-    if (replica?.peer === undefined || !this.connected(message.from, message.to)) return;
+    if (replica?.peer === undefined) return;
+    if (message.generation !== this.generation(message.from, message.to)) return;
+    if (!this.connected(message.from, message.to)) {
+      this.breakConnection(message.from, message.to, true);
+      return;
+    }
+    if (this.verbose && message.message.type !== 'ping' && message.message.type !== 'notification') {
+      this.trace.push(`${this.now}   ${message.from}->${message.to} ${summarize(message.message)}`);
+    }
     replica.peer.step(message.from, message.message);
     this.drain(replica);
   }
 
+  private pairKey(a: PeerId, b: PeerId): string {
+    return a < b ? `${a}-${b}` : `${b}-${a}`;
+  }
+
+  private generation(a: PeerId, b: PeerId): number {
+    return this.generations.get(this.pairKey(a, b)) ?? 0;
+  }
+
+  /** Drops everything in flight between a and b; optionally tells both ends next tick. */
+  private breakConnection(a: PeerId, b: PeerId, notify: boolean): void {
+    this.generations.set(this.pairKey(a, b), this.generation(a, b) + 1);
+    if (this.verbose) this.trace.push(`${this.now}   connection ${a}-${b} broken`);
+    if (notify) this.pendingLost.push({ peer: a, other: b }, { peer: b, other: a });
+  }
+
   private send(from: PeerId, to: PeerId, message: PeerMessage): void {
-    if (!this.connected(from, to) || this.random.chance(this.lossProbability)) return;
+    if (!this.connected(from, to) || this.random.chance(this.lossProbability)) {
+      if (this.replicas.get(to)?.alive === true) this.breakConnection(from, to, true);
+      return;
+    }
     const decoded = this.options.useCodec ? decodePeerMessage(encodePeerMessage(message)) : message;
     const key = `${from}>${to}`;
     const earliest = this.now + 1 + this.random.nextInt(this.options.delayTicksMax + 1);
     const deliverAt = Math.max(earliest, this.lastDeliverAt.get(key) ?? 0);
     this.lastDeliverAt.set(key, deliverAt);
-    this.inFlight.push({ deliverAt, from, to, message: decoded });
+    this.inFlight.push({ generation: this.generation(from, to), deliverAt, from, to,
+      message: decoded });
   }
 
   // ---- the in-sim driver ----
@@ -243,6 +289,7 @@ export class SimCluster {
   /** Performs one Ready in the contract's order; false when the replica crashed inside it. */
   private perform(replica: SimReplica, ready: Ready): boolean {
     const disk = replica.disk;
+    if (this.verbose) this.traceDisk(replica, ready);
     if (ready.epochWrite !== undefined) disk.writeEpochs(ready.epochWrite);
     if (ready.truncateAfterZxid !== undefined) disk.truncateAfter(ready.truncateAfterZxid);
     if (ready.installSnapshot !== undefined) this.installSnapshot(replica, ready.installSnapshot);
@@ -266,6 +313,16 @@ export class SimCluster {
       }
     }
     return true;
+  }
+
+  private traceDisk(replica: SimReplica, ready: Ready): void {
+    const parts: string[] = [];
+    if (ready.epochWrite !== undefined) parts.push(`epochs=${JSON.stringify(ready.epochWrite)}`);
+    if (ready.truncateAfterZxid !== undefined) parts.push(`trunc=${hex(ready.truncateAfterZxid)}`);
+    if (ready.installSnapshot !== undefined) parts.push(`snap=${hex(ready.installSnapshot.zxid)}`);
+    if (ready.append.length > 0) parts.push(`append=${ready.append.map((t) => hex(t.zxid)).join(',')}`);
+    if (ready.commitThroughZxid !== undefined) parts.push(`commit=${hex(ready.commitThroughZxid)}`);
+    if (parts.length > 0) this.trace.push(`${this.now}   ${replica.id} disk ${parts.join(' ')}`);
   }
 
   private proposeForwarded(replica: SimReplica, bytes: Buffer): void {
@@ -299,4 +356,14 @@ export class SimCluster {
     this.checker.onApply(replica.id, replica.applied.length, logged);
     replica.applied.push(logged);
   }
+}
+
+function hex(zxid: Zxid): string {
+  return '0x' + zxid.toString(16);
+}
+
+function summarize(message: PeerMessage): string {
+  const fields = Object.entries(message).filter(([key]) => key !== 'type' && key !== 'txn' &&
+    key !== 'bytes').map(([key, value]) => `${key}=${typeof value === 'bigint' ? hex(value) : String(value)}`);
+  return `${message.type} ${fields.join(' ')}`;
 }
