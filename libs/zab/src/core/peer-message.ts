@@ -130,6 +130,8 @@ export interface SessionTouch {
 
 export interface Ping {
   readonly type: 'ping';
+  /** True for the leader's heartbeat, false for a learner's echo (never answered). */
+  readonly fromLeader: boolean;
   readonly heartbeat: number;
   /** Learner → leader only: sessions active on the learner since its last ping. */
   readonly sessionTouches: readonly SessionTouch[];

@@ -56,7 +56,7 @@ function writeBody(w: JuteWriter, m: PeerMessage): void {
       return;
     case 'proposal': case 'inform': w.writeLong(m.zxid).writeBuffer(m.txn); return;
     case 'ping':
-      w.writeInt(m.heartbeat).writeInt(m.sessionTouches.length);
+      w.writeBool(m.fromLeader).writeInt(m.heartbeat).writeInt(m.sessionTouches.length);
       for (const touch of m.sessionTouches) w.writeLong(touch.sessionId).writeInt(touch.timeoutMs);
       return;
     case 'request': w.writeLong(m.sessionId).writeInt(m.cxid).writeBuffer(m.bytes); return;
@@ -95,8 +95,9 @@ function readBody(r: JuteReader, type: PeerMessageType): PeerMessage {
     case 'snap': return readSnap(r);
     case 'proposal': case 'inform': return { type, zxid: r.readLong(), txn: readBytes(r) };
     case 'ping': {
+      const fromLeader = r.readBool();
       const heartbeat = r.readInt();
-      return { type, heartbeat, sessionTouches: readTouches(r) };
+      return { type, fromLeader, heartbeat, sessionTouches: readTouches(r) };
     }
     case 'request':
       return { type, sessionId: r.readLong(), cxid: r.readInt(), bytes: readBytes(r) };

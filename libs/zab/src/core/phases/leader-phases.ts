@@ -115,7 +115,8 @@ export class LeaderPhases {
   private sendPings(): void {
     this.heartbeat++;
     this.heartbeatSentTick.set(this.heartbeat, this.peer.now);
-    const ping: Ping = { type: 'ping', heartbeat: this.heartbeat, sessionTouches: [] };
+    const ping: Ping = { type: 'ping', fromLeader: true, heartbeat: this.heartbeat,
+      sessionTouches: [] };
     for (const handle of this.learners.values()) this.peer.out.send(handle.id, ping);
   }
 
@@ -164,7 +165,7 @@ export class LeaderPhases {
         if (handle !== undefined) this.onAck(handle, message.zxid);
         return;
       case 'ping':
-        if (handle !== undefined) this.onPingReply(handle, message);
+        if (handle !== undefined && !message.fromLeader) this.onPingReply(handle, message);
         return;
       case 'request':
         if (this.phase === 'broadcast' && handle?.newLeaderAcked === true) {

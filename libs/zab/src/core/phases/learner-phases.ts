@@ -34,6 +34,21 @@ export function isNextZxid(previous: Zxid, zxid: Zxid): boolean {
   return epochOf(zxid) > epochOf(previous) && counterOf(zxid) === 1;
 }
 
+/** Only leader-role traffic proves the leader is alive (a peer we follow may itself be a
+ * confused learner sending us FollowerInfo). */
+function isFromLeader(message: PeerMessage): boolean {
+  switch (message.type) {
+    case 'leaderInfo': case 'diff': case 'trunc': case 'snap': case 'proposal': case 'commit':
+    case 'newLeader': case 'upToDate': case 'inform': case 'syncReply':
+      return true;
+    case 'ping':
+      return message.fromLeader;
+    case 'notification': case 'followerInfo': case 'observerInfo': case 'ackEpoch': case 'ack':
+    case 'request': case 'sync':
+      return false;
+  }
+}
+
 export class LearnerPhases {
   stage: Stage = 'discovery';
   epoch: Epoch | undefined;
@@ -73,7 +88,7 @@ export class LearnerPhases {
 
   receive(from: PeerId, message: PeerMessage): void {
     if (from !== this.leader) return;
-    this.ticksSinceLeader = 0;
+    if (isFromLeader(message)) this.ticksSinceLeader = 0;
     switch (message.type) {
       case 'leaderInfo': return this.onLeaderInfo(message);
       case 'diff': return this.onSyncStart({ kind: 'diff' }, this.peer.lastLoggedZxid);
@@ -85,7 +100,8 @@ export class LearnerPhases {
       case 'upToDate': return this.onUpToDate(message.zxid);
       case 'inform': return this.onInform({ zxid: message.zxid, txn: message.txn });
       case 'ping':
-        this.peer.out.send(from, { type: 'ping', heartbeat: message.heartbeat,
+        if (!isFromLeader(message)) return;
+        this.peer.out.send(from, { type: 'ping', fromLeader: false, heartbeat: message.heartbeat,
           sessionTouches: this.peer.drainTouches() });
         return;
       case 'syncReply':

@@ -129,9 +129,11 @@ function livenessPhase(cluster: SimCluster, random: Prng, ticksMax: number): str
     }
   }
   void random;
+  const states = [...cluster.replicas.values()].map((r) => r.peer?.describeState() ?? `${r.id} down`);
   return `liveness: after ${ticksMax} healed ticks ` + (writeAt === undefined
     ? 'no leader accepted a write'
-    : `the write proposed at tick ${writeAt} did not reach every replica`);
+    : `the write proposed at tick ${writeAt} did not reach every replica`) +
+    `\n    ${states.join('\n    ')}`;
 }
 
 function establishedLeader(cluster: SimCluster): PeerId | undefined {
