@@ -6,7 +6,8 @@
  * every replica must hold every acknowledged write). Safety checkers run after every step.
  * Replay: `npm run sim -- --seed N`.
  */
-import type { PeerId } from '../../core/ids.js';
+import type { PeerId, Zxid } from '../../core/ids.js';
+import type { LoggedTxn } from '../../core/ready.js';
 import { Prng } from './prng.js';
 import { SimCluster, type SimOptions } from './sim-cluster.js';
 import { describe, SafetyViolation } from './safety-checker.js';
@@ -115,17 +116,17 @@ function livenessPhase(cluster: SimCluster, random: Prng, ticksMax: number): str
   cluster.crashInReadyProbability = 0;
   for (const id of cluster.replicas.keys()) cluster.restart(id);
   let writeAt: number | undefined;
-  let target: Buffer | undefined;
+  let target: LoggedTxn | undefined;
   for (let tick = 0; tick < ticksMax; tick++) {
     cluster.step();
     const leader = establishedLeader(cluster);
     if (leader === undefined) continue;
     if (target === undefined && cluster.write(leader)) {
       writeAt = cluster.now;
-      target = cluster.replica(leader).disk.log.at(-1)?.txn;
+      target = cluster.replica(leader).disk.log.at(-1);
     }
-    if (target !== undefined && everyoneApplied(cluster, target)) {
-      return convergenceFailure(cluster);
+    if (target !== undefined && everyoneApplied(cluster, target.txn)) {
+      return convergenceFailure(cluster, target.zxid);
     }
   }
   void random;
@@ -153,9 +154,9 @@ function everyoneApplied(cluster: SimCluster, txn: Buffer): boolean {
   return true;
 }
 
-/** Every replica applied exactly the committed sequence's prefix up to the new write. */
-function convergenceFailure(cluster: SimCluster): string | undefined {
-  const committed = cluster.checker.committed;
+/** Every replica applied every acknowledged write up to the new one. */
+function convergenceFailure(cluster: SimCluster, through: Zxid): string | undefined {
+  const committed = cluster.checker.committed.filter((logged) => logged.zxid <= through);
   for (const replica of cluster.replicas.values()) {
     for (const logged of committed) {
       if (!replica.applied.some((a) => a.zxid === logged.zxid && a.txn.equals(logged.txn))) {
