@@ -43,6 +43,8 @@ interface LearnerHandle {
   ackedZxid: Zxid;
   lastHeardTick: number;
   echoedHeartbeat: number;
+  /** Heartbeat current when its NEWLEADER was sent: its NEWLEADER ack echoes at least that. */
+  heartbeatAtSync: number;
 }
 
 export type SyncPlan =
@@ -76,7 +78,6 @@ export class LeaderPhases {
   constructor(private readonly peer: PeerContext, _vote: { zxid: Zxid; peerEpoch: Epoch }) {
     this.startedTick = peer.now;
     this.summary = { epoch: peer.currentEpoch, zxid: peer.lastLoggedZxid };
-    this.heartbeatSentTick.set(0, peer.now);
     this.maybeDecideEpoch();
   }
 
@@ -204,7 +205,7 @@ export class LeaderPhases {
       id: from, observer, hasData: info.type === 'followerInfo' && info.hasData,
       acceptedEpoch: info.acceptedEpoch, stage: 'info', countedAckEpoch: false, peerLastZxid: 0n,
       syncThroughZxid: 0n, newLeaderAcked: false, ackedZxid: 0n, lastHeardTick: this.peer.now,
-      echoedHeartbeat: 0,
+      echoedHeartbeat: 0, heartbeatAtSync: 0,
     });
     if (this.epoch === undefined) {
       this.maybeDecideEpoch();
@@ -308,6 +309,7 @@ export class LeaderPhases {
       lastZxid: this.peer.lastLoggedZxid });
     handle.stage = 'syncing';
     handle.syncThroughZxid = this.peer.lastLoggedZxid;
+    handle.heartbeatAtSync = this.heartbeat;
   }
 
   private onAck(handle: LearnerHandle, zxid: Zxid): void {
@@ -316,6 +318,7 @@ export class LeaderPhases {
       if (handle.stage !== 'syncing' || handle.newLeaderAcked) return;
       handle.newLeaderAcked = true;
       handle.ackedZxid = handle.syncThroughZxid;
+      if (handle.heartbeatAtSync > handle.echoedHeartbeat) handle.echoedHeartbeat = handle.heartbeatAtSync;
       if (this.phase === 'broadcast') {
         this.peer.out.send(handle.id, { type: 'upToDate', zxid: this.peer.committedZxid });
         this.tryCommit();
