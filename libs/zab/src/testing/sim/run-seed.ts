@@ -110,7 +110,7 @@ function injectFaults(cluster: SimCluster, random: Prng, faults: FaultRates): vo
 }
 
 /** Heal everything; a leader must be established and a fresh write must reach every replica. */
-function livenessPhase(cluster: SimCluster, random: Prng, ticksMax: number): string | undefined {
+export function livenessPhase(cluster: SimCluster, random: Prng, ticksMax: number): string | undefined {
   cluster.heal();
   cluster.lossProbability = 0;
   cluster.crashInReadyProbability = 0;
@@ -137,7 +137,7 @@ function livenessPhase(cluster: SimCluster, random: Prng, ticksMax: number): str
     `\n    ${states.join('\n    ')}`;
 }
 
-function establishedLeader(cluster: SimCluster): PeerId | undefined {
+export function establishedLeader(cluster: SimCluster): PeerId | undefined {
   for (const replica of cluster.replicas.values()) {
     const peer = replica.peer;
     if (peer !== undefined && peer.role === 'leading' && peer.isEstablished && peer.isLeaseValid()) {

@@ -51,6 +51,8 @@ interface InFlight {
   readonly message: PeerMessage;
 }
 
+export type CrashPoint = 'start' | 'persisted' | 'sent';
+
 export class SimReplica {
   peer: ZabPeer | undefined;
   readonly disk = new SimDisk();
@@ -80,8 +82,14 @@ export class SimCluster {
   lossProbability: number;
   crashInReadyProbability: number;
   private writeCount = 0;
-  /** Test hook: called before each Ready is performed; return true to crash there. */
-  crashHook: ((replica: SimReplica, ready: Ready) => boolean) | undefined;
+  /**
+   * Scenario hook, called three times per Ready: before anything ('start'), after its durable
+   * writes and appends but before its sends ('persisted'), after its sends ('sent'). Return
+   * true to crash the replica right there (the hook may crash other replicas too).
+   */
+  crashHook: ((replica: SimReplica, ready: Ready, point: CrashPoint) => boolean) | undefined;
+  /** Scenario hook: return true to lose this message (its connection breaks). */
+  dropHook: ((from: PeerId, to: PeerId, message: PeerMessage) => boolean) | undefined;
 
   constructor(readonly options: SimOptions, readonly random: Prng) {
     this.voterIds = Array.from({ length: options.voters }, (_, i) => i + 1);
@@ -258,7 +266,8 @@ export class SimCluster {
   }
 
   private send(from: PeerId, to: PeerId, message: PeerMessage): void {
-    if (!this.connected(from, to) || this.random.chance(this.lossProbability)) {
+    if (!this.connected(from, to) || this.random.chance(this.lossProbability) ||
+      this.dropHook?.(from, to, message) === true) {
       if (this.replicas.get(to)?.alive === true) this.breakConnection(from, to, true);
       return;
     }
@@ -290,6 +299,7 @@ export class SimCluster {
   private perform(replica: SimReplica, ready: Ready): boolean {
     const disk = replica.disk;
     if (this.verbose) this.traceDisk(replica, ready);
+    if (this.crashHook?.(replica, ready, 'start') === true) return this.crashInside(replica);
     if (ready.epochWrite !== undefined) disk.writeEpochs(ready.epochWrite);
     if (ready.truncateAfterZxid !== undefined) disk.truncateAfter(ready.truncateAfterZxid);
     if (ready.installSnapshot !== undefined) this.installSnapshot(replica, ready.installSnapshot);
@@ -297,13 +307,12 @@ export class SimCluster {
     if (disk.unsynced && replica.fsyncAt === undefined) {
       replica.fsyncAt = this.now + this.random.nextInt(this.options.fsyncDelayTicksMax + 1);
     }
-    if (this.crashHook?.(replica, ready) === true ||
+    if (this.crashHook?.(replica, ready, 'persisted') === true ||
       this.random.chance(this.crashInReadyProbability)) {
-      this.trace.push(`${this.now} crash ${replica.id} inside a Ready`);
-      this.crash(replica.id);
-      return false;
+      return this.crashInside(replica);
     }
     for (const { to, message } of ready.messages) this.send(replica.id, to, message);
+    if (this.crashHook?.(replica, ready, 'sent') === true) return this.crashInside(replica);
     if (ready.commitThroughZxid !== undefined) this.apply(replica, ready.commitThroughZxid);
     for (const change of ready.roleChanges) {
       this.trace.push(`${this.now} ${replica.id} ${change.role}${change.established ? '*' : ''} ` +
@@ -323,6 +332,12 @@ export class SimCluster {
     if (ready.append.length > 0) parts.push(`append=${ready.append.map((t) => hex(t.zxid)).join(',')}`);
     if (ready.commitThroughZxid !== undefined) parts.push(`commit=${hex(ready.commitThroughZxid)}`);
     if (parts.length > 0) this.trace.push(`${this.now}   ${replica.id} disk ${parts.join(' ')}`);
+  }
+
+  private crashInside(replica: SimReplica): false {
+    this.trace.push(`${this.now} crash ${replica.id} inside a Ready`);
+    this.crash(replica.id);
+    return false;
   }
 
   private proposeForwarded(replica: SimReplica, bytes: Buffer): void {
