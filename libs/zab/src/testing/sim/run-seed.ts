@@ -117,12 +117,16 @@ export function livenessPhase(cluster: SimCluster, random: Prng, ticksMax: numbe
   for (const id of cluster.replicas.keys()) cluster.restart(id);
   let writeAt: number | undefined;
   let target: LoggedTxn | undefined;
+  let probeLeader: PeerId | undefined;
   for (let tick = 0; tick < ticksMax; tick++) {
     cluster.step();
     const leader = establishedLeader(cluster);
     if (leader === undefined) continue;
+    // A probe proposed by a leader that lost leadership may be legitimately lost: probe again.
+    if (leader !== probeLeader) target = undefined;
     if (target === undefined && cluster.write(leader)) {
       writeAt = cluster.now;
+      probeLeader = leader;
       target = cluster.replica(leader).disk.log.at(-1);
     }
     if (target !== undefined && everyoneApplied(cluster, target.txn)) {

@@ -88,6 +88,8 @@ export class SimCluster {
    * true to crash the replica right there (the hook may crash other replicas too).
    */
   crashHook: ((replica: SimReplica, ready: Ready, point: CrashPoint) => boolean) | undefined;
+  /** Scenario control: these replicas' fsyncs do not complete (a slow or stuck disk). */
+  readonly fsyncHeld = new Set<PeerId>();
   /** Scenario hook: return true to lose this message (its connection breaks). */
   dropHook: ((from: PeerId, to: PeerId, message: PeerMessage) => boolean) | undefined;
 
@@ -196,7 +198,8 @@ export class SimCluster {
     }
     this.deliverDue();
     for (const replica of this.replicas.values()) {
-      if (replica.peer !== undefined && replica.fsyncAt !== undefined && replica.fsyncAt <= this.now) {
+      if (replica.peer !== undefined && replica.fsyncAt !== undefined && replica.fsyncAt <= this.now &&
+        !this.fsyncHeld.has(replica.id)) {
         replica.fsyncAt = undefined;
         const durable = replica.disk.fsync();
         if (this.verbose) this.trace.push(`${this.now}   ${replica.id} fsync ${hex(durable)}`);
@@ -250,17 +253,22 @@ export class SimCluster {
     this.drain(replica);
   }
 
-  private pairKey(a: PeerId, b: PeerId): string {
-    return a < b ? `${a}-${b}` : `${b}-${a}`;
+  private generation(from: PeerId, to: PeerId): number {
+    return this.generations.get(`${from}>${to}`) ?? 0;
   }
 
-  private generation(a: PeerId, b: PeerId): number {
-    return this.generations.get(this.pairKey(a, b)) ?? 0;
+  private dropInFlight(from: PeerId, to: PeerId): void {
+    this.generations.set(`${from}>${to}`, this.generation(from, to) + 1);
   }
 
-  /** Drops everything in flight between a and b; optionally tells both ends next tick. */
+  /**
+   * Drops everything in flight between a and b (both ways) and tells both ends next tick. A
+   * crash (notify false) drops only what was heading to the crashed replica `a`: what it had
+   * already sent is in the kernel's buffers and still arrives, as with TCP.
+   */
   private breakConnection(a: PeerId, b: PeerId, notify: boolean): void {
-    this.generations.set(this.pairKey(a, b), this.generation(a, b) + 1);
+    this.dropInFlight(b, a);
+    if (notify) this.dropInFlight(a, b);
     if (this.verbose) this.trace.push(`${this.now}   connection ${a}-${b} broken`);
     if (notify) this.pendingLost.push({ peer: a, other: b }, { peer: b, other: a });
   }

@@ -133,6 +133,46 @@ describe('ZooKeeper synchronization bugs as scenarios', () => {
     }
   });
 
+  test('ZK-3911/4646/4643: a follower with synced txns not yet durable neither acks nor ' +
+    'writes currentEpoch, so it can never win an election with a short log', () => {
+    const cluster = quietCluster();
+    const oldLeader = leaderOf(cluster);
+    const [other, lagging] = cluster.voterIds.filter((id) => id !== oldLeader) as [PeerId, PeerId];
+    cluster.crash(lagging);
+    writeCommitted(cluster, 3); // on oldLeader and other only
+    const acknowledged = cluster.checker.committed.length;
+    // X reaches `other` only: the old leader crashes before its own fsync of X.
+    let proposed = false;
+    cluster.crashHook = (replica, ready, point) => {
+      if (proposed || replica.id !== oldLeader || point !== 'sent' || ready.append.length === 0) return false;
+      proposed = true;
+      return true;
+    };
+    assert.equal(cluster.write(oldLeader), true);
+    const x = cluster.replica(other).disk;
+    const lastCommitted = cluster.checker.committed.at(-1)!.zxid;
+    runUntil(cluster, 'X durable on the other follower',
+      () => (x.durableLog.at(-1)?.zxid ?? 0n) > lastCommitted);
+    cluster.crashHook = undefined;
+    cluster.fsyncHeld.add(lagging);
+    cluster.restart(lagging);
+    const epochBefore = cluster.replica(lagging).disk.epochs.currentEpoch;
+    for (let tick = 0; tick < 60; tick++) {
+      cluster.step();
+      assert.equal(establishedLeader(cluster), undefined, 'no NEWLEADER quorum without a durable ack');
+    }
+    assert.equal(cluster.replica(lagging).disk.epochs.currentEpoch, epochBefore,
+      'currentEpoch is not written before the synced txns are durable (ZK-4643)');
+    // The whole-ensemble crash: the lagging follower must not out-vote the old leader's history.
+    cluster.crash(other);
+    cluster.crash(lagging);
+    cluster.fsyncHeld.clear();
+    cluster.restart(oldLeader);
+    cluster.restart(lagging);
+    runUntil(cluster, 'a leader of the two', () => establishedLeader(cluster) !== undefined);
+    finishAndCheck(cluster, acknowledged);
+  });
+
   test('ZK-3642: leader crashes after SNAP, before NEWLEADER reaches the learner', () => {
     const timing = { ...DEFAULT_ZAB_TIMING, diffTxnCountMax: 0 };
     const { cluster, lagging } = laggingFollower({ timing }, false);
