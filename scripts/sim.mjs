@@ -23,11 +23,18 @@ const from = single ?? option('from', 1);
 const count = single === undefined ? option('seeds', 200) : 1;
 const started = process.hrtime.bigint();
 let failures = 0;
+const totals = { committed: 0, diff: 0, trunc: 0, snap: 0, syncs: 0, elections: 0 };
 for (let seed = from; seed < from + count; seed++) {
-  const result = runSeed(seed, { verbose: single !== undefined && process.argv.includes('--verbose') });
+  const verbose = single !== undefined && process.argv.includes('--verbose');
+  const result = runSeed(seed, { verbose });
   if (!result.ok || single !== undefined) console.log(formatResult(result, true));
   if (!result.ok) failures++;
+  totals.committed += result.committed;
+  for (const key of ['diff', 'trunc', 'snap', 'syncs', 'elections']) {
+    totals[key] += result.stats[key];
+  }
 }
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 console.log(`sim: ${count} seeds from ${from}, ${failures} failed, ${seconds.toFixed(1)} s`);
+console.log(`sim: exercised ${JSON.stringify(totals)}`);
 process.exit(failures === 0 ? 0 : 1);

@@ -18,7 +18,8 @@ import type { Epoch, PeerId, SessionId, Zxid } from './ids.js';
 /** FLE server state as carried in notifications. */
 export type ServerState = 'looking' | 'following' | 'leading' | 'observing';
 
-export const SERVER_STATES: readonly ServerState[] = ['looking', 'following', 'leading', 'observing'];
+export const SERVER_STATES: readonly ServerState[] =
+  ['looking', 'following', 'leading', 'observing'];
 
 /** `zxid` of a replica whose data directory is empty/wiped (ZooKeeper's −1, ZK-261). */
 export const NO_DATA_ZXID: Zxid = -1n;

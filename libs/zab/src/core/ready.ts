@@ -47,7 +47,10 @@ export interface LoggedTxn {
  * every `append`/`truncate`/`installSnapshot` of Readys already advanced.
  */
 export interface HistoryView {
-  /** Largest logged zxid <= `zxid` (0n when none); undefined when `zxid` precedes the retained log. */
+  /**
+   * Largest logged zxid <= `zxid` (0n when none); undefined when `zxid` precedes the retained
+   * log.
+   */
   lastZxidAtOrBefore(zxid: Zxid): Zxid | undefined;
   /** Txns after `zxid` in order, or undefined when not all retained or more than `countMax`. */
   txnsAfter(zxid: Zxid, countMax: number): readonly LoggedTxn[] | undefined;

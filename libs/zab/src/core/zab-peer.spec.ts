@@ -180,7 +180,7 @@ describe('Fast Leader Election', () => {
 });
 
 describe('Discovery', () => {
-  test('epoch proposal = max(acceptedEpoch of a quorum incl. the leader) + 1, persisted first', () => {
+  test('epoch proposal = max(acceptedEpoch of a quorum incl. leader) + 1, persisted first', () => {
     const leader = makePeer(1, { persisted: { acceptedEpoch: 3, currentEpoch: 3 } });
     electSelf(leader, [2]);
     drain(leader);
@@ -250,17 +250,18 @@ describe('Synchronization', () => {
     return sent(drain(leader), 2);
   }
 
-  test('DIFF: the learner\'s last zxid is in our log → Proposals after it, then NEWLEADER', () => {
+  test('DIFF: the learner\'s last zxid is in our log → Proposals after it, NEWLEADER', () => {
     const leader = leaderWithEpoch({ log: makeTxns(1, 4), persisted: { acceptedEpoch: 1,
       currentEpoch: 1 } });
     const stream = syncStream(leader, makeZxid(1, 2));
     assert.deepEqual(stream.map((m) => m.type), ['diff', 'proposal', 'proposal', 'newLeader']);
-    assert.deepEqual(ofType(stream, 'proposal').map((p) => p.zxid), [makeZxid(1, 3), makeZxid(1, 4)]);
+    assert.deepEqual(ofType(stream, 'proposal').map((p) => p.zxid),
+      [makeZxid(1, 3), makeZxid(1, 4)]);
     assert.deepEqual(ofType(stream, 'newLeader')[0], { type: 'newLeader', zxid: makeZxid(2, 0),
       lastZxid: makeZxid(1, 4) });
   });
 
-  test('TRUNC: an uncommitted tail in the same epoch is truncated to our last zxid below it', () => {
+  test('TRUNC: an uncommitted tail in the same epoch is cut at our last zxid below it', () => {
     const leader = leaderWithEpoch({ log: makeTxns(1, 3), persisted: { acceptedEpoch: 1,
       currentEpoch: 1 } });
     drain(leader);
@@ -301,7 +302,7 @@ describe('Synchronization', () => {
     assert.equal(ofType(stream, 'proposal').length, 5, 'txns after the snapshot follow');
   });
 
-  test('follower: synced txns durable → currentEpoch durable → NEWLEADER ack (ZK-3911/4643)', () => {
+  test('follower: synced txns durable → currentEpoch durable → ack (ZK-3911/4643)', () => {
     const follower = makePeer(2);
     followEstablished(follower, 1, [3]);
     drain(follower);
@@ -545,7 +546,8 @@ describe('Liveness, lease, sessions, sync', () => {
     const [ping] = ofType(sent(readys, 2), 'ping');
     leader.peer.step(2, { type: 'ping', fromLeader: false, heartbeat: ping!.heartbeat - 1,
       sessionTouches: [] });
-    assert.deepEqual(drain(leader).flatMap((r) => r.syncResults), [], 'an older echo is not enough');
+    assert.deepEqual(drain(leader).flatMap((r) => r.syncResults), [],
+      'an older echo is not enough');
     leader.peer.step(2, { type: 'ping', fromLeader: false, heartbeat: ping!.heartbeat,
       sessionTouches: [] });
     assert.deepEqual(drain(leader).flatMap((r) => r.syncResults), [{ syncId: 1, ok: true }]);

@@ -135,9 +135,11 @@ export class ZabPeer implements PeerContext {
   /** One line for traces: role, leader, phase, epochs, log and commit points. */
   describeState(): string {
     const phase = this.leaderPhases?.phase ?? this.learnerPhases?.stage ?? 'election';
-    return `${this.id} ${this.role}(${this.leader ?? '-'}) ${phase} accepted=${this.acceptedEpoch} ` +
+    return `${this.id} ${this.role}(${this.leader ?? '-'}) ${phase} ` +
+      `accepted=${this.acceptedEpoch} ` +
       `current=${this.currentEpoch} logged=0x${this.lastLoggedZxid.toString(16)} ` +
-      `durable=0x${this.lastDurableZxid.toString(16)} committed=0x${this.committedZxid.toString(16)}`;
+      `durable=0x${this.lastDurableZxid.toString(16)} ` +
+      `committed=0x${this.committedZxid.toString(16)}`;
   }
 
   // ---- inputs ----

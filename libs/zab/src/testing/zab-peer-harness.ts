@@ -139,5 +139,6 @@ export function followEstablished(harness: HarnessPeer, leader: PeerId, others: 
   const base = { type: 'notification' as const, leader, zxid: 0n, round: 1, peerEpoch: 0 };
   peer.step(leader, { ...base, state: 'leading' });
   for (const from of others) peer.step(from, { ...base, state: 'following' });
-  assert(peer.leader === leader, `peer ${peer.id} does not follow ${leader}: ${peer.describeState()}`);
+  assert(peer.leader === leader,
+    `peer ${peer.id} does not follow ${leader}: ${peer.describeState()}`);
 }

@@ -30,7 +30,8 @@ const message: fc.Arbitrary<PeerMessage> = fc.oneof(
     'ack' as const, 'upToDate' as const), zxid }),
   fc.record({ type: fc.constant('newLeader' as const), zxid, lastZxid: zxid }),
   fc.integer({ min: 1, max: 5 }).chain((chunkCount) => fc.record({
-    type: fc.constant('snap' as const), zxid, chunkIndex: fc.integer({ min: 0, max: chunkCount - 1 }),
+    type: fc.constant('snap' as const), zxid,
+    chunkIndex: fc.integer({ min: 0, max: chunkCount - 1 }),
     chunkCount: fc.constant(chunkCount), bytes })),
   fc.record({ type: fc.constantFrom('proposal' as const, 'inform' as const), zxid, txn: bytes }),
   fc.record({ type: fc.constant('ping' as const), fromLeader: fc.boolean(), heartbeat: int,
@@ -63,7 +64,8 @@ describe('peer message codec', () => {
   });
 
   test('golden bytes of a NEWLEADER', () => {
-    const encoded = encodePeerMessage({ type: 'newLeader', zxid: 0x200000000n, lastZxid: 0x100000007n });
+    const encoded = encodePeerMessage({ type: 'newLeader', zxid: 0x200000000n,
+      lastZxid: 0x100000007n });
     assert.equal(encoded.toString('hex'), '010a' + '0000000200000000' + '0000000100000007');
   });
 
@@ -87,7 +89,8 @@ describe('peer message codec', () => {
 
   test('unknown version, type, state and bad chunk fields are rejected', () => {
     const ping = encodePeerMessage({ type: 'sync', syncId: 1 });
-    assert.throws(() => decodePeerMessage(Buffer.from([PEER_CODEC_VERSION + 1, ...ping.subarray(1)])),
+    const badVersion = Buffer.from([PEER_CODEC_VERSION + 1, ...ping.subarray(1)]);
+    assert.throws(() => decodePeerMessage(badVersion),
       JuteDecodeError);
     assert.throws(() => decodePeerMessage(Buffer.from([PEER_CODEC_VERSION, 99, 0, 0, 0, 1])),
       JuteDecodeError);

@@ -81,14 +81,16 @@ export class Election {
     this.ticksSinceSend++;
     if (this.ticksSinceSend >= this.timeoutTicks) {
       this.sendToVoters();
-      this.timeoutTicks = Math.min(this.timeoutTicks * 2, this.peer.config.notificationTimeoutMaxTicks);
+      this.timeoutTicks =
+        Math.min(this.timeoutTicks * 2, this.peer.config.notificationTimeoutMaxTicks);
     }
   }
 
   receive(from: PeerId, n: Notification): void {
     if (this.peer.role === 'looking' && this.quiet) return;
     if (this.peer.role !== 'looking') {
-      if (n.state === 'looking') this.reply(from, this.peer.role === 'leading' ? 'leading' : 'following');
+      const state = this.peer.role === 'leading' ? 'leading' : 'following';
+      if (n.state === 'looking') this.reply(from, state);
       return;
     }
     const fromVoter = this.peer.config.voters.includes(from);
@@ -165,10 +167,12 @@ export class Election {
     this.outOfElection.set(from, n);
     if (n.leader === this.peer.id) return;
     const leaderSays = this.outOfElection.get(n.leader);
-    if (leaderSays === undefined || leaderSays.state !== 'leading' || leaderSays.leader !== n.leader) {
+    if (leaderSays === undefined || leaderSays.state !== 'leading' ||
+      leaderSays.leader !== n.leader) {
       return;
     }
-    const naming = [...this.outOfElection].filter(([, m]) => m.leader === n.leader).map(([id]) => id);
+    const naming = [...this.outOfElection].filter(([, m]) => m.leader === n.leader)
+      .map(([id]) => id);
     if (!isQuorum(this.peer.config.voters, naming)) return;
     if (n.round > this.round) this.round = n.round;
     this.vote = { leader: n.leader, zxid: n.zxid, peerEpoch: n.peerEpoch };
@@ -190,6 +194,8 @@ export class Election {
   private sendToVoters(): void {
     this.ticksSinceSend = 0;
     const n = this.notification('looking', this.vote, this.round);
-    for (const voter of this.peer.config.voters) if (voter !== this.peer.id) this.peer.out.send(voter, n);
+    for (const voter of this.peer.config.voters) {
+      if (voter !== this.peer.id) this.peer.out.send(voter, n);
+    }
   }
 }

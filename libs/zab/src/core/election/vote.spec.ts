@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import { isAhead, isBetterVote, type Vote } from './vote.js';
 import { isQuorum, majorityOf, quorumValue } from '../quorum/majority.js';
 
-const vote = (peerEpoch: number, zxid: bigint, leader: number): Vote => ({ leader, zxid, peerEpoch });
+const vote = (peerEpoch: number, zxid: bigint, leader: number): Vote =>
+  ({ leader, zxid, peerEpoch });
 
 describe('vote order (FastLeaderElection.totalOrderPredicate)', () => {
   test('table', () => {

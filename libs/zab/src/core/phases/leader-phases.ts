@@ -88,7 +88,8 @@ export class LeaderPhases {
   // ---- liveness and lease ----
 
   tick(): void {
-    if (this.phase !== 'broadcast' && this.peer.now - this.startedTick > this.peer.config.initLimitTicks) {
+    const inRole = this.peer.now - this.startedTick;
+    if (this.phase !== 'broadcast' && inRole > this.peer.config.initLimitTicks) {
       this.peer.becomeLooking('leader: initLimit passed before a quorum synced');
       return;
     }
@@ -141,7 +142,9 @@ export class LeaderPhases {
   leaseExpiryTick(): number {
     const echoed = this.quorumEchoedHeartbeat();
     const sent = this.heartbeatSentTick.get(echoed) ?? NEVER;
-    for (const key of this.heartbeatSentTick.keys()) if (key < echoed) this.heartbeatSentTick.delete(key);
+    for (const key of this.heartbeatSentTick.keys()) {
+      if (key < echoed) this.heartbeatSentTick.delete(key);
+    }
     return sent + this.peer.config.leaseTicks;
   }
 
@@ -197,7 +200,9 @@ export class LeaderPhases {
     const existing = this.learners.get(from);
     if (existing !== undefined && existing.stage === 'info') {
       // A retry of the same connection attempt (FIFO: it precedes any AckEpoch).
-      if (this.epoch !== undefined) this.peer.out.send(from, { type: 'leaderInfo', epoch: this.epoch });
+      if (this.epoch !== undefined) {
+        this.peer.out.send(from, { type: 'leaderInfo', epoch: this.epoch });
+      }
       return;
     }
     this.syncQueue = this.syncQueue.filter((id) => id !== from);
@@ -318,7 +323,9 @@ export class LeaderPhases {
       if (handle.stage !== 'syncing' || handle.newLeaderAcked) return;
       handle.newLeaderAcked = true;
       handle.ackedZxid = handle.syncThroughZxid;
-      if (handle.heartbeatAtSync > handle.echoedHeartbeat) handle.echoedHeartbeat = handle.heartbeatAtSync;
+      if (handle.heartbeatAtSync > handle.echoedHeartbeat) {
+        handle.echoedHeartbeat = handle.heartbeatAtSync;
+      }
       if (this.phase === 'broadcast') {
         this.peer.out.send(handle.id, { type: 'upToDate', zxid: this.peer.committedZxid });
         this.tryCommit();
@@ -389,8 +396,13 @@ export class LeaderPhases {
       .sort(([a], [b]) => (a < b ? -1 : 1));
     for (const handle of this.learners.values()) {
       if (handle.stage !== 'syncing') continue;
-      if (!handle.observer) this.peer.out.send(handle.id, { type: 'commit', zxid: point });
-      else for (const [zxid, txn] of informs) this.peer.out.send(handle.id, { type: 'inform', zxid, txn });
+      if (!handle.observer) {
+        this.peer.out.send(handle.id, { type: 'commit', zxid: point });
+        continue;
+      }
+      for (const [zxid, txn] of informs) {
+        this.peer.out.send(handle.id, { type: 'inform', zxid, txn });
+      }
     }
     for (const [zxid] of informs) this.outstanding.delete(zxid);
     this.completeSyncs();
@@ -420,15 +432,18 @@ export class LeaderPhases {
     const echoed = this.quorumEchoedHeartbeat();
     this.pendingSyncs = this.pendingSyncs.filter((pending) => {
       if (pending.heartbeat > echoed || pending.zxid > this.peer.committedZxid) return true;
-      if (pending.from === undefined) this.peer.out.syncResults.push({ syncId: pending.syncId, ok: true });
-      else this.peer.out.send(pending.from, { type: 'syncReply', syncId: pending.syncId, zxid: pending.zxid });
+      const { syncId, from, zxid } = pending;
+      if (from === undefined) this.peer.out.syncResults.push({ syncId, ok: true });
+      else this.peer.out.send(from, { type: 'syncReply', syncId, zxid });
       return false;
     });
   }
 
   abandon(): void {
     for (const pending of this.pendingSyncs) {
-      if (pending.from === undefined) this.peer.out.syncResults.push({ syncId: pending.syncId, ok: false });
+      if (pending.from === undefined) {
+        this.peer.out.syncResults.push({ syncId: pending.syncId, ok: false });
+      }
     }
     this.pendingSyncs = [];
   }

@@ -20,7 +20,8 @@ import type { LeaderInfo, PeerMessage, Snap } from '../peer-message.js';
 import type { LoggedTxn } from '../ready.js';
 import type { PeerContext } from './peer-context.js';
 
-type Stage = 'discovery' | 'synchronization' | 'newLeaderPending' | 'awaitingUpToDate' | 'broadcast';
+type Stage =
+  'discovery' | 'synchronization' | 'newLeaderPending' | 'awaitingUpToDate' | 'broadcast';
 
 type SyncStart =
   | { readonly kind: 'diff' }
@@ -105,7 +106,9 @@ export class LearnerPhases {
           sessionTouches: this.peer.drainTouches() });
         return;
       case 'syncReply':
-        if (this.pendingSyncs.has(message.syncId)) this.pendingSyncs.set(message.syncId, message.zxid);
+        if (this.pendingSyncs.has(message.syncId)) {
+          this.pendingSyncs.set(message.syncId, message.zxid);
+        }
         return this.completeSyncs();
       case 'notification': case 'followerInfo': case 'observerInfo': case 'ackEpoch':
       case 'ack': case 'request': case 'sync':
@@ -155,7 +158,8 @@ export class LearnerPhases {
       return;
     }
     const start = this.syncStart;
-    if (start?.kind !== 'snap' || start.zxid !== snap.zxid || start.chunkCount !== snap.chunkCount ||
+    if (start?.kind !== 'snap' || start.zxid !== snap.zxid ||
+      start.chunkCount !== snap.chunkCount ||
       start.chunks.length !== snap.chunkIndex) {
       this.peer.becomeLooking('learner: snapshot chunks out of order');
       return;
@@ -165,7 +169,8 @@ export class LearnerPhases {
 
   private snapComplete(): boolean {
     const start = this.syncStart;
-    return start !== undefined && (start.kind !== 'snap' || start.chunks.length === start.chunkCount);
+    return start !== undefined &&
+      (start.kind !== 'snap' || start.chunks.length === start.chunkCount);
   }
 
   private onProposal(logged: LoggedTxn): void {
@@ -233,7 +238,7 @@ export class LearnerPhases {
     this.maybeAckNewLeader();
   }
 
-  /** Synced txns durable → currentEpoch (and hasData) durable → NEWLEADER ack, in that order. */
+  /** Synced txns durable → currentEpoch (and hasData) durable → NEWLEADER ack, in order. */
   private maybeAckNewLeader(): void {
     if (this.stage !== 'newLeaderPending' || this.epoch === undefined) return;
     if (this.peer.lastDurableZxid < this.syncThroughZxid) return;
@@ -310,7 +315,9 @@ export class LearnerPhases {
       const until = this.peer.now + this.peer.config.syncLimitTicks - this.ticksSinceLeader;
       if (until > this.peer.electionQuietUntilTick) this.peer.electionQuietUntilTick = until;
     }
-    for (const syncId of this.pendingSyncs.keys()) this.peer.out.syncResults.push({ syncId, ok: false });
+    for (const syncId of this.pendingSyncs.keys()) {
+      this.peer.out.syncResults.push({ syncId, ok: false });
+    }
     this.pendingSyncs.clear();
   }
 }

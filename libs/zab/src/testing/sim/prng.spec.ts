@@ -19,7 +19,8 @@ test('split streams are reproducible and bounded draws stay in range', () => {
   const parent = new Prng(99);
   const child = parent.split();
   const again = new Prng(99).split();
-  assert.deepEqual([child.nextUint32(), child.nextUint32()], [again.nextUint32(), again.nextUint32()]);
+  assert.deepEqual([child.nextUint32(), child.nextUint32()],
+    [again.nextUint32(), again.nextUint32()]);
   for (let i = 0; i < 10_000; i++) {
     const value = parent.between(3, 7);
     assert.ok(value >= 3 && value <= 7 && Number.isInteger(value));

@@ -27,6 +27,7 @@ export interface RunResult {
   readonly ticks: number;
   readonly replay: string;
   readonly trace: readonly string[];
+  readonly stats: SimCluster['stats'];
 }
 
 interface FaultRates {
@@ -93,7 +94,8 @@ export function runSeed(seed: number, runOptions: RunOptions = {}): RunResult {
     if (!(error instanceof SafetyViolation)) failure += `\n${error.stack ?? ''}`;
   }
   return { seed, ok: failure === undefined, configuration, failure,
-    committed: cluster.checker.committed.length, ticks: cluster.now, replay, trace: cluster.trace };
+    committed: cluster.checker.committed.length, ticks: cluster.now, replay, trace: cluster.trace,
+    stats: cluster.stats };
 }
 
 function injectFaults(cluster: SimCluster, random: Prng, faults: FaultRates): void {
@@ -107,10 +109,12 @@ function injectFaults(cluster: SimCluster, random: Prng, faults: FaultRates): vo
   }
   if (random.chance(faults.heal)) cluster.heal();
   if (random.chance(faults.write) && alive.length > 0) cluster.write(random.pick(alive));
+  if (random.chance(faults.write / 4) && alive.length > 0) cluster.sync(random.pick(alive));
 }
 
 /** Heal everything; a leader must be established and a fresh write must reach every replica. */
-export function livenessPhase(cluster: SimCluster, random: Prng, ticksMax: number): string | undefined {
+export function livenessPhase(cluster: SimCluster, random: Prng, ticksMax: number):
+  string | undefined {
   cluster.heal();
   cluster.lossProbability = 0;
   cluster.crashInReadyProbability = 0;
@@ -134,7 +138,8 @@ export function livenessPhase(cluster: SimCluster, random: Prng, ticksMax: numbe
     }
   }
   void random;
-  const states = [...cluster.replicas.values()].map((r) => r.peer?.describeState() ?? `${r.id} down`);
+  const states = [...cluster.replicas.values()]
+    .map((r) => r.peer?.describeState() ?? `${r.id} down`);
   return `liveness: after ${ticksMax} healed ticks ` + (writeAt === undefined
     ? 'no leader accepted a write'
     : `the write proposed at tick ${writeAt} did not reach every replica`) +
@@ -144,7 +149,7 @@ export function livenessPhase(cluster: SimCluster, random: Prng, ticksMax: numbe
 export function establishedLeader(cluster: SimCluster): PeerId | undefined {
   for (const replica of cluster.replicas.values()) {
     const peer = replica.peer;
-    if (peer !== undefined && peer.role === 'leading' && peer.isEstablished && peer.isLeaseValid()) {
+    if (peer?.role === 'leading' && peer.isEstablished && peer.isLeaseValid()) {
       return replica.id;
     }
   }

@@ -82,6 +82,11 @@ export class SimCluster {
   lossProbability: number;
   crashInReadyProbability: number;
   private writeCount = 0;
+  private syncCount = 0;
+  /** Linearizable syncs in flight: replica and how many txns were acknowledged when issued. */
+  private readonly pendingSyncs = new Map<number, { replica: PeerId; acknowledged: number }>();
+  /** Counters for the run summary (which protocol paths a run exercised). */
+  readonly stats = { diff: 0, trunc: 0, snap: 0, syncs: 0, elections: 0 };
   /**
    * Scenario hook, called three times per Ready: before anything ('start'), after its durable
    * writes and appends but before its sends ('persisted'), after its sends ('sent'). Return
@@ -126,7 +131,9 @@ export class SimCluster {
     if (!replica.alive) return;
     this.trace.push(`${this.now} crash ${id}`);
     replica.peer = undefined;
-    for (const other of this.replicas.keys()) if (other !== id) this.breakConnection(id, other, false);
+    for (const other of this.replicas.keys()) {
+      if (other !== id) this.breakConnection(id, other, false);
+    }
     replica.disk.crash();
     replica.fsyncAt = undefined;
   }
@@ -174,6 +181,35 @@ export class SimCluster {
     return accepted;
   }
 
+  /**
+   * Linearizable sync at replica `id`: when it completes, the replica must have applied every
+   * write acknowledged (applied anywhere) before the sync was issued.
+   */
+  sync(id: PeerId): boolean {
+    const replica = this.replica(id);
+    if (replica.peer === undefined) return false;
+    const syncId = ++this.syncCount;
+    if (!replica.peer.sync(syncId)) return false;
+    this.pendingSyncs.set(syncId, { replica: id, acknowledged: this.checker.committed.length });
+    this.drain(replica);
+    return true;
+  }
+
+  private onSyncResults(replica: SimReplica, results: Ready['syncResults']): void {
+    for (const { syncId, ok } of results) {
+      const pending = this.pendingSyncs.get(syncId);
+      if (pending === undefined || pending.replica !== replica.id) continue;
+      this.pendingSyncs.delete(syncId);
+      if (!ok) continue;
+      this.stats.syncs++;
+      if (replica.applied.length < pending.acknowledged) {
+        throw new SafetyViolation(`sync ${syncId} on replica ${replica.id} completed with ` +
+          `${replica.applied.length} txns applied; ${pending.acknowledged} were acknowledged ` +
+          'before it');
+      }
+    }
+  }
+
   private proposeOn(replica: SimReplica, bytes: Buffer): boolean {
     const peer = replica.peer;
     const zxid = peer?.nextZxid();
@@ -198,7 +234,8 @@ export class SimCluster {
     }
     this.deliverDue();
     for (const replica of this.replicas.values()) {
-      if (replica.peer !== undefined && replica.fsyncAt !== undefined && replica.fsyncAt <= this.now &&
+      if (replica.peer !== undefined && replica.fsyncAt !== undefined &&
+        replica.fsyncAt <= this.now &&
         !this.fsyncHeld.has(replica.id)) {
         replica.fsyncAt = undefined;
         const durable = replica.disk.fsync();
@@ -246,7 +283,8 @@ export class SimCluster {
       this.breakConnection(message.from, message.to, true);
       return;
     }
-    if (this.verbose && message.message.type !== 'ping' && message.message.type !== 'notification') {
+    const type = message.message.type;
+    if (this.verbose && type !== 'ping' && type !== 'notification') {
       this.trace.push(`${this.now}   ${message.from}->${message.to} ${summarize(message.message)}`);
     }
     replica.peer.step(message.from, message.message);
@@ -322,10 +360,16 @@ export class SimCluster {
     for (const { to, message } of ready.messages) this.send(replica.id, to, message);
     if (this.crashHook?.(replica, ready, 'sent') === true) return this.crashInside(replica);
     if (ready.commitThroughZxid !== undefined) this.apply(replica, ready.commitThroughZxid);
+    this.onSyncResults(replica, ready.syncResults);
+    for (const { message } of ready.messages) {
+      if (message.type === 'diff' || message.type === 'trunc') this.stats[message.type]++;
+      else if (message.type === 'snap' && message.chunkIndex === 0) this.stats.snap++;
+    }
     for (const change of ready.roleChanges) {
       this.trace.push(`${this.now} ${replica.id} ${change.role}${change.established ? '*' : ''} ` +
         `leader=${change.leader ?? '-'} epoch=${change.epoch} (${change.reason})`);
       if (change.role === 'leading' && change.established) {
+        this.stats.elections++;
         this.checker.onEstablished(replica.id, change.epoch, this.replicas, this.now);
       }
     }
@@ -337,7 +381,9 @@ export class SimCluster {
     if (ready.epochWrite !== undefined) parts.push(`epochs=${JSON.stringify(ready.epochWrite)}`);
     if (ready.truncateAfterZxid !== undefined) parts.push(`trunc=${hex(ready.truncateAfterZxid)}`);
     if (ready.installSnapshot !== undefined) parts.push(`snap=${hex(ready.installSnapshot.zxid)}`);
-    if (ready.append.length > 0) parts.push(`append=${ready.append.map((t) => hex(t.zxid)).join(',')}`);
+    if (ready.append.length > 0) {
+      parts.push(`append=${ready.append.map((t) => hex(t.zxid)).join(',')}`);
+    }
     if (ready.commitThroughZxid !== undefined) parts.push(`commit=${hex(ready.commitThroughZxid)}`);
     if (parts.length > 0) this.trace.push(`${this.now}   ${replica.id} disk ${parts.join(' ')}`);
   }
@@ -370,7 +416,7 @@ export class SimCluster {
     }
     const applied = replica.applied[replica.applied.length - 1]?.zxid ?? 0n;
     if (applied !== through && through > last) {
-      throw new SafetyViolation(`replica ${replica.id} told to commit through 0x${through.toString(16)}` +
+      throw new SafetyViolation(`replica ${replica.id} told to commit through ${hex(through)}` +
         ` but its log reaches only 0x${applied.toString(16)}`);
     }
   }
@@ -387,6 +433,7 @@ function hex(zxid: Zxid): string {
 
 function summarize(message: PeerMessage): string {
   const fields = Object.entries(message).filter(([key]) => key !== 'type' && key !== 'txn' &&
-    key !== 'bytes').map(([key, value]) => `${key}=${typeof value === 'bigint' ? hex(value) : String(value)}`);
+    key !== 'bytes')
+    .map(([key, value]) => `${key}=${typeof value === 'bigint' ? hex(value) : String(value)}`);
   return `${message.type} ${fields.join(' ')}`;
 }
