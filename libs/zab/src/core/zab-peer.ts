@@ -19,7 +19,14 @@
  *            touchSession(touch)               learner: report session activity in the next ping
  *   output:  hasReady(), ready(): Ready, advance()   (see ready.ts for the driver's ordering)
  *   queries: role, leader, epoch, isEstablished, isLeaseValid(), leaseExpiryTick, lastLoggedZxid,
- *            committedZxid, now (ticks)
+ *            committedZxid, now (ticks), describeState()
+ *   The state fields (acceptedEpoch, lastLoggedZxid, ...) are public because the phase handlers
+ *   share them through `PeerContext`; a driver must treat them as read-only.
+ *
+ * Sessions: the core keeps no session table. Learners batch `touchSession` into their ping
+ * replies; the leader's Ready carries them (`sessionTouches`) to the driver's session tracker,
+ * which owns expiry and proposes closeSession txns like any write. When a leader becomes
+ * established its Ready has `resetSessions` (every session gets its full timeout again).
  *
  * Protocol: FLE (election/fast-leader-election.ts), then the leader runs discovery,
  * synchronization and broadcast (phases/leader-phases.ts) and each learner the matching
