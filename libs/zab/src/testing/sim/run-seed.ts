@@ -61,6 +61,7 @@ export function drawOptions(random: Prng): { options: SimOptions; faults: FaultR
     crashInReadyProbability: random.pick([0, 0.002, 0.01]),
     useCodec: random.chance(0.5),
     fsyncDelayTicksMax: random.between(0, 2),
+    clockSlowdownMax: random.pick([0, 0, 0.1, 0.2]),
   };
   const faults: FaultRates = {
     crash: random.pick([0, 0.005, 0.02]),

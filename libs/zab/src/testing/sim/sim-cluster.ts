@@ -30,6 +30,8 @@ export interface SimOptions {
   /** Encode and decode every message with the peer codec. */
   readonly useCodec: boolean;
   readonly fsyncDelayTicksMax: number;
+  /** Each replica's clock misses a tick with a probability drawn in [0, this] (slow clocks). */
+  readonly clockSlowdownMax: number;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
@@ -41,6 +43,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   crashInReadyProbability: 0,
   useCodec: true,
   fsyncDelayTicksMax: 1,
+  clockSlowdownMax: 0,
 };
 
 interface InFlight {
@@ -59,6 +62,8 @@ export class SimReplica {
   /** The trivial state machine: applied txns in order. */
   applied: LoggedTxn[] = [];
   fsyncAt: number | undefined;
+  /** Probability that this replica's clock misses a tick of simulated time. */
+  clockSlowdown = 0;
 
   constructor(readonly id: PeerId) {}
 
@@ -106,6 +111,7 @@ export class SimCluster {
     this.checker = new SafetyChecker(this.voterIds);
     for (const id of [...this.voterIds, ...this.observerIds]) {
       const replica = new SimReplica(id);
+      replica.clockSlowdown = this.random.nextFloat() * options.clockSlowdownMax;
       this.replicas.set(id, replica);
       this.start(replica);
     }
@@ -245,7 +251,7 @@ export class SimCluster {
       }
     }
     for (const replica of this.replicas.values()) {
-      if (replica.peer === undefined) continue;
+      if (replica.peer === undefined || this.random.chance(replica.clockSlowdown)) continue;
       replica.peer.tick();
       this.drain(replica);
     }
