@@ -62,6 +62,7 @@ export function drawOptions(random: Prng): { options: SimOptions; faults: FaultR
     useCodec: random.chance(0.5),
     fsyncDelayTicksMax: random.between(0, 2),
     clockSlowdownMax: random.pick([0, 0, 0.1, 0.2]),
+    lostNoticeDelayTicksMax: random.pick([0, 3, 10]),
   };
   const faults: FaultRates = {
     crash: random.pick([0, 0.005, 0.02]),

@@ -32,6 +32,9 @@ export interface SimOptions {
   readonly fsyncDelayTicksMax: number;
   /** Each replica's clock misses a tick with a probability drawn in [0, this] (slow clocks). */
   readonly clockSlowdownMax: number;
+  /** Each end learns of a broken connection after its own delay in [1, 1 + this] ticks
+   * (half-open TCP: one side may notice long after the other). */
+  readonly lostNoticeDelayTicksMax: number;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
@@ -44,6 +47,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   useCodec: true,
   fsyncDelayTicksMax: 1,
   clockSlowdownMax: 0,
+  lostNoticeDelayTicksMax: 0,
 };
 
 interface InFlight {
@@ -79,7 +83,7 @@ export class SimCluster {
   readonly trace: string[] = [];
   private inFlight: InFlight[] = [];
   private readonly generations = new Map<string, number>();
-  private pendingLost: { peer: PeerId; other: PeerId }[] = [];
+  private pendingLost: { at: number; peer: PeerId; other: PeerId }[] = [];
   private readonly lastDeliverAt = new Map<string, number>();
   private partition: Set<PeerId> | undefined;
   readonly voterIds: PeerId[];
@@ -230,8 +234,8 @@ export class SimCluster {
   /** One tick: deliver due messages (random interleaving across connections), fsyncs, ticks. */
   step(): void {
     this.now++;
-    const lost = this.pendingLost;
-    this.pendingLost = [];
+    const lost = this.pendingLost.filter((notice) => notice.at <= this.now);
+    this.pendingLost = this.pendingLost.filter((notice) => notice.at > this.now);
     for (const { peer, other } of lost) {
       const replica = this.replicas.get(peer);
       if (replica?.peer === undefined) continue;
@@ -314,7 +318,9 @@ export class SimCluster {
     this.dropInFlight(b, a);
     if (notify) this.dropInFlight(a, b);
     if (this.verbose) this.trace.push(`${this.now}   connection ${a}-${b} broken`);
-    if (notify) this.pendingLost.push({ peer: a, other: b }, { peer: b, other: a });
+    if (!notify) return;
+    const delay = (): number => this.now + 1 + this.random.nextInt(this.options.lostNoticeDelayTicksMax + 1);
+    this.pendingLost.push({ at: delay(), peer: a, other: b }, { at: delay(), peer: b, other: a });
   }
 
   private send(from: PeerId, to: PeerId, message: PeerMessage): void {
