@@ -39,10 +39,14 @@ interface FaultRates {
 }
 
 export function drawOptions(random: Prng): { options: SimOptions; faults: FaultRates } {
-  // The lease must outlast a heartbeat round trip (2 × (delay + 1) ticks) to ever be valid.
+  // The lease must outlast a heartbeat round trip to ever be valid: pings leave in the tick
+  // phase of a step and arrive from the next step on, so the round trip is 2 × delay + 1.
   const delayTicksMax = random.between(0, 2);
-  const leaseTicks = random.between(2 * (delayTicksMax + 1) + 1, 2 * (delayTicksMax + 1) + 3);
-  const syncLimitTicks = leaseTicks + random.between(1, 3);
+  const leaseTicks = random.between(2 * delayTicksMax + 2, 2 * delayTicksMax + 4);
+  // Lease safety needs syncLimit ≥ (lease + 1) / slowest clock rate (leader-phases.ts).
+  const clockSlowdownMax = random.pick([0, 0, 0.1, 0.2]);
+  const syncLimitTicks = Math.ceil((leaseTicks + 1) / (1 - clockSlowdownMax)) +
+    random.between(0, 2);
   const options: SimOptions = {
     voters: random.chance(0.6) ? 3 : 5,
     observers: random.chance(0.25) ? 1 : 0,
@@ -61,7 +65,7 @@ export function drawOptions(random: Prng): { options: SimOptions; faults: FaultR
     crashInReadyProbability: random.pick([0, 0.002, 0.01]),
     useCodec: random.chance(0.5),
     fsyncDelayTicksMax: random.between(0, 2),
-    clockSlowdownMax: random.pick([0, 0, 0.1, 0.2]),
+    clockSlowdownMax,
     lostNoticeDelayTicksMax: random.pick([0, 3, 10]),
   };
   const faults: FaultRates = {

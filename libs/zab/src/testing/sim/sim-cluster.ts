@@ -30,7 +30,7 @@ export interface SimOptions {
   /** Encode and decode every message with the peer codec. */
   readonly useCodec: boolean;
   readonly fsyncDelayTicksMax: number;
-  /** Each replica's clock misses a tick with a probability drawn in [0, this] (slow clocks). */
+  /** Each replica's clock runs at a rate drawn in [1 - this, 1] of simulated time. */
   readonly clockSlowdownMax: number;
   /** Each end learns of a broken connection after its own delay in [1, 1 + this] ticks
    * (half-open TCP: one side may notice long after the other). */
@@ -66,8 +66,9 @@ export class SimReplica {
   /** The trivial state machine: applied txns in order. */
   applied: LoggedTxn[] = [];
   fsyncAt: number | undefined;
-  /** Probability that this replica's clock misses a tick of simulated time. */
-  clockSlowdown = 0;
+  /** This replica's clock rate (ticks per step of simulated time) and its fractional phase. */
+  clockRate = 1;
+  clockPhase = 0;
 
   constructor(readonly id: PeerId) {}
 
@@ -115,7 +116,8 @@ export class SimCluster {
     this.checker = new SafetyChecker(this.voterIds);
     for (const id of [...this.voterIds, ...this.observerIds]) {
       const replica = new SimReplica(id);
-      replica.clockSlowdown = this.random.nextFloat() * options.clockSlowdownMax;
+      replica.clockRate = 1 - this.random.nextFloat() * options.clockSlowdownMax;
+      replica.clockPhase = this.random.nextFloat();
       this.replicas.set(id, replica);
       this.start(replica);
     }
@@ -255,7 +257,10 @@ export class SimCluster {
       }
     }
     for (const replica of this.replicas.values()) {
-      if (replica.peer === undefined || this.random.chance(replica.clockSlowdown)) continue;
+      if (replica.peer === undefined) continue;
+      replica.clockPhase += replica.clockRate;
+      if (replica.clockPhase < 1) continue;
+      replica.clockPhase -= 1;
       replica.peer.tick();
       this.drain(replica);
     }
@@ -263,8 +268,15 @@ export class SimCluster {
   }
 
   private deliverDue(): void {
+    for (let round = 0; round < 64; round++) {
+      if (!this.deliverRound()) return;
+    }
+  }
+
+  /** One round: delivers what is due now; false when nothing was due. */
+  private deliverRound(): boolean {
     const due = this.inFlight.filter((m) => m.deliverAt <= this.now);
-    if (due.length === 0) return;
+    if (due.length === 0) return false;
     this.inFlight = this.inFlight.filter((m) => m.deliverAt > this.now);
     const byConnection = new Map<string, InFlight[]>();
     for (const message of due) {
@@ -280,6 +292,7 @@ export class SimCluster {
       if (queues[index]!.length === 0) queues.splice(index, 1);
       this.deliver(message);
     }
+    return true;
   }
 
   /** Also trace every delivered message and disk effect (for replaying one seed). */
@@ -331,7 +344,9 @@ export class SimCluster {
     }
     const decoded = this.options.useCodec ? decodePeerMessage(encodePeerMessage(message)) : message;
     const key = `${from}>${to}`;
-    const earliest = this.now + 1 + this.random.nextInt(this.options.delayTicksMax + 1);
+    // Delay 0 delivers within the current tick (later in its delivery rounds): on a LAN a
+    // message takes far less than a tick, and whole elections fit in one.
+    const earliest = this.now + this.random.nextInt(this.options.delayTicksMax + 1);
     const deliverAt = Math.max(earliest, this.lastDeliverAt.get(key) ?? 0);
     this.lastDeliverAt.set(key, deliverAt);
     this.inFlight.push({ generation: this.generation(from, to), deliverAt, from, to,
