@@ -332,7 +332,8 @@ export class SimCluster {
     if (notify) this.dropInFlight(a, b);
     if (this.verbose) this.trace.push(`${this.now}   connection ${a}-${b} broken`);
     if (!notify) return;
-    const delay = (): number => this.now + 1 + this.random.nextInt(this.options.lostNoticeDelayTicksMax + 1);
+    const delayMax = this.options.lostNoticeDelayTicksMax;
+    const delay = (): number => this.now + 1 + this.random.nextInt(delayMax + 1);
     this.pendingLost.push({ at: delay(), peer: a, other: b }, { at: delay(), peer: b, other: a });
   }
 
