@@ -40,7 +40,8 @@ function settle(sim: SimCluster, ticks = 100): PeerId {
 describe('FLE over the simulated ensemble', () => {
   test('3 voters: the highest currentEpoch wins even with a shorter log', () => {
     const sim = cluster();
-    withDisks(sim, { 1: { epoch: 1, txns: 3 }, 2: { epoch: 2, txns: 1 }, 3: { epoch: 1, txns: 5 } });
+    withDisks(sim, { 1: { epoch: 1, txns: 3 }, 2: { epoch: 2, txns: 1 },
+      3: { epoch: 1, txns: 5 } });
     assert.equal(settle(sim), 2);
   });
 
