@@ -117,6 +117,7 @@ export class LeaderPhases {
   private sendPings(): void {
     this.heartbeat++;
     this.heartbeatSentTick.set(this.heartbeat, this.peer.now);
+    this.leaseExpiryTick(); // prunes send ticks older than the quorum's echo (bounded map)
     const ping: Ping = { type: 'ping', fromLeader: true, heartbeat: this.heartbeat,
       sessionTouches: [] };
     for (const handle of this.learners.values()) this.peer.out.send(handle.id, ping);
