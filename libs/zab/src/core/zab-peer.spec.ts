@@ -553,6 +553,20 @@ describe('Liveness, lease, sessions, sync', () => {
     assert.deepEqual(drain(leader).flatMap((r) => r.syncResults), [{ syncId: 1, ok: true }]);
   });
 
+  test('limits: pending syncs per replica and snapshot bytes per stream', () => {
+    const leader = establishedLeader();
+    assert.deepEqual([leader.peer.sync(1), leader.peer.sync(2), leader.peer.sync(3)],
+      [true, true, false]);
+    const follower = makePeer(2);
+    followEstablished(follower, 1, [3]);
+    follower.peer.step(1, { type: 'leaderInfo', epoch: 1 });
+    for (let index = 0; index < 10; index++) {
+      follower.peer.step(1, { type: 'snap', zxid: 0n, chunkIndex: index, chunkCount: 10,
+        bytes: Buffer.alloc(8) });
+    }
+    assert.equal(follower.peer.role, 'looking', '80 bytes > snapshotBytesMax 64');
+  });
+
   test('a follower\'s sync is answered after the leader\'s reply and the local apply', () => {
     const follower = syncedFollower();
     assert.equal(follower.peer.sync(5), true);

@@ -61,6 +61,10 @@ export interface ZabConfig {
   /** More txns than this to send → SNAP instead of DIFF (ZooKeeper's snapshotSizeFactor). */
   readonly diffTxnCountMax: number;
   readonly snapshotChunkBytes: number;
+  /** A learner refuses (back to election) a snapshot stream larger than this. */
+  readonly snapshotBytesMax: number;
+  /** Linearizable syncs waiting on one replica; `sync` returns false beyond it. */
+  readonly pendingSyncsMax: number;
 }
 
 export const DEFAULT_ZAB_TIMING = {
@@ -72,6 +76,8 @@ export const DEFAULT_ZAB_TIMING = {
   leaseTicks: 3,
   diffTxnCountMax: 1000,
   snapshotChunkBytes: 64 * 1024,
+  snapshotBytesMax: 4 * 1024 * 1024 * 1024,
+  pendingSyncsMax: 10_000,
 } as const;
 
 export class ZabPeer implements PeerContext {
@@ -296,4 +302,6 @@ function validateConfig(config: ZabConfig): void {
   assert(config.leaseTicks < config.syncLimitTicks, 'leaseTicks must be < syncLimitTicks');
   assert(config.finalizeWaitTicks >= 0 && config.notificationTimeoutTicks >= 1, 'bad FLE timing');
   assert(config.snapshotChunkBytes >= 1 && config.diffTxnCountMax >= 0, 'bad sync limits');
+  assert(config.snapshotBytesMax >= config.snapshotChunkBytes && config.pendingSyncsMax >= 1,
+    'bad limits');
 }

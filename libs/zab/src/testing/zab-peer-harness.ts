@@ -18,6 +18,8 @@ export const HARNESS_TIMING = {
   leaseTicks: 3,
   diffTxnCountMax: 100,
   snapshotChunkBytes: 8,
+  snapshotBytesMax: 64,
+  pendingSyncsMax: 2,
 } as const;
 
 export class MemoryHistory implements HistoryView {

@@ -423,6 +423,7 @@ export class LeaderPhases {
    * quorum (we were still leader) and everything proposed before it is committed. */
   sync(syncId: number, from: PeerId | undefined): boolean {
     if (this.phase !== 'broadcast') return false;
+    if (this.pendingSyncs.length >= this.peer.config.pendingSyncsMax) return false;
     this.pendingSyncs.push({ syncId, from, heartbeat: this.heartbeat + 1,
       zxid: this.peer.lastLoggedZxid });
     this.sendPings();

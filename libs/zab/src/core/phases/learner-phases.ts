@@ -61,6 +61,8 @@ export class LearnerPhases {
   private knownCommitZxid: Zxid = 0n;
   private lastAckedZxid: Zxid = 0n;
   private readonly pendingSyncs = new Map<number, Zxid | undefined>();
+  /** Bytes of the snapshot stream received so far (bounded by snapshotBytesMax). */
+  private snapshotBytes = 0;
 
   constructor(private readonly peer: PeerContext, readonly leader: PeerId) {
     this.sendLearnerInfo();
@@ -153,6 +155,7 @@ export class LearnerPhases {
 
   private onSnap(snap: Snap): void {
     if (snap.chunkIndex === 0) {
+      this.snapshotBytes = snap.bytes.length;
       this.onSyncStart({ kind: 'snap', zxid: snap.zxid, chunks: [snap.bytes],
         chunkCount: snap.chunkCount }, snap.zxid);
       return;
@@ -165,6 +168,10 @@ export class LearnerPhases {
       return;
     }
     start.chunks.push(snap.bytes);
+    this.snapshotBytes += snap.bytes.length;
+    if (this.snapshotBytes > this.peer.config.snapshotBytesMax) {
+      this.peer.becomeLooking('learner: snapshot larger than snapshotBytesMax');
+    }
   }
 
   private snapComplete(): boolean {
@@ -296,6 +303,7 @@ export class LearnerPhases {
 
   sync(syncId: number): boolean {
     if (this.stage !== 'broadcast') return false;
+    if (this.pendingSyncs.size >= this.peer.config.pendingSyncsMax) return false;
     this.pendingSyncs.set(syncId, undefined);
     this.peer.out.send(this.leader, { type: 'sync', syncId });
     return true;

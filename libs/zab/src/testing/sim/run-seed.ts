@@ -59,6 +59,8 @@ export function drawOptions(random: Prng): { options: SimOptions; faults: FaultR
       leaseTicks,
       diffTxnCountMax: random.pick([0, 2, 5, 50, 1000]),
       snapshotChunkBytes: random.pick([16, 100, 4096]),
+      snapshotBytesMax: 1 << 20,
+      pendingSyncsMax: 1000,
     },
     delayTicksMax,
     lossProbability: random.pick([0, 0, 0.01, 0.05]),
