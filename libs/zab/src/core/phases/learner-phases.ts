@@ -155,16 +155,17 @@ export class LearnerPhases {
 
   private onSnap(snap: Snap): void {
     if (snap.chunkIndex === 0) {
-      this.snapshotBytes = snap.bytes.length;
-      this.onSyncStart({ kind: 'snap', zxid: snap.zxid, chunks: [snap.bytes],
+      this.snapshotBytes = 0;
+      this.onSyncStart({ kind: 'snap', zxid: snap.zxid, chunks: [],
         chunkCount: snap.chunkCount }, snap.zxid);
-      return;
     }
     const start = this.syncStart;
     if (start?.kind !== 'snap' || start.zxid !== snap.zxid ||
-      start.chunkCount !== snap.chunkCount ||
-      start.chunks.length !== snap.chunkIndex) {
-      this.peer.becomeLooking('learner: snapshot chunks out of order');
+      start.chunkCount !== snap.chunkCount || start.chunks.length !== snap.chunkIndex) {
+      // onSyncStart may already have abandoned this learner for a bad header.
+      if (this.peer.role !== 'looking') {
+        this.peer.becomeLooking('learner: snapshot chunks out of order');
+      }
       return;
     }
     start.chunks.push(snap.bytes);
