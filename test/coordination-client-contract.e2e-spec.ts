@@ -213,6 +213,24 @@ function describeWatches(start: Start): void {
     await assert.rejects(a.removeWatches('/c', listener), NoWatcherError);
   });
 
+  test('bad listeners and bad multi ops get typed errors; a throwing listener is ignored', async () => {
+    const { a, b } = await start();
+    await a.create('/bad', text(''));
+    const loose = a as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    await assert.rejects(loose.getData!('/bad', 'not a function'), KeeperError);
+    await assert.rejects(loose.addWatch!('/bad', 'persistent', 42), KeeperError);
+    await assert.rejects(loose.multi!(['bogus']), KeeperError);
+    await assert.rejects(loose.multi!('ops'), KeeperError);
+    const second = deferred<WatchEvent>();
+    await a.getData('/bad', () => {
+      throw new Error('a bug in application code');
+    });
+    await a.getData('/bad', (e) => second.resolve(e));
+    await b.setData('/bad', text('x'));
+    assert.equal((await withTimeout(second.promise, 2000, 'second listener')).type, 'dataChanged');
+    await a.create('/still-working', text(''));
+  });
+
   test('fired and removed one-shot watches leave nothing behind', async () => {
     const { instance, a, b } = await start();
     await b.create('/many', text(''));

@@ -59,3 +59,23 @@ test('an ensemble of three fails the module\'s start with the issue-3 message', 
       /multi-replica ensembles are not available yet \(issue 3\)/.test(error.message),
   );
 });
+
+test('an admin port in use fails the start and releases the data directory for a retry', async () => {
+  const { createServer } = await import('node:net');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as { port: number }).port;
+  const dataDir = mkdtempSync(join(tmpdir(), 'zab-admin-busy-'));
+  try {
+    await assert.rejects(startApp({ dataDir, adminPort: port }), /EADDRINUSE/);
+    const retry = await startApp({ dataDir, adminPort: 0 });
+    await retry.get(CoordinationService).create('/after-retry', 'ok');
+    await retry.close();
+  } finally {
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -31,12 +31,18 @@ export class ZabAdminEndpoint implements OnApplicationBootstrap, BeforeApplicati
   async onApplicationBootstrap(): Promise<void> {
     const { adminPort, adminHost } = this.replica.options;
     if (adminPort === undefined) return;
-    this.server = await AdminServer.start({
-      host: adminHost,
-      port: adminPort,
-      status: () => this.replica.status(),
-      warn: (message) => this.logger.warn(message),
-    });
+    try {
+      this.server = await AdminServer.start({
+        host: adminHost,
+        port: adminPort,
+        status: () => this.replica.status(),
+        warn: (message) => this.logger.warn(message),
+      });
+    } catch (error) {
+      // The start fails: release the data directory so a retry in this process can open it.
+      await this.replica.close().catch(() => undefined);
+      throw error;
+    }
     this.logger.log(`admin endpoint on ${this.server.url}/commands`);
   }
 

@@ -95,7 +95,11 @@ test('--help and -h give the usage, whatever else is there', () => {
 const BAD: Array<[argv: string[], env: Record<string, string>, problems: RegExp[]]> = [
   [['--bogus', '1'], {}, [
     /^unknown flag --bogus; see --help for the flags$/,
-    /^unexpected argument "1"; every setting is a flag/,
+    /^unexpected argument at position 2 \(not shown, it may be a secret\); every setting is a flag/,
+  ]],
+  [['--secrte', 'hunter2-hunter2-hunter2'], {}, [
+    /^unknown flag --secrte/,
+    /^unexpected argument at position 2 \(not shown/,
   ]],
   [['--id'], {}, [/^--id needs a value, e.g\. --id 1$/]],
   [['--data-dir', '--id', '1'], {}, [/^--data-dir needs a value, e.g\. --data-dir/]],
@@ -151,7 +155,8 @@ test('the secret never appears in a message', () => {
   const secret = 'do-not-print-me-0123456789';
   const problems = invalid(parseReplicaCommandLine(['--secret', secret, '--tick-ms', 'x'], {}));
   const again = invalid(parseReplicaCommandLine(['--tick-ms', '5'], { ZAB_SECRET: secret }));
-  assert.ok(![...problems, ...again].some((p) => p.includes(secret)));
+  const typo = invalid(parseReplicaCommandLine(['--secrte', secret], {}));
+  assert.ok(![...problems, ...again, ...typo].some((p) => p.includes(secret)));
 });
 
 test('warnings: unknown ZAB_ variables, even voter counts, short secrets', () => {

@@ -147,7 +147,8 @@ function readFlags(argv: readonly string[], problems: string[]): Map<OptionName,
     if (setting === undefined) {
       problems.push(arg.startsWith('-')
         ? `unknown flag ${flag}; see --help for the flags`
-        : `unexpected argument ${JSON.stringify(arg)}; ` +
+        // The value is not echoed: it may be a secret after a mistyped --secret.
+        : `unexpected argument at position ${i + 1} (not shown, it may be a secret); ` +
           `every setting is a flag such as --data-dir DIR (see --help)`);
       continue;
     }

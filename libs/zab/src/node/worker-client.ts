@@ -44,6 +44,8 @@ export interface WorkerSessionLink {
   request<T>(build: (id: number) => HostRequest, transfer?: ArrayBuffer[]): Promise<T>;
   /** Queues a request that has no reply. */
   send(request: HostRequest): void;
+  /** Logs an error thrown by application code called back by the client (and ignores it). */
+  reportListenerError(error: unknown): void;
 }
 
 type EndListener = (state: 'expired' | 'closed') => void;
@@ -69,6 +71,15 @@ export class WorkerCoordinationClient implements CoordinationClient {
 
   get state(): SessionState {
     return this.stateValue;
+  }
+
+  /** Calls application code; what it throws is logged, never thrown into the app's loop. */
+  private guard(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.link.reportListenerError(error);
+    }
   }
 
   /** Watch ids this client still maps to listeners (diagnostics: fired watches free theirs). */
@@ -141,6 +152,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
   }
 
   async multi(ops: MultiOp[]): Promise<OpResult[]> {
+    checkMultiOps(ops);
     const transfer: ArrayBuffer[] = [];
     const copied = ops.map((op): MultiOp => {
       if ((op.op !== 'create' && op.op !== 'setData') || op.data === undefined) return op;
@@ -155,7 +167,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
     return this.call({ method: 'sync', args: [path] });
   }
 
-  addWatch(
+  async addWatch(
     path: string,
     mode: 'persistent' | 'persistentRecursive',
     listener: WatchListener,
@@ -163,7 +175,8 @@ export class WorkerCoordinationClient implements CoordinationClient {
     return this.call({ method: 'addWatch', args: [path, mode, this.registeringWatchId(listener)] });
   }
 
-  removeWatches(path: string, listener: WatchListener, type?: RemoveWatchType): Promise<void> {
+  async removeWatches(path: string, listener: WatchListener, type?: RemoveWatchType): Promise<void> {
+    checkListener(listener);
     return this.call({ method: 'removeWatches', args: [path, this.watchId(listener), type] });
   }
 
@@ -204,7 +217,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
   /** A watch event from the worker, delivered in channel order. */
   deliverWatch(watchId: number, event: WatchEvent): void {
     const listener = this.watchListeners.get(watchId);
-    if (listener !== undefined) queueMicrotask(() => listener(event));
+    if (listener !== undefined) queueMicrotask(() => this.guard(() => listener(event)));
   }
 
   /**
@@ -212,7 +225,13 @@ export class WorkerCoordinationClient implements CoordinationClient {
    * listener holds no watch: forget the id, so one-shot watches leave nothing behind.
    */
   releaseWatch(watchId: number, uses: number): void {
-    if ((this.watchUses.get(watchId) ?? 0) !== uses) return;
+    // The worker counts uses from when it (re)created the id; the client counts since its own
+    // last release. Calls sent after the worker's release decision keep the id alive.
+    const remaining = (this.watchUses.get(watchId) ?? 0) - uses;
+    if (remaining > 0) {
+      this.watchUses.set(watchId, remaining);
+      return;
+    }
     const listener = this.watchListeners.get(watchId);
     this.watchListeners.delete(watchId);
     this.watchUses.delete(watchId);
@@ -222,7 +241,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
   /** An observation from the worker (the first value arrives before the observe reply). */
   deliverObservation(observerId: number, observation: Observation): void {
     const value = reviveObservation(observation);
-    queueMicrotask(() => this.observers.get(observerId)?.(value));
+    queueMicrotask(() => this.guard(() => this.observers.get(observerId)?.(value)));
   }
 
   /** The session ended in the worker (closed, expired) or with the worker (`expired`). */
@@ -237,7 +256,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
     this.watchListeners.clear();
     this.watchIds.clear();
     this.watchUses.clear();
-    for (const listener of this.endListeners) listener(state);
+    for (const listener of this.endListeners) this.guard(() => listener(state));
     this.endListeners.clear();
   }
 
@@ -250,6 +269,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
   private registeringWatchId(listener: WatchListener): number;
   private registeringWatchId(listener: WatchListener | undefined): number | undefined;
   private registeringWatchId(listener: WatchListener | undefined): number | undefined {
+    checkListener(listener);
     const id = this.watchId(listener);
     if (id !== undefined) this.watchUses.set(id, (this.watchUses.get(id) ?? 0) + 1);
     return id;
@@ -267,6 +287,28 @@ export class WorkerCoordinationClient implements CoordinationClient {
       this.watchListeners.set(id, listener);
     }
     return id;
+  }
+}
+
+/** A watch listener must be a function (checked here: the worker only sees its id). */
+function checkListener(listener: unknown): void {
+  if (listener !== undefined && typeof listener !== 'function') {
+    throw new BadArgumentsError(ErrorCode.BadArguments, undefined,
+      'the watch listener must be a function');
+  }
+}
+
+/** The local client's multi checks, made before anything crosses the thread boundary. */
+function checkMultiOps(ops: unknown): void {
+  if (!Array.isArray(ops)) {
+    throw new BadArgumentsError(ErrorCode.BadArguments, undefined, 'multi takes an array of ops');
+  }
+  for (const op of ops as unknown[]) {
+    const name = typeof op === 'object' && op !== null ? (op as { op?: unknown }).op : undefined;
+    if (name !== 'create' && name !== 'delete' && name !== 'setData' && name !== 'check') {
+      throw new BadArgumentsError(ErrorCode.BadArguments, undefined,
+        `unknown multi op ${JSON.stringify(name ?? op)}`);
+    }
   }
 }
 

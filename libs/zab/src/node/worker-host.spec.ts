@@ -11,7 +11,7 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -167,16 +167,19 @@ describe('worker host', () => {
         '--enable-source-maps', '--input-type=module', '-e', 'code', '--expose-gc',
         '--max-old-space-size=512', '--print', 'x', '--import', './hook.js',
         '--stack-trace-limit=50', '--conditions=dev', '--experimental-vm-modules',
+        '-r', './pre.cjs', '-C', 'node',
       ]),
       {
-        execArgv: ['--enable-source-maps', '--import=./hook.js', '--conditions=dev',
-          '--experimental-vm-modules'],
+        execArgv: ['--enable-source-maps', '--import', './hook.js', '--conditions', 'dev',
+          '--experimental-vm-modules', '-r', './pre.cjs', '-C', 'node'],
         maxOldGenerationSizeMb: 512,
       },
     );
   });
 
-  test('a process started with V8 flags still starts its replica worker', () => {
+  test('a process started with V8 flags and short preload flags still starts its worker', () => {
+    const preload = join(mkdtempSync(join(tmpdir(), 'zab-preload-')), 'pre.cjs');
+    writeFileSync(preload, 'globalThis.preloaded = true;\n');
     const hostModule = fileURLToPath(new URL('./worker-host.js', import.meta.url));
     const script = `
       const { WorkerReplicaHandle } = await import(${JSON.stringify(hostModule)});
@@ -188,7 +191,7 @@ describe('worker host', () => {
     `;
     const output = execFileSync(process.execPath, [
       '--expose-gc', '--max-old-space-size=256', '--stack-trace-limit=20',
-      '--input-type=module', '-e', script,
+      '-r', preload, '-C', 'development', '--input-type=module', '-e', script,
     ], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(output.trim(), 'ok');
   });

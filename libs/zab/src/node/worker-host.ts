@@ -71,7 +71,8 @@ export function workerExecArgv(execArgv: readonly string[]): {
     if (name === '--max-old-space-size' && value !== undefined && /^\d+$/.test(value)) {
       maxOldGenerationSizeMb = Number(value);
     } else if (WORKER_FLAGS_WITH_VALUE.has(name) && value !== undefined) {
-      kept.push(`${name}=${value}`);
+      // Two entries: Node refuses the `-r=x` / `-C=x` forms of the short flags in a worker.
+      kept.push(name, value);
     } else if (WORKER_FLAGS.has(name) || name.startsWith('--experimental-')) {
       kept.push(flag);
     }
@@ -198,6 +199,12 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
   onFailure(listener: (error: Error) => void): () => void {
     this.failureListeners.add(listener);
     return () => this.failureListeners.delete(listener);
+  }
+
+  /** Logs an error thrown by an application callback (watch, observer, session end). */
+  reportListenerError(error: unknown): void {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.logger.error(`a watch or session listener threw (ignored): ${message}`);
   }
 
   /** Ids of the sessions the replica's tree holds (diagnostics, tests). */

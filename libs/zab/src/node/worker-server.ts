@@ -31,6 +31,8 @@ import {
 
 type ObserveRequest = Extract<HostRequest, { kind: 'observe' }>;
 
+const ENDED_SESSIONS_REMEMBERED = 10_000;
+
 interface ServedSession {
   client: LocalCoordinationClient;
   /**
@@ -138,6 +140,10 @@ export class WorkerServer {
     client.onSessionEnd((state) => {
       this.sessions.delete(handle);
       this.ended.set(handle, state);
+      // Bounded: only recent ends need their own error; older handles get ConnectionLoss.
+      if (this.ended.size > ENDED_SESSIONS_REMEMBERED) {
+        this.ended.delete(this.ended.keys().next().value!);
+      }
       session.watchers.clear();
       session.observers.clear();
       this.outbox.push({ kind: 'sessionEnd', session: handle, state });
@@ -148,7 +154,14 @@ export class WorkerServer {
   /** Runs `use` on a live session; an ended one fails as the local client would. */
   private withSession<T>(handle: number, use: (session: ServedSession) => Promise<T>): Promise<T> {
     const session = this.sessions.get(handle);
-    if (session !== undefined) return use(session);
+    if (session !== undefined) {
+      // Nothing a request carries may throw out of the message handler (the worker would die).
+      try {
+        return use(session);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const state = this.ended.get(handle);
     if (state === 'expired') return Promise.reject(keeperError(ErrorCode.SessionExpired));
     const detail =
@@ -210,8 +223,10 @@ export class WorkerServer {
       case 'getEphemerals':
         return client.getEphemerals(call.args[0]);
       case 'multi':
-        return client.multi(call.args[0].map((op) =>
-          'data' in op && op.data !== undefined ? { ...op, data: asBuffer(op.data) } : op));
+        return client.multi(Array.isArray(call.args[0])
+          ? call.args[0].map((op) => typeof op === 'object' && op !== null && 'data' in op &&
+            op.data !== undefined ? { ...op, data: asBuffer(op.data) } : op)
+          : call.args[0]);
       case 'sync':
         return client.sync(call.args[0]);
       case 'addWatch':

@@ -88,6 +88,7 @@ const skipHostname = (): undefined => undefined;
 export class TcpPeerTransport implements PeerTransport {
   private readonly links = new Map<PeerId, PeerLink>();
   private readonly pendingInbound = new Set<PeerConnection>();
+  private readonly rawSockets = new Set<net.Socket>();
   private readonly messageListeners = new Set<MessageListener>();
   private readonly stateListeners = new Set<PeerStateListener>();
   private readonly metricsValue = new TransportMetrics();
@@ -191,6 +192,7 @@ export class TcpPeerTransport implements PeerTransport {
       link.queue.clear();
     }
     for (const connection of [...this.pendingInbound]) connection.close('transport closed');
+    for (const socket of [...this.rawSockets]) socket.destroy();
     const server = this.server;
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -242,10 +244,18 @@ export class TcpPeerTransport implements PeerTransport {
               requestCert: true,
               rejectUnauthorized: false,
               minVersion: 'TLSv1.2',
+              // A client that never completes TLS is dropped as soon as a plain handshake would
+              // be (Node's default is 120 s), so idle connects cannot hold the slots.
+              handshakeTimeout: this.options.handshakeTimeoutMs,
             },
             onSocket,
           );
     server.maxConnections = this.options.pendingHandshakesMax + 2 * this.links.size;
+    // Every raw socket, including TLS ones still before their handshake, so close() ends them.
+    server.on('connection', (socket: net.Socket) => {
+      this.rawSockets.add(socket);
+      socket.once('close', () => this.rawSockets.delete(socket));
+    });
     server.on('tlsClientError', (error: Error) => {
       this.metricsValue.handshakeFailures += 1;
       this.logger.warn(`${this.prefix()}: inbound TLS handshake failed: ${error.message}`);
