@@ -257,15 +257,9 @@ export class Replica {
     return this.snapshots.taken;
   }
 
-  /**
-   * What `srvr` and `mntr` report, built now. Read-only; the ephemerals count walks the
-   * sessions' ephemerals (proportional to their number), everything else is a counter.
-   */
+  /** What `srvr` and `mntr` report, built now from counters (read-only, cheap). */
   status(): ReplicaStatus {
-    let ephemeralsCount = 0;
-    for (const { sessionId } of this.tree.sessions()) {
-      ephemeralsCount += this.tree.getEphemerals(sessionId).length;
-    }
+    const ephemeralsCount = this.tree.ephemeralCount;
     const failed = this.stateValue === 'failed';
     return {
       version: ZAB_VERSION,

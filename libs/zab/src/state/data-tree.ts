@@ -297,6 +297,13 @@ export class DataTree implements TreeView {
     return this.count;
   }
 
+  /** Ephemeral nodes of all sessions (ZooKeeper's `ephemerals_count`); O(sessions). */
+  get ephemeralCount(): number {
+    let count = 0;
+    for (const set of this.ephemeralsBySession.values()) count += set.size;
+    return count;
+  }
+
   getData(path: string): { data: Buffer; stat: Stat } | undefined {
     const id = this.ids.get(path);
     if (id === undefined) return undefined;
