@@ -1,18 +1,20 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { LocalCoordinationClient } from '../node/local-client.js';
+import type { CoordinationClient } from '../node/coordination-client.js';
 import type { Replica } from '../node/replica.js';
+import type { WorkerReplicaHandle } from '../node/worker-host.js';
 import { ZAB_CLIENT, ZAB_REPLICA } from './zab.constants.js';
 
 /**
  * Shuts the replica down last, after every other provider's shutdown hooks: closes this
  * instance's session (its ephemerals vanish at once, watchers are told), waits for in-flight
- * writes and snapshots, then flushes and closes the log.
+ * writes and snapshots, then flushes and closes the log. The replica is the `Replica` itself
+ * (`isolation: 'main'`) or the handle of the one in the worker thread.
  */
 @Injectable()
 export class ZabLifecycle implements OnApplicationShutdown {
   constructor(
-    @Inject(ZAB_REPLICA) private readonly replica: Replica,
-    @Inject(ZAB_CLIENT) private readonly client: LocalCoordinationClient,
+    @Inject(ZAB_REPLICA) private readonly replica: Replica | WorkerReplicaHandle,
+    @Inject(ZAB_CLIENT) private readonly client: CoordinationClient,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
