@@ -1,0 +1,42 @@
+/**
+ * Server side, outbound: connect responses, replies and watch notifications → frames (length
+ * prefix included), each a fresh Buffer the caller owns.
+ */
+import { assert } from '../util/assert.js';
+import { ErrorCode } from '../state/error-code.js';
+import { writeFrame } from './frame-writer.js';
+import { encodeOperationResponse, type OperationResponse } from './operation.js';
+import { encodeConnectResponse, type ConnectResponse } from './records/connect.js';
+import { encodeReplyHeader, type ReplyHeader } from './records/reply-header.js';
+import { encodeWatcherEvent, type WatcherEvent } from './records/watcher-event.js';
+import { SpecialXid } from './special-xid.js';
+
+export function serializeConnectResponse(response: ConnectResponse): Buffer {
+  return writeFrame((writer) => encodeConnectResponse(writer, response));
+}
+
+/**
+ * A reply: the header, then the body only when `header.err` is Ok (ZooKeeper sends a failed
+ * request's header alone). Passing a body with an error code is a programming error.
+ */
+export function serializeReply(header: ReplyHeader, response: OperationResponse | null): Buffer {
+  assert(
+    header.err === ErrorCode.Ok || response === null,
+    `reply with err ${header.err} must have no body`,
+  );
+  return writeFrame((writer) => {
+    encodeReplyHeader(writer, header);
+    if (response !== null) encodeOperationResponse(writer, response);
+  });
+}
+
+/**
+ * A watch notification: ReplyHeader { xid -1, zxid, err 0 } then the WatcherEvent. ZooKeeper
+ * 3.5 sends zxid -1; later versions send the triggering transaction's zxid.
+ */
+export function serializeNotification(event: WatcherEvent, zxid = -1n): Buffer {
+  return writeFrame((writer) => {
+    encodeReplyHeader(writer, { xid: SpecialXid.notification, zxid, err: ErrorCode.Ok });
+    encodeWatcherEvent(writer, event);
+  });
+}
