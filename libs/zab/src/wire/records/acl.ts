@@ -14,7 +14,8 @@ export function encodeAcl(writer: JuteWriter, acl: Acl): void {
 }
 
 export function decodeAcl(reader: JuteReader): Acl {
-  return { perms: reader.readInt(), scheme: readPath(reader, 'scheme'), id: readPath(reader, 'id') };
+  const perms = reader.readInt();
+  return { perms, scheme: readPath(reader, 'scheme'), id: readPath(reader, 'id') };
 }
 
 export function encodeAclList(writer: JuteWriter, acl: readonly Acl[]): void {

@@ -7,7 +7,13 @@ import type { JuteWriter } from '../../jute/jute-writer.js';
 import { readPath } from './jute-fields.js';
 
 /** ZooKeeper's `Watcher.WatcherType` numbers. */
-export const WatcherType = { children: 1, data: 2, any: 3, persistent: 4, persistentRecursive: 5 } as const;
+export const WatcherType = {
+  children: 1,
+  data: 2,
+  any: 3,
+  persistent: 4,
+  persistentRecursive: 5,
+} as const;
 
 export interface RemoveWatchesRequest {
   path: string;
