@@ -22,7 +22,7 @@ import { FrameTooLargeError } from '../transport/errors/frame-errors.js';
 import { parseClientRequest, type ClientRequest } from './client-request-parser.js';
 import { serializeClientRequest, serializeConnectRequest } from './client-request-serializer.js';
 import { OpCode } from './op-code.js';
-import type { OperationRequest } from './operation.js';
+import type { OperationRequest, OperationResponse } from './operation.js';
 import { GoldenBytes } from './records/golden-encoder.test-support.js';
 import { parseConnectResponse, parseServerReply } from './server-reply-parser.js';
 import {
@@ -77,17 +77,21 @@ test('every truncation of an operation request is malformed', () => {
   );
 });
 
+/** Serializes a successful reply, parses it back, and parses every truncation of it. */
+function checkReply(xid: number, zxid: bigint, response: OperationResponse): void {
+  const header = { xid, zxid, err: 0 };
+  const payload = payloadOf(serializeReply(header, response));
+  const opCodeOfXid = (asked: number): number | undefined =>
+    asked === xid ? response.type : undefined;
+  assert.deepEqual(parseServerReply(payload, opCodeOfXid), { kind: 'reply', header, response });
+  eachTruncation(payload, (cut, length) =>
+    assertMalformed(parseServerReply(cut, () => response.type), `cut ${length}`),
+  );
+}
+
 test('every successful reply round-trips, its body chosen by the op of its xid', () => {
   fc.assert(
-    fc.property(arbitrary.xid, arbitrary.int64, arbitrary.operationResponse, (xid, zxid, response) => {
-      const header = { xid, zxid, err: 0 };
-      const payload = payloadOf(serializeReply(header, response));
-      const parsed = parseServerReply(payload, (asked) => (asked === xid ? response.type : undefined));
-      assert.deepEqual(parsed, { kind: 'reply', header, response });
-      eachTruncation(payload, (cut, length) =>
-        assertMalformed(parseServerReply(cut, () => response.type), `cut ${length}`),
-      );
-    }),
+    fc.property(arbitrary.xid, arbitrary.int64, arbitrary.operationResponse, checkReply),
     { numRuns: 200 },
   );
 });
@@ -109,7 +113,8 @@ test('a failed reply is the header alone and parses with a null response', () =>
 
 test('a reply body together with an error code is a programming error', () => {
   assert.throws(
-    () => serializeReply({ xid: 1, zxid: 1n, err: -101 }, { type: OpCode.sync, body: { path: '/' } }),
+    () =>
+      serializeReply({ xid: 1, zxid: 1n, err: -101 }, { type: OpCode.sync, body: { path: '/' } }),
     InvariantViolation,
   );
 });
@@ -130,7 +135,8 @@ test('watch notifications round-trip and every truncation is malformed', () => {
 
 test('golden frames: ping, closeSession, a zkCli-shaped ConnectRequest, a notification', () => {
   const ping = Buffer.from('00000008fffffffe0000000b', 'hex');
-  assert.deepEqual(serializeClientRequest(SpecialXid.ping, { type: OpCode.ping, body: null }), ping);
+  const pingRequest = { type: OpCode.ping, body: null } as const;
+  assert.deepEqual(serializeClientRequest(SpecialXid.ping, pingRequest), ping);
   assert.deepEqual(
     serializeClientRequest(7, { type: OpCode.closeSession, body: null }),
     new GoldenBytes().int(7).int(-11).toFrame(),
@@ -153,7 +159,7 @@ test('golden frames: ping, closeSession, a zkCli-shaped ConnectRequest, a notifi
   );
 });
 
-test('ConnectRequest with and without the trailing readOnly byte; every other cut is malformed', () => {
+test('ConnectRequest parses with and without its readOnly byte; other cuts are malformed', () => {
   fc.assert(
     fc.property(arbitrary.connectRequest, (request) => {
       const payload = payloadOf(serializeConnectRequest(request));
@@ -171,7 +177,7 @@ test('ConnectRequest with and without the trailing readOnly byte; every other cu
   );
 });
 
-test('ConnectResponse with and without the trailing readOnly byte; every other cut is malformed', () => {
+test('ConnectResponse parses with and without its readOnly byte; other cuts are malformed', () => {
   fc.assert(
     fc.property(arbitrary.connectResponse, (response) => {
       const payload = payloadOf(serializeConnectResponse(response));
@@ -198,7 +204,7 @@ test('an op the codec does not serve is a value with its header, not a throw', (
   }
 });
 
-test('trailing bytes after a record, a null path, or a foreign op inside multi are malformed', () => {
+test('trailing bytes, a null path, a foreign op in multi, a huge vector are malformed', () => {
   const sync = new GoldenBytes().int(1).int(OpCode.sync).ustring('/');
   assertMalformed(parseClientRequest(sync.raw([0]).toBuffer(), 'operation'), 'trailing byte');
   const nullPath = new GoldenBytes().int(1).int(OpCode.exists).ustring(null).bool(false);
@@ -229,22 +235,26 @@ test('replies to special xids need no lookup; an unknown xid is a value', () => 
   });
 });
 
+const PARSE_KINDS = new Set(['connect', 'operation', 'unknownOperation', 'malformed',
+  'notification', 'reply', 'unexpectedXid']);
+
+/** Runs `bytes` through every parser; each must return a known kind and never throw. */
+function checkAnyBytes(bytes: Uint8Array, op: number): void {
+  const payload = Buffer.from(bytes);
+  for (const result of [
+    parseClientRequest(payload, 'connect'),
+    parseClientRequest(payload, 'operation'),
+    parseConnectResponse(payload),
+    parseServerReply(payload, () => op),
+  ]) {
+    assert.ok(PARSE_KINDS.has(result.kind), result.kind);
+    if (result.kind === 'malformed') assert.ok(result.error instanceof JuteDecodeError);
+  }
+}
+
 test('random bytes never make a parser throw', () => {
-  const kinds = new Set(['connect', 'operation', 'unknownOperation', 'malformed', 'notification',
-    'reply', 'unexpectedXid']);
   fc.assert(
-    fc.property(fc.uint8Array({ maxLength: 96 }), fc.integer({ min: -2, max: 110 }), (bytes, op) => {
-      const payload = Buffer.from(bytes);
-      for (const result of [
-        parseClientRequest(payload, 'connect'),
-        parseClientRequest(payload, 'operation'),
-        parseConnectResponse(payload),
-        parseServerReply(payload, () => op),
-      ]) {
-        assert.ok(kinds.has(result.kind), result.kind);
-        if (result.kind === 'malformed') assert.ok(result.error instanceof JuteDecodeError);
-      }
-    }),
+    fc.property(fc.uint8Array({ maxLength: 96 }), fc.integer({ min: -2, max: 110 }), checkAnyBytes),
     { numRuns: 2000 },
   );
 });
@@ -301,7 +311,7 @@ test('a stream of several frames split at every offset parses to the same reques
   );
 });
 
-test('client framing reuses the transport FrameDecoder: oversized and negative lengths fail', () => {
+test('client framing via the transport FrameDecoder: oversized, negative lengths fail', () => {
   const frame = serializeClientRequest(1, { type: OpCode.sync, body: { path: '/x' } });
   const exact = new FrameDecoder(frame.length - 4);
   assert.equal(exact.push(frame, () => {}), null);

@@ -11,7 +11,8 @@ export class GoldenBytes {
 
   int(value: number): this {
     const unsigned = value >>> 0;
-    this.bytes.push(unsigned >>> 24, (unsigned >>> 16) & 255, (unsigned >>> 8) & 255, unsigned & 255);
+    this.bytes.push(unsigned >>> 24, (unsigned >>> 16) & 255);
+    this.bytes.push((unsigned >>> 8) & 255, unsigned & 255);
     return this;
   }
 

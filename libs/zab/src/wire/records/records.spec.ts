@@ -208,7 +208,8 @@ golden('WatcherEvent for a session state change (null path)',
   { type: 0, state: watcherEvent.KeeperState.expired, path: null },
   new GoldenBytes().int(0).int(-112).ustring(null),
   watcherEvent.encodeWatcherEvent, watcherEvent.decodeWatcherEvent);
-golden('MultiHeader', { type: -1, done: true, err: -1 }, new GoldenBytes().int(-1).bool(true).int(-1),
+golden('MultiHeader', { type: -1, done: true, err: -1 },
+  new GoldenBytes().int(-1).bool(true).int(-1),
   multi.encodeMultiHeader, multi.decodeMultiHeader);
 
 const multiRequest: multi.MultiRequest = {
