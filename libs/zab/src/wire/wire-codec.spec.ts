@@ -321,3 +321,26 @@ test('client framing via the transport FrameDecoder: oversized, negative lengths
   const failure = negative.push(Buffer.from('ffffffff00', 'hex'), () => assert.fail('no frame'));
   assert.ok(failure instanceof FrameTooLargeError);
 });
+
+test('valid frames with corrupted bytes never make a parser throw', () => {
+  const corruption = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
+    minLength: 1,
+    maxLength: 4,
+  });
+  fc.assert(
+    fc.property(arbitrary.xid, arbitrary.operationRequest, corruption, (xid, request, edits) => {
+      const payload = Buffer.from(payloadOf(serializeClientRequest(xid, request)));
+      for (const [at, byte] of edits) payload[at % payload.length] = byte;
+      checkAnyBytes(payload, request.type);
+    }),
+    { numRuns: 1000 },
+  );
+  fc.assert(
+    fc.property(arbitrary.xid, arbitrary.operationResponse, corruption, (xid, response, edits) => {
+      const payload = Buffer.from(payloadOf(serializeReply({ xid, zxid: 1n, err: 0 }, response)));
+      for (const [at, byte] of edits) payload[at % payload.length] = byte;
+      checkAnyBytes(payload, response.type);
+    }),
+    { numRuns: 1000 },
+  );
+});

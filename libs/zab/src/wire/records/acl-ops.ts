@@ -6,7 +6,7 @@
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
 import { decodeAclList, encodeAclList, type Acl } from './acl.js';
-import { readPath } from './jute-fields.js';
+import { readRequiredString } from './jute-fields.js';
 import { decodeStat, encodeStat, type Stat } from './stat.js';
 
 export interface GetACLRequest {
@@ -33,7 +33,7 @@ export function encodeGetACLRequest(writer: JuteWriter, request: GetACLRequest):
 }
 
 export function decodeGetACLRequest(reader: JuteReader): GetACLRequest {
-  return { path: readPath(reader, 'path') };
+  return { path: readRequiredString(reader, 'path') };
 }
 
 export function encodeGetACLResponse(writer: JuteWriter, response: GetACLResponse): void {
@@ -52,7 +52,7 @@ export function encodeSetACLRequest(writer: JuteWriter, request: SetACLRequest):
 }
 
 export function decodeSetACLRequest(reader: JuteReader): SetACLRequest {
-  const path = readPath(reader, 'path');
+  const path = readRequiredString(reader, 'path');
   const acl = decodeAclList(reader);
   return { path, acl, version: reader.readInt() };
 }

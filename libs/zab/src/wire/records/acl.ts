@@ -5,7 +5,7 @@
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
 import type { Acl } from '../../state/stat.js';
-import { readList, readPath } from './jute-fields.js';
+import { readList, readRequiredString } from './jute-fields.js';
 
 export type { Acl };
 
@@ -15,7 +15,8 @@ export function encodeAcl(writer: JuteWriter, acl: Acl): void {
 
 export function decodeAcl(reader: JuteReader): Acl {
   const perms = reader.readInt();
-  return { perms, scheme: readPath(reader, 'scheme'), id: readPath(reader, 'id') };
+  const scheme = readRequiredString(reader, 'scheme');
+  return { perms, scheme, id: readRequiredString(reader, 'id') };
 }
 
 export function encodeAclList(writer: JuteWriter, acl: readonly Acl[]): void {

@@ -1,7 +1,7 @@
 /** `AddWatchRequest { ustring path; int mode }` (ZooKeeper's `AddWatchMode`); no body back. */
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
-import { readPath } from './jute-fields.js';
+import { readRequiredString } from './jute-fields.js';
 
 /** ZooKeeper's `AddWatchMode` numbers. */
 export const AddWatchMode = { persistent: 0, persistentRecursive: 1 } as const;
@@ -17,5 +17,5 @@ export function encodeAddWatchRequest(writer: JuteWriter, request: AddWatchReque
 }
 
 export function decodeAddWatchRequest(reader: JuteReader): AddWatchRequest {
-  return { path: readPath(reader, 'path'), mode: reader.readInt() };
+  return { path: readRequiredString(reader, 'path'), mode: reader.readInt() };
 }

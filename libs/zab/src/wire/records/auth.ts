@@ -4,7 +4,7 @@
  */
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
-import { readPath } from './jute-fields.js';
+import { readRequiredString } from './jute-fields.js';
 
 export interface AuthPacket {
   type: number;
@@ -17,5 +17,6 @@ export function encodeAuthPacket(writer: JuteWriter, packet: AuthPacket): void {
 }
 
 export function decodeAuthPacket(reader: JuteReader): AuthPacket {
-  return { type: reader.readInt(), scheme: readPath(reader, 'scheme'), auth: reader.readBuffer() };
+  const type = reader.readInt();
+  return { type, scheme: readRequiredString(reader, 'scheme'), auth: reader.readBuffer() };
 }

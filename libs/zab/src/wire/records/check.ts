@@ -1,7 +1,7 @@
 /** `CheckVersionRequest { ustring path; int version }` (op check, in multi); no body back. */
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
-import { readPath } from './jute-fields.js';
+import { readRequiredString } from './jute-fields.js';
 
 export interface CheckVersionRequest {
   path: string;
@@ -13,5 +13,5 @@ export function encodeCheckVersionRequest(writer: JuteWriter, request: CheckVers
 }
 
 export function decodeCheckVersionRequest(reader: JuteReader): CheckVersionRequest {
-  return { path: readPath(reader, 'path'), version: reader.readInt() };
+  return { path: readRequiredString(reader, 'path'), version: reader.readInt() };
 }

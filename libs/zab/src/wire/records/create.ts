@@ -7,7 +7,7 @@
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
 import { decodeAclList, encodeAclList, type Acl } from './acl.js';
-import { readPath } from './jute-fields.js';
+import { readRequiredString } from './jute-fields.js';
 import { decodeStat, encodeStat, type Stat } from './stat.js';
 
 export interface CreateRequest {
@@ -38,7 +38,7 @@ export function encodeCreateRequest(writer: JuteWriter, request: CreateRequest):
 }
 
 export function decodeCreateRequest(reader: JuteReader): CreateRequest {
-  const path = readPath(reader, 'path');
+  const path = readRequiredString(reader, 'path');
   const data = reader.readBuffer();
   const acl = decodeAclList(reader);
   return { path, data, acl, flags: reader.readInt() };
@@ -59,7 +59,7 @@ export function encodeCreateResponse(writer: JuteWriter, response: CreateRespons
 }
 
 export function decodeCreateResponse(reader: JuteReader): CreateResponse {
-  return { path: readPath(reader, 'path') };
+  return { path: readRequiredString(reader, 'path') };
 }
 
 export function encodeCreate2Response(writer: JuteWriter, response: Create2Response): void {
@@ -68,5 +68,5 @@ export function encodeCreate2Response(writer: JuteWriter, response: Create2Respo
 }
 
 export function decodeCreate2Response(reader: JuteReader): Create2Response {
-  return { path: readPath(reader, 'path'), stat: decodeStat(reader) };
+  return { path: readRequiredString(reader, 'path'), stat: decodeStat(reader) };
 }

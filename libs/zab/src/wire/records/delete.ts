@@ -1,7 +1,7 @@
 /** `DeleteRequest { ustring path; int version }` (version -1 matches any); no response body. */
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
-import { readPath } from './jute-fields.js';
+import { readRequiredString } from './jute-fields.js';
 
 export interface DeleteRequest {
   path: string;
@@ -13,5 +13,5 @@ export function encodeDeleteRequest(writer: JuteWriter, request: DeleteRequest):
 }
 
 export function decodeDeleteRequest(reader: JuteReader): DeleteRequest {
-  return { path: readPath(reader, 'path'), version: reader.readInt() };
+  return { path: readRequiredString(reader, 'path'), version: reader.readInt() };
 }

@@ -1,7 +1,7 @@
 /** `ExistsRequest { ustring path; boolean watch }` and `ExistsResponse { Stat stat }`. */
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
-import { readPath } from './jute-fields.js';
+import { readRequiredString } from './jute-fields.js';
 import { decodeStat, encodeStat, type Stat } from './stat.js';
 
 export interface ExistsRequest {
@@ -18,7 +18,7 @@ export function encodeExistsRequest(writer: JuteWriter, request: ExistsRequest):
 }
 
 export function decodeExistsRequest(reader: JuteReader): ExistsRequest {
-  return { path: readPath(reader, 'path'), watch: reader.readBool() };
+  return { path: readRequiredString(reader, 'path'), watch: reader.readBool() };
 }
 
 export function encodeExistsResponse(writer: JuteWriter, response: ExistsResponse): void {

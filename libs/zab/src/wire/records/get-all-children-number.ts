@@ -4,7 +4,7 @@
  */
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
-import { readPath } from './jute-fields.js';
+import { readRequiredString } from './jute-fields.js';
 
 export interface GetAllChildrenNumberRequest {
   path: string;
@@ -24,7 +24,7 @@ export function encodeGetAllChildrenNumberRequest(
 export function decodeGetAllChildrenNumberRequest(
   reader: JuteReader,
 ): GetAllChildrenNumberRequest {
-  return { path: readPath(reader, 'path') };
+  return { path: readRequiredString(reader, 'path') };
 }
 
 export function encodeGetAllChildrenNumberResponse(

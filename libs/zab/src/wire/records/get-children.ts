@@ -5,7 +5,7 @@
  */
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
-import { readPath, readStringList, writeStringList } from './jute-fields.js';
+import { readRequiredString, readStringList, writeStringList } from './jute-fields.js';
 import { decodeStat, encodeStat, type Stat } from './stat.js';
 
 export interface GetChildrenRequest {
@@ -27,7 +27,7 @@ export function encodeGetChildrenRequest(writer: JuteWriter, request: GetChildre
 }
 
 export function decodeGetChildrenRequest(reader: JuteReader): GetChildrenRequest {
-  return { path: readPath(reader, 'path'), watch: reader.readBool() };
+  return { path: readRequiredString(reader, 'path'), watch: reader.readBool() };
 }
 
 export function encodeGetChildrenResponse(

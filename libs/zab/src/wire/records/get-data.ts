@@ -4,7 +4,7 @@
  */
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
-import { readPath } from './jute-fields.js';
+import { readRequiredString } from './jute-fields.js';
 import { decodeStat, encodeStat, type Stat } from './stat.js';
 
 export interface GetDataRequest {
@@ -22,7 +22,7 @@ export function encodeGetDataRequest(writer: JuteWriter, request: GetDataRequest
 }
 
 export function decodeGetDataRequest(reader: JuteReader): GetDataRequest {
-  return { path: readPath(reader, 'path'), watch: reader.readBool() };
+  return { path: readRequiredString(reader, 'path'), watch: reader.readBool() };
 }
 
 export function encodeGetDataResponse(writer: JuteWriter, response: GetDataResponse): void {

@@ -4,7 +4,7 @@
  */
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
-import { readPath, readStringList, writeStringList } from './jute-fields.js';
+import { readRequiredString, readStringList, writeStringList } from './jute-fields.js';
 
 export interface GetEphemeralsRequest {
   prefixPath: string;
@@ -22,7 +22,7 @@ export function encodeGetEphemeralsRequest(
 }
 
 export function decodeGetEphemeralsRequest(reader: JuteReader): GetEphemeralsRequest {
-  return { prefixPath: readPath(reader, 'prefixPath') };
+  return { prefixPath: readRequiredString(reader, 'prefixPath') };
 }
 
 export function encodeGetEphemeralsResponse(

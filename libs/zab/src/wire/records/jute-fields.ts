@@ -8,7 +8,8 @@ import { JuteDecodeError } from '../../jute/jute-error.js';
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
 
-export function readPath(reader: JuteReader, what: string): string {
+/** Reads a ustring that must not be null (paths, schemes, ids, children). */
+export function readRequiredString(reader: JuteReader, what: string): string {
   const value = reader.readString();
   if (value === null) throw new JuteDecodeError(`null ${what} at ${reader.position - 4}`);
   return value;
@@ -19,7 +20,7 @@ export function readList<T>(reader: JuteReader, readItem: (reader: JuteReader) =
 }
 
 export function readStringList(reader: JuteReader, what: string): string[] {
-  return readList(reader, (r) => readPath(r, what));
+  return readList(reader, (item) => readRequiredString(item, what));
 }
 
 export function writeStringList(writer: JuteWriter, items: readonly string[]): void {

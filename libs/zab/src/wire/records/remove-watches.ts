@@ -4,7 +4,7 @@
  */
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
-import { readPath } from './jute-fields.js';
+import { readRequiredString } from './jute-fields.js';
 
 /** ZooKeeper's `Watcher.WatcherType` numbers. */
 export const WatcherType = {
@@ -31,5 +31,5 @@ export function encodeRemoveWatchesRequest(
 }
 
 export function decodeRemoveWatchesRequest(reader: JuteReader): RemoveWatchesRequest {
-  return { path: readPath(reader, 'path'), type: reader.readInt() };
+  return { path: readRequiredString(reader, 'path'), type: reader.readInt() };
 }

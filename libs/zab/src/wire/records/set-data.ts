@@ -4,7 +4,7 @@
  */
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
-import { readPath } from './jute-fields.js';
+import { readRequiredString } from './jute-fields.js';
 import { decodeStat, encodeStat, type Stat } from './stat.js';
 
 export interface SetDataRequest {
@@ -22,7 +22,8 @@ export function encodeSetDataRequest(writer: JuteWriter, request: SetDataRequest
 }
 
 export function decodeSetDataRequest(reader: JuteReader): SetDataRequest {
-  return { path: readPath(reader, 'path'), data: reader.readBuffer(), version: reader.readInt() };
+  const path = readRequiredString(reader, 'path');
+  return { path, data: reader.readBuffer(), version: reader.readInt() };
 }
 
 export function encodeSetDataResponse(writer: JuteWriter, response: SetDataResponse): void {

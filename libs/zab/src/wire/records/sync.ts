@@ -1,7 +1,7 @@
 /** `SyncRequest { ustring path }` and `SyncResponse { ustring path }`. */
 import type { JuteReader } from '../../jute/jute-reader.js';
 import type { JuteWriter } from '../../jute/jute-writer.js';
-import { readPath } from './jute-fields.js';
+import { readRequiredString } from './jute-fields.js';
 
 export interface SyncRequest {
   path: string;
@@ -16,7 +16,7 @@ export function encodeSyncRequest(writer: JuteWriter, request: SyncRequest): voi
 }
 
 export function decodeSyncRequest(reader: JuteReader): SyncRequest {
-  return { path: readPath(reader, 'path') };
+  return { path: readRequiredString(reader, 'path') };
 }
 
 export function encodeSyncResponse(writer: JuteWriter, response: SyncResponse): void {
@@ -24,5 +24,5 @@ export function encodeSyncResponse(writer: JuteWriter, response: SyncResponse): 
 }
 
 export function decodeSyncResponse(reader: JuteReader): SyncResponse {
-  return { path: readPath(reader, 'path') };
+  return { path: readRequiredString(reader, 'path') };
 }
