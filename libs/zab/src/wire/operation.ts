@@ -14,6 +14,7 @@ import * as auth from './records/auth.js';
 import * as check from './records/check.js';
 import * as create from './records/create.js';
 import * as deletion from './records/delete.js';
+import * as errorResponse from './records/error-response.js';
 import * as exists from './records/exists.js';
 import * as allChildren from './records/get-all-children-number.js';
 import * as getChildren from './records/get-children.js';
@@ -69,9 +70,14 @@ export type OperationResponse =
   | { type: Op<'getEphemerals'>; body: ephemerals.GetEphemeralsResponse }
   | { type: Op<'sync'>; body: sync.SyncResponse }
   | { type: Op<'multi'> | Op<'multiRead'>; body: multi.MultiResponse }
+  | { type: Op<'addWatch'>; body: errorResponse.ErrorResponse }
   | { type: OpWithoutResponseBody; body: null };
 
-/** Ops whose successful reply is the ReplyHeader alone. */
+/**
+ * Ops whose successful reply is the ReplyHeader alone. A standalone check is among them
+ * here; ZooKeeper's FinalRequestProcessor builds a SetDataResponse for it but its check
+ * transaction carries no Stat, so in practice check is only sent inside multi.
+ */
 export type OpWithoutResponseBody =
   | Op<'delete'>
   | Op<'check'>
@@ -79,7 +85,6 @@ export type OpWithoutResponseBody =
   | Op<'closeSession'>
   | Op<'setWatches'>
   | Op<'setWatches2'>
-  | Op<'addWatch'>
   | Op<'removeWatches'>
   | Op<'checkWatches'>
   | Op<'auth'>;
@@ -189,6 +194,7 @@ export function encodeOperationResponse(writer: JuteWriter, response: OperationR
     case OpCode.multi:
     case OpCode.multiRead:
       return multi.encodeMultiResponse(writer, response.body);
+    case OpCode.addWatch: return errorResponse.encodeErrorResponse(writer, response.body);
     default:
       return; // the ops without a response body
   }
@@ -221,13 +227,13 @@ export function decodeOperationResponse(
     case OpCode.multi:
     case OpCode.multiRead:
       return { type, body: multi.decodeMultiResponse(reader) };
+    case OpCode.addWatch: return { type, body: errorResponse.decodeErrorResponse(reader) };
     case OpCode.delete:
     case OpCode.check:
     case OpCode.ping:
     case OpCode.closeSession:
     case OpCode.setWatches:
     case OpCode.setWatches2:
-    case OpCode.addWatch:
     case OpCode.removeWatches:
     case OpCode.checkWatches:
     case OpCode.auth:

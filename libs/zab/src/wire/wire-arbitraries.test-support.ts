@@ -82,7 +82,7 @@ export const operationRequest: fc.Arbitrary<OperationRequest> = fc.oneof(
       })),
   }),
   record({
-    type: fc.constantFrom(OpCode.addWatch),
+    type: fc.constant(OpCode.addWatch),
     body: record({ path, mode: int32 }),
   }),
   record({
@@ -124,13 +124,14 @@ export const operationResponse: fc.Arbitrary<OperationResponse> = fc.oneof(
   }),
   record({ type: fc.constant(OpCode.getEphemerals), body: record({ ephemerals: paths }) }),
   record({ type: fc.constant(OpCode.sync), body: record({ path }) }),
+  record({ type: fc.constant(OpCode.addWatch), body: record({ err: int32 }) }),
   record({
     type: fc.constantFrom(OpCode.multi, OpCode.multiRead),
     body: record({ results: fc.array(multiResult, { maxLength: 4 }) }),
   }),
   record({
     type: fc.constantFrom(
-      OpCode.ping, OpCode.closeSession, OpCode.setWatches, OpCode.setWatches2, OpCode.addWatch,
+      OpCode.ping, OpCode.closeSession, OpCode.setWatches, OpCode.setWatches2,
       OpCode.removeWatches, OpCode.checkWatches, OpCode.auth,
     ),
     body: fc.constant(null),

@@ -222,6 +222,12 @@ test('trailing bytes, a null path, a foreign op in multi, a huge vector are malf
   assertMalformed(parseClientRequest(extended, 'connect'), 'byte after readOnly');
 });
 
+test('a successful addWatch reply carries ErrorResponse { err 0 }, as ZooKeeper sends it', () => {
+  const header = { xid: 3, zxid: 5n, err: 0 };
+  const frame = serializeReply(header, { type: OpCode.addWatch, body: { err: 0 } });
+  assert.deepEqual(frame, new GoldenBytes().int(3).long(5n).int(0).int(0).toFrame());
+});
+
 test('replies to special xids need no lookup; an unknown xid is a value', () => {
   const noLookup = (): number | undefined => assert.fail('special xids resolve themselves');
   for (const xid of [SpecialXid.ping, SpecialXid.authPacket, SpecialXid.setWatches]) {

@@ -15,6 +15,7 @@ import { OpCode } from '../op-code.js';
 import { decodeCheckVersionRequest, encodeCheckVersionRequest } from './check.js';
 import type { CheckVersionRequest } from './check.js';
 import * as create from './create.js';
+import { decodeErrorResponse, encodeErrorResponse } from './error-response.js';
 import { decodeDeleteRequest, encodeDeleteRequest, type DeleteRequest } from './delete.js';
 import * as getChildren from './get-children.js';
 import * as getData from './get-data.js';
@@ -135,7 +136,7 @@ export function encodeMultiResponse(writer: JuteWriter, response: MultiResponse)
   for (const result of response.results) {
     if (result.type === OpCode.error) {
       encodeMultiHeader(writer, { type: OpCode.error, done: false, err: result.err });
-      writer.writeInt(result.err);
+      encodeErrorResponse(writer, { err: result.err });
     } else {
       encodeMultiHeader(writer, { type: result.type, done: false, err: 0 });
       encodeMultiResultBody(writer, result);
@@ -195,7 +196,7 @@ function decodeMultiResult(type: number, reader: JuteReader): MultiResult {
     case OpCode.getData:
       return { type, body: getData.decodeGetDataResponse(reader) };
     case OpCode.error:
-      return { type, err: reader.readInt() };
+      return { type, err: decodeErrorResponse(reader).err };
     default:
       throw new JuteDecodeError(`op ${type} not allowed in a multi result at ${reader.position}`);
   }

@@ -21,6 +21,7 @@ import * as check from './check.js';
 import * as connect from './connect.js';
 import * as create from './create.js';
 import * as deletion from './delete.js';
+import * as errorResponse from './error-response.js';
 import * as exists from './exists.js';
 import * as allChildren from './get-all-children-number.js';
 import * as getChildren from './get-children.js';
@@ -259,3 +260,6 @@ golden('MultiResponse', {
 golden('MultiResponse of an empty transaction', { results: [] },
   new GoldenBytes().int(-1).bool(true).int(-1),
   multi.encodeMultiResponse, multi.decodeMultiResponse);
+golden('ErrorResponse (multi error result, addWatch reply)', { err: -101 },
+  new GoldenBytes().int(-101),
+  errorResponse.encodeErrorResponse, errorResponse.decodeErrorResponse);
