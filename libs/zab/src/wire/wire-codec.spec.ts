@@ -222,6 +222,16 @@ test('trailing bytes, a null path, a foreign op in multi, a huge vector are malf
   assertMalformed(parseClientRequest(extended, 'connect'), 'byte after readOnly');
 });
 
+test('each serialized frame is the caller\'s own copy; a failed encode leaves no residue', () => {
+  const first = serializeClientRequest(1, { type: OpCode.sync, body: { path: '/first' } });
+  const copy = Buffer.from(first);
+  serializeClientRequest(2, { type: OpCode.sync, body: { path: '/second-and-longer' } });
+  assert.deepEqual(first, copy);
+  assert.throws(() => serializeReply({ xid: 2 ** 40, zxid: 0n, err: 0 }, null), RangeError);
+  const after = serializeReply({ xid: 1, zxid: 0n, err: 0 }, null);
+  assert.deepEqual(after, new GoldenBytes().int(1).long(0n).int(0).toFrame());
+});
+
 test('a successful addWatch reply carries ErrorResponse { err 0 }, as ZooKeeper sends it', () => {
   const header = { xid: 3, zxid: 5n, err: 0 };
   const frame = serializeReply(header, { type: OpCode.addWatch, body: { err: 0 } });
