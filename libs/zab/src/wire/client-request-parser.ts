@@ -14,13 +14,14 @@ import { decodeOperationRequest, type OperationRequest } from './operation.js';
 import { decodeConnectRequest, type ConnectRequest } from './records/connect.js';
 import { decodeRequestHeader, type RequestHeader } from './records/request-header.js';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from './wire-limits.js';
+import { RequestTooLargeError } from './wire-errors.js';
 import { parsePayload, type WireParseFailure } from './wire-parse-result.js';
 
 export type ClientRequest =
   | { kind: 'connect'; request: ConnectRequest }
   | { kind: 'operation'; header: RequestHeader; request: OperationRequest }
   | { kind: 'unknownOperation'; header: RequestHeader }
-  | WireParseFailure;
+  | WireParseFailure<RequestTooLargeError>;
 
 /** Which frame the connection expects next. */
 export type ClientFrameExpectation = 'connect' | 'operation';
@@ -30,9 +31,13 @@ export function parseClientRequest(
   expect: ClientFrameExpectation,
   limits: WireLimits = DEFAULT_WIRE_LIMITS,
 ): ClientRequest {
-  return parsePayload(payload, limits, (reader) =>
+  return parsePayload(payload, limits.requestBytesMax, newRequestTooLarge, (reader) =>
     expect === 'connect' ? readConnect(reader) : readOperation(reader),
   );
+}
+
+function newRequestTooLarge(bytes: number, bytesMax: number): RequestTooLargeError {
+  return new RequestTooLargeError(bytes, bytesMax);
 }
 
 function readConnect(reader: JuteReader): ClientRequest {

@@ -8,10 +8,11 @@ export { SpecialXid } from './special-xid.js';
 export {
   DEFAULT_WIRE_LIMITS,
   FRAME_LENGTH_BYTES,
+  REPLY_BYTES_MAX_DEFAULT,
   REQUEST_BYTES_MAX_DEFAULT,
   type WireLimits,
 } from './wire-limits.js';
-export { RequestTooLargeError } from './wire-errors.js';
+export { ReplyTooLargeError, RequestTooLargeError } from './wire-errors.js';
 export type { WireParseFailure } from './wire-parse-result.js';
 export type { OperationRequest, OperationResponse, OpWithoutResponseBody } from './operation.js';
 export {

@@ -5,7 +5,8 @@
  * it). The special xids are resolved here: notification (-1) carries a WatcherEvent, ping
  * (-2), auth (-4) and setWatches (-8) carry no body.
  *
- * Contract: never throws on bad input (see wire-parse-result.ts). A reply with a non-zero
+ * Contract: never throws on bad input (see wire-parse-result.ts); the size limit is
+ * `replyBytesMax`. A reply with a non-zero
  * err has `response` null and any bytes after the header are ignored, as ZooKeeper's client
  * does; a successful one must be exactly its body. Buffers in the result are views into
  * `payload`.
@@ -19,21 +20,24 @@ import { decodeReplyHeader, type ReplyHeader } from './records/reply-header.js';
 import { decodeWatcherEvent, type WatcherEvent } from './records/watcher-event.js';
 import { SpecialXid } from './special-xid.js';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from './wire-limits.js';
+import { ReplyTooLargeError } from './wire-errors.js';
 import { parsePayload, type WireParseFailure } from './wire-parse-result.js';
 
 export type ServerReply =
   | { kind: 'notification'; header: ReplyHeader; event: WatcherEvent }
   | { kind: 'reply'; header: ReplyHeader; response: OperationResponse | null }
   | { kind: 'unexpectedXid'; header: ReplyHeader }
-  | WireParseFailure;
+  | WireParseFailure<ReplyTooLargeError>;
 
-export type ConnectReply = { kind: 'connect'; response: ConnectResponse } | WireParseFailure;
+export type ConnectReply =
+  | { kind: 'connect'; response: ConnectResponse }
+  | WireParseFailure<ReplyTooLargeError>;
 
 export function parseConnectResponse(
   payload: Buffer,
   limits: WireLimits = DEFAULT_WIRE_LIMITS,
 ): ConnectReply {
-  return parsePayload(payload, limits, (reader): ConnectReply => {
+  return parsePayload(payload, limits.replyBytesMax, newReplyTooLarge, (reader): ConnectReply => {
     const response = decodeConnectResponse(reader);
     reader.expectEnd('ConnectResponse');
     return { kind: 'connect', response };
@@ -45,7 +49,13 @@ export function parseServerReply(
   opCodeOfXid: (xid: number) => number | undefined,
   limits: WireLimits = DEFAULT_WIRE_LIMITS,
 ): ServerReply {
-  return parsePayload(payload, limits, (reader) => readReply(reader, opCodeOfXid));
+  return parsePayload(payload, limits.replyBytesMax, newReplyTooLarge, (reader) =>
+    readReply(reader, opCodeOfXid),
+  );
+}
+
+function newReplyTooLarge(bytes: number, bytesMax: number): ReplyTooLargeError {
+  return new ReplyTooLargeError(bytes, bytesMax);
 }
 
 function readReply(

@@ -32,7 +32,12 @@ import {
 } from './server-reply-serializer.js';
 import { SpecialXid } from './special-xid.js';
 import * as arbitrary from './wire-arbitraries.test-support.js';
-import { RequestTooLargeError } from './wire-errors.js';
+import { ReplyTooLargeError, RequestTooLargeError } from './wire-errors.js';
+import {
+  DEFAULT_WIRE_LIMITS,
+  REPLY_BYTES_MAX_DEFAULT,
+  REQUEST_BYTES_MAX_DEFAULT,
+} from './wire-limits.js';
 
 const RUNS = { numRuns: 300 };
 
@@ -275,17 +280,33 @@ test('random bytes never make a parser throw', () => {
   );
 });
 
-test('requestBytesMax: a payload of exactly the limit parses, one byte more is tooLarge', () => {
+test('requestBytesMax: a request of exactly the limit parses, one byte more is tooLarge', () => {
   const request: OperationRequest = { type: OpCode.sync, body: { path: '/limit' } };
   const payload = payloadOf(serializeClientRequest(1, request));
-  const limits = { requestBytesMax: payload.length };
-  assert.equal(parseClientRequest(payload, 'operation', limits).kind, 'operation');
-  const over = parseClientRequest(payload, 'operation', { requestBytesMax: payload.length - 1 });
-  assert.equal(over.kind, 'tooLarge');
+  const at = { ...DEFAULT_WIRE_LIMITS, requestBytesMax: payload.length };
+  assert.equal(parseClientRequest(payload, 'operation', at).kind, 'operation');
+  const below = { ...DEFAULT_WIRE_LIMITS, requestBytesMax: payload.length - 1 };
+  const over = parseClientRequest(payload, 'operation', below);
   assert.ok(over.kind === 'tooLarge' && over.error instanceof RequestTooLargeError);
-  assert.equal(parseServerReply(payload, () => 9, { requestBytesMax: 4 }).kind, 'tooLarge');
-  assert.equal(parseConnectResponse(payload, { requestBytesMax: 4 }).kind, 'tooLarge');
-  assert.equal(parseClientRequest(Buffer.alloc(1024 * 1024 + 1), 'operation').kind, 'tooLarge');
+  assert.equal(over.error.requestBytes, payload.length);
+  const defaultMax = Buffer.alloc(REQUEST_BYTES_MAX_DEFAULT + 1);
+  assert.equal(parseClientRequest(defaultMax, 'operation').kind, 'tooLarge');
+  assert.equal(parseClientRequest(defaultMax, 'connect').kind, 'tooLarge');
+});
+
+test('replyBytesMax: a reply of exactly the limit parses, one byte more is tooLarge', () => {
+  const response = { type: OpCode.sync, body: { path: '/limit' } } as const;
+  const payload = payloadOf(serializeReply({ xid: 1, zxid: 1n, err: 0 }, response));
+  const at = { ...DEFAULT_WIRE_LIMITS, replyBytesMax: payload.length };
+  assert.equal(parseServerReply(payload, () => OpCode.sync, at).kind, 'reply');
+  const below = { ...DEFAULT_WIRE_LIMITS, replyBytesMax: payload.length - 1 };
+  const over = parseServerReply(payload, () => OpCode.sync, below);
+  assert.ok(over.kind === 'tooLarge' && over.error instanceof ReplyTooLargeError);
+  assert.equal(parseConnectResponse(payload, below).kind, 'tooLarge');
+  const bigReply = Buffer.alloc(REQUEST_BYTES_MAX_DEFAULT + 1);
+  assert.equal(parseServerReply(bigReply, () => 0).kind, 'malformed', 'replies may exceed 1 MiB');
+  const overDefault = Buffer.alloc(REPLY_BYTES_MAX_DEFAULT + 1);
+  assert.equal(parseServerReply(overDefault, () => 0).kind, 'tooLarge');
 });
 
 /** Feeds `chunks` through a FrameDecoder and parses each frame as a client would send it. */

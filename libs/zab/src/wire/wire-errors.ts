@@ -1,6 +1,6 @@
 /**
- * A frame whose payload exceeds `requestBytesMax`. Returned as a value by the parsers (never
- * thrown inside a socket callback); the connection that sent it is closed with this message.
+ * Frames over the limits in wire-limits.ts. Returned as values by the parsers (never thrown
+ * inside a socket callback); the connection that sent the frame is closed with the message.
  */
 export class RequestTooLargeError extends Error {
   override readonly name = 'RequestTooLargeError';
@@ -9,5 +9,15 @@ export class RequestTooLargeError extends Error {
     readonly requestBytesMax: number,
   ) {
     super(`request of ${requestBytes} payload bytes exceeds requestBytesMax ${requestBytesMax}`);
+  }
+}
+
+export class ReplyTooLargeError extends Error {
+  override readonly name = 'ReplyTooLargeError';
+  constructor(
+    readonly replyBytes: number,
+    readonly replyBytesMax: number,
+  ) {
+    super(`reply of ${replyBytes} payload bytes exceeds replyBytesMax ${replyBytesMax}`);
   }
 }

@@ -5,27 +5,24 @@
  */
 import { JuteDecodeError } from '../jute/jute-error.js';
 import { JuteReader } from '../jute/jute-reader.js';
-import { RequestTooLargeError } from './wire-errors.js';
-import type { WireLimits } from './wire-limits.js';
 
-export type WireParseFailure =
+export type WireParseFailure<TooLarge extends Error> =
   | { kind: 'malformed'; error: JuteDecodeError }
-  | { kind: 'tooLarge'; error: RequestTooLargeError };
+  | { kind: 'tooLarge'; error: TooLarge };
 
 /**
- * Checks the payload size, then runs `decode` over it; a `JuteDecodeError` becomes a
- * `malformed` value, any other throw (a broken invariant) propagates.
+ * Checks the payload size against `bytesMax`, then runs `decode` over it; a
+ * `JuteDecodeError` becomes a `malformed` value, any other throw (a broken invariant)
+ * propagates.
  */
-export function parsePayload<T>(
+export function parsePayload<T, TooLarge extends Error>(
   payload: Buffer,
-  limits: WireLimits,
+  bytesMax: number,
+  tooLarge: (bytes: number, bytesMax: number) => TooLarge,
   decode: (reader: JuteReader) => T,
-): T | WireParseFailure {
-  if (payload.length > limits.requestBytesMax) {
-    return {
-      kind: 'tooLarge',
-      error: new RequestTooLargeError(payload.length, limits.requestBytesMax),
-    };
+): T | WireParseFailure<TooLarge> {
+  if (payload.length > bytesMax) {
+    return { kind: 'tooLarge', error: tooLarge(payload.length, bytesMax) };
   }
   try {
     return decode(new JuteReader(payload));
