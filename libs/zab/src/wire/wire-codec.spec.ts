@@ -21,7 +21,7 @@ import { FrameDecoder } from '../transport/frame-decoder.js';
 import { FrameTooLargeError } from '../transport/errors/frame-errors.js';
 import { parseClientRequest, type ClientRequest } from './client-request-parser.js';
 import { serializeClientRequest, serializeConnectRequest } from './client-request-serializer.js';
-import { OpCode } from './op-code.js';
+import { OpCode, opCodeName } from './op-code.js';
 import type { OperationRequest, OperationResponse } from './operation.js';
 import { GoldenBytes } from './records/golden-encoder.test-support.js';
 import { parseConnectResponse, parseServerReply } from './server-reply-parser.js';
@@ -380,4 +380,14 @@ test('valid frames with corrupted bytes never make a parser throw', () => {
     }),
     { numRuns: 1000 },
   );
+});
+
+test('op codes and special xids carry ZooKeeper\'s numbers and names', () => {
+  assert.deepEqual(
+    [OpCode.create, OpCode.getChildren2, OpCode.multiRead, OpCode.addWatch, OpCode.closeSession],
+    [1, 12, 22, 106, -11],
+  );
+  assert.equal(opCodeName(104), 'getAllChildrenNumber');
+  assert.equal(opCodeName(42), 'unknown(42)');
+  assert.deepEqual(Object.values(SpecialXid), [-1, -2, -4, -8]);
 });
