@@ -6,10 +6,10 @@
  * (-2), auth (-4) and setWatches (-8) carry no body.
  *
  * Contract: never throws on bad input (see wire-parse-result.ts); the size limit is
- * `replyBytesMax`. A reply with a non-zero
- * err has `response` null and any bytes after the header are ignored, as ZooKeeper's client
- * does; a successful one must be exactly its body. Buffers in the result are views into
- * `payload`.
+ * `replyBytesMax`. A reply with a non-zero err has `response` null and any bytes after the
+ * header are ignored, as ZooKeeper's client does; a successful one must be exactly its body.
+ * Buffers in the result are views into `payload`. `opCodeOfXid` is only a lookup: it must
+ * not throw (what it throws propagates) and is called at most once per frame.
  */
 import type { JuteReader } from '../jute/jute-reader.js';
 import { ErrorCode } from '../state/error-code.js';
