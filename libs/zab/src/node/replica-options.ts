@@ -127,7 +127,14 @@ const INTEGER_RULES: IntegerRule[] = [
  * silently ignored). `minSessionTimeoutMs`/`maxSessionTimeoutMs` default to 2 and 20 ticks;
  * `dataDir` defaults to `./.zab/<id>`. Resolved options are valid input again.
  */
-export function resolveReplicaOptions(input: ReplicaOptionsInput | undefined): ReplicaOptions {
+/**
+ * `ensembleDriver`: the caller runs the Zab ensemble driver (`EnsembleReplica`), so an
+ * ensemble of several members is accepted.
+ */
+export function resolveReplicaOptions(
+  input: ReplicaOptionsInput | undefined,
+  { ensembleDriver = false }: { ensembleDriver?: boolean } = {},
+): ReplicaOptions {
   const given = (input ?? {}) as Record<string, unknown>;
   const problems: string[] = [];
   for (const key of Object.keys(given)) {
@@ -156,7 +163,7 @@ export function resolveReplicaOptions(input: ReplicaOptionsInput | undefined): R
     ensemble: members,
   };
   checkScalars(options, problems);
-  if (problems.length === 0) {
+  if (problems.length === 0 && !ensembleDriver) {
     const unavailable = ensembleAvailabilityProblem(options.ensemble);
     if (unavailable !== undefined) problems.push(unavailable);
   }

@@ -166,7 +166,8 @@ async function readRecord(fileSystem: FileSystem, path: string): Promise<EpochRe
   const accepted = match ? Number(match[1]) : NaN;
   const current = match ? Number(match[2]) : NaN;
   if (!(accepted <= EPOCH_MAX && current <= EPOCH_MAX)) {
-    throw new StorageCorruptionError(path, 0, `not an epoch record: ${JSON.stringify(text.slice(0, 40))}`);
+    const shown = JSON.stringify(text.slice(0, 40));
+    throw new StorageCorruptionError(path, 0, `not an epoch record: ${shown}`);
   }
   return { acceptedEpoch: accepted, currentEpoch: current, hasData: match![3] === '1' };
 }
