@@ -24,12 +24,13 @@ class Ensemble {
   readonly clients: LocalCoordinationClient[] = [];
   private readonly wakers = new Set<() => void>();
 
-  constructor(private readonly root: string, private readonly spec: string) {}
+  constructor(private readonly root: string, private readonly spec: string,
+    private readonly historyCountMax = 10_000) {}
 
   async open(id: PeerId): Promise<EnsembleReplica> {
     const replica = await EnsembleReplica.open({ id, ensemble: this.spec,
       dataDir: `${this.root}/${id}`, tickMs: TICK_MS, secret: 'ensemble-test-secret-0123' },
-    { requestTimeoutMs: 5_000 });
+    { requestTimeoutMs: 5_000, history: { countMax: this.historyCountMax, bytesMax: 1 << 20 } });
     const wake = (): void => {
       for (const waker of [...this.wakers]) waker();
     };
@@ -137,6 +138,38 @@ test('3 replicas: elect, replicate from follower and leader, fail over, resync t
       const digest = await digestsAgree(ensemble);
       assert.equal(restarted.tree.digest(), digest);
       for (const path of acknowledged) assert.ok(restarted.tree.stat(path) !== undefined, path);
+      assert.equal(restarted.stats.snapshotsInstalled, 0, 'synced by DIFF, not SNAP');
+    } finally {
+      await ensemble.closeAll();
+    }
+  }));
+
+test('a replica the leader\'s history no longer covers is synced by SNAP and recovers from it',
+  withTempDirectory('zab-ensemble-snap', async (root) => {
+    // The history keeps 5 applied txns at most, so 30 writes leave a stopped follower behind it.
+    const ensemble = new Ensemble(root, await ensembleSpec(), 5);
+    try {
+      await Promise.all([1, 2, 3].map((id) => ensemble.open(id)));
+      const leader = await ensemble.agreedLeader();
+      const behind = [...ensemble.replicas.values()].find((r) => r !== leader)!.id;
+      await ensemble.closeReplica(behind);
+      await ensemble.agreedLeader();
+      const client = await ensemble.connect(leader);
+      for (let i = 0; i < 30; i++) await client.create(`/s${i}`, Buffer.from([i]));
+      const restarted = await ensemble.open(behind);
+      await ensemble.agreedLeader();
+      await digestsAgree(ensemble);
+      assert.equal(restarted.stats.snapshotsInstalled, 1);
+      assert.ok(restarted.tree.stat('/s29') !== undefined);
+      // Its state now comes from the installed snapshot (plus the log after it).
+      await ensemble.closeReplica(behind);
+      const again = await ensemble.open(behind);
+      await ensemble.agreedLeader();
+      const digest = await digestsAgree(ensemble);
+      assert.equal(again.tree.digest(), digest);
+      await client.create('/after-snap', Buffer.from('x'));
+      await client.sync('/');
+      await digestsAgree(ensemble);
     } finally {
       await ensemble.closeAll();
     }

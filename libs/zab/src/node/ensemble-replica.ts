@@ -111,8 +111,18 @@ function connectionLoss(detail: string): KeeperError {
   return new KeeperError(ErrorCode.ConnectionLoss, undefined, detail);
 }
 
+/** Counters for operators and tests; they never influence the protocol. */
+export interface EnsembleReplicaStats {
+  proposals: number;
+  applied: number;
+  truncations: number;
+  snapshotsInstalled: number;
+}
+
 export class EnsembleReplica implements ClientReplica {
   readonly watches = new WatchRegistry<ReplicaWatcher>();
+  readonly stats: EnsembleReplicaStats = { proposals: 0, applied: 0, truncations: 0,
+    snapshotsInstalled: 0 };
   private treeValue: DataTree;
   private preparer: RequestPreparer;
   private readonly tracker: SessionTracker;
@@ -454,6 +464,7 @@ export class EnsembleReplica implements ClientReplica {
     await this.flushing;
     await this.storage.log.truncateAfter(zxid);
     this.history.truncateAfter(zxid);
+    this.stats.truncations++;
   }
 
   /**
@@ -472,6 +483,7 @@ export class EnsembleReplica implements ClientReplica {
       ? install.zxid : this.storage.log.lastZxid);
     this.treeValue = tree;
     this.history.reset(install.zxid);
+    this.stats.snapshotsInstalled++;
     this.preparer = new RequestPreparer(tree, { dataBytesMax: this.options.dataBytesMax });
     const now = this.clock.monotonicMs();
     for (const { sessionId, timeoutMs } of tree.sessions()) {
@@ -489,6 +501,7 @@ export class EnsembleReplica implements ClientReplica {
       this.preparer.committed(txn.header.zxid);
       this.afterApply(txn, result);
       this.answer(txn, result);
+      this.stats.applied++;
     }
     if (this.treeValue.lastZxid < through) {
       throw new RecoveryError(`told to commit through 0x${through.toString(16)} but the log ` +
@@ -590,7 +603,10 @@ export class EnsembleReplica implements ClientReplica {
     const header = { sessionId: request.op === 'createSession' ? zxid : sessionId, cxid, zxid,
       time: this.clock.wallMs() };
     const txn = this.preparer.prepare(request, header);
-    if (this.peer.propose(zxid, encodeTxn(txn))) return true;
+    if (this.peer.propose(zxid, encodeTxn(txn))) {
+      this.stats.proposals++;
+      return true;
+    }
     // The preparer's overlay now holds a txn that will never commit: start it afresh.
     this.preparer.reset();
     return false;
