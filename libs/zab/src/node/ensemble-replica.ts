@@ -135,6 +135,12 @@ export class EnsembleReplica implements ClientReplica {
   private readonly writes = new Map<string, PendingWrite>();
   /** Writes taken while no leader could serve them; retried every tick until their timeout. */
   private waiting: WaitingWrite[] = [];
+  /**
+   * Leader: forwarded writes it could not propose yet (no lease at that moment, e.g. after
+   * an event-loop stall), retried every tick; dropped when leadership changes (the learner
+   * fails its caller then, or at its timeout).
+   */
+  private waitingForwarded: Omit<WaitingWrite, 'key'>[] = [];
   private readonly syncs = new Map<number, PendingSync>();
   private syncCount = 0;
   private tagCount = 0;
@@ -305,7 +311,9 @@ export class EnsembleReplica implements ClientReplica {
       const timer = setTimeout(() => this.failWrite(key, connectionLoss(
         `no commit within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
       this.writes.set(key, { resolve, reject, timer, routed: false });
-      this.input(() => this.route({ key, sessionId, cxid: tagged, request }));
+      const write = { key, sessionId, cxid: tagged, request };
+      // Behind the waiting ones: a session's writes are proposed in the order submitted.
+      this.input(() => (this.waiting.length > 0 ? this.waiting.push(write) : this.route(write)));
     });
   }
 
@@ -573,7 +581,13 @@ export class EnsembleReplica implements ClientReplica {
   private retryWaiting(): void {
     const waiting = this.waiting;
     this.waiting = [];
-    for (const write of waiting) this.route(write);
+    for (let i = 0; i < waiting.length; i++) {
+      this.route(waiting[i]!);
+      if (this.waiting.length > 0) {
+        this.waiting.push(...waiting.slice(i + 1));
+        return;
+      }
+    }
   }
 
   private proposeForwarded(sessionId: SessionId, cxid: number, bytes: Buffer, from: PeerId):
@@ -586,9 +600,27 @@ export class EnsembleReplica implements ClientReplica {
         (error as Error).message);
       return;
     }
-    // Not proposed (no lease, not in broadcast): the learner's caller times out.
-    if (!this.prepareAndPropose(sessionId, cxid, request)) {
-      this.logger.warn(`a write forwarded by ${from} was not proposed: not serving writes`);
+    // Behind the waiting ones, or it could overtake an earlier write of its session.
+    if (this.waitingForwarded.length === 0 && this.prepareAndPropose(sessionId, cxid, request)) {
+      return;
+    }
+    if (this.waitingForwarded.length >= this.options.pendingWritesMax) {
+      this.logger.warn(`dropped a write forwarded by ${from}: too many waiting`);
+      return;
+    }
+    this.waitingForwarded.push({ sessionId, cxid, request });
+  }
+
+  private retryForwarded(): void {
+    const waiting = this.waitingForwarded;
+    this.waitingForwarded = [];
+    if (this.peer.role !== 'leading') return;
+    for (let i = 0; i < waiting.length; i++) {
+      const { sessionId, cxid, request } = waiting[i]!;
+      if (!this.prepareAndPropose(sessionId, cxid, request)) {
+        this.waitingForwarded = waiting.slice(i);
+        return;
+      }
     }
   }
 
@@ -642,6 +674,7 @@ export class EnsembleReplica implements ClientReplica {
       `epoch=${change.epoch}: ${change.reason}`);
     if (!change.established) {
       this.preparer.reset();
+      this.waitingForwarded = [];
       for (const [key, write] of [...this.writes]) {
         if (write.routed) {
           this.failWrite(key, connectionLoss(`leadership changed (${change.reason})`));
@@ -660,6 +693,7 @@ export class EnsembleReplica implements ClientReplica {
    */
   private onTick(): void {
     this.peer.tick();
+    this.retryForwarded();
     this.retryWaiting();
     if (!this.peer.isEstablished) return;
     const now = this.clock.monotonicMs();
