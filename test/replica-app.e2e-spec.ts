@@ -185,12 +185,12 @@ test('configuration mistakes exit with code 2 and say what to change', async () 
   ]);
 });
 
-test('an ensemble of three is refused until the Zab ensemble exists (issue 3)', async () => {
+test('an ensemble of three is refused with the default worker isolation (issue 3)', async () => {
   await expectExit2(
     ['--id', '2', '--ensemble', '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890',
       '--data-dir', tempDir()],
     { ZAB_SECRET: 'a-long-enough-shared-secret' },
-    [/multi-replica ensembles are not available yet \(issue 3\)/],
+    [/multi-replica ensembles run only with isolation 'main' for now \(issue 3/],
   );
 });
 

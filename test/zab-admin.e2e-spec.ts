@@ -47,7 +47,7 @@ test('without adminPort no endpoint runs', async () => {
   await app.close();
 });
 
-test('an ensemble of three fails the module\'s start with the issue-3 message', async () => {
+test('an ensemble of three with the worker isolation fails the module\'s start (issue 3)', async () => {
   await assert.rejects(
     startApp({
       dataDir: ':memory:',
@@ -56,6 +56,6 @@ test('an ensemble of three fails the module\'s start with the issue-3 message', 
     }),
     (error: unknown) =>
       error instanceof ReplicaConfigurationError &&
-      /multi-replica ensembles are not available yet \(issue 3\)/.test(error.message),
+      /multi-replica ensembles run only with isolation 'main' for now \(issue 3/.test(error.message),
   );
 });

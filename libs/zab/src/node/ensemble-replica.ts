@@ -56,6 +56,7 @@ import { continues, loadNewestSnapshot, type CommittedResult, type ReplicaLogger
 import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
 import { resolveReplicaOptions, type ReplicaOptions, type ReplicaOptionsInput }
   from './replica-options.js';
+import { ZAB_VERSION, type ReplicaStatus, type ServerMode } from './replica-status.js';
 
 export type ZabTiming = Omit<ZabConfig, 'id' | 'voters' | 'observers'>;
 
@@ -278,6 +279,33 @@ export class EnsembleReplica implements ClientReplica {
 
   describeState(): string {
     return this.peer.describeState();
+  }
+
+  /**
+   * What `srvr`/`mntr` report. Latency, snapshots taken and the follower counts are not
+   * measured by this driver yet (reported as 0); followers = connected peers when leading.
+   */
+  status(): ReplicaStatus {
+    let ephemeralsCount = 0;
+    for (const { sessionId } of this.treeValue.sessions()) {
+      ephemeralsCount += this.treeValue.getEphemerals(sessionId).length;
+    }
+    const modes: Record<RoleChange['role'], ServerMode> = { leading: 'leader',
+      following: 'follower', observing: 'observer', looking: 'looking' };
+    const leading = this.peer.role === 'leading';
+    const connected = this.transport?.connectedPeers().length ?? 0;
+    return {
+      version: ZAB_VERSION, serverId: this.options.id, role: this.options.role,
+      mode: modes[this.peer.role], state: this.stateValue, failure: this.failure?.message,
+      epoch: this.peer.epoch, lastZxid: this.treeValue.lastZxid,
+      znodeCount: this.treeValue.nodeCount, sessionCount: this.treeValue.sessions().length,
+      watchCount: this.watches.watchCount, ephemeralsCount,
+      outstandingRequests: this.writes.size, proposalCount: this.stats.proposals,
+      commitCount: this.stats.applied, snapshotsTaken: 0,
+      latency: { minMs: 0, avgMs: 0, maxMs: 0, count: 0 },
+      followers: leading ? connected : 0, syncedFollowers: 0,
+      ensembleSize: this.options.ensemble?.length ?? 1, uptimeMs: 0,
+    };
   }
 
   /** Calls `listener` for every role change the core reports. Returns unsubscribe. */
