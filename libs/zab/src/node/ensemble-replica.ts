@@ -399,7 +399,8 @@ export class EnsembleReplica implements ClientReplica {
   // ---- the pump ----
 
   private input(run: () => void): void {
-    if (this.stateValue === 'closed' || this.stateValue === 'failed') return;
+    // Closing: no more inputs, so the pump settles and the storage can be closed under it.
+    if (this.stateValue !== 'serving') return;
     this.inbox.push(run);
     this.kick();
   }
