@@ -90,6 +90,8 @@ interface WaitingWrite {
   readonly sessionId: SessionId;
   readonly cxid: number;
   readonly request: WriteRequest;
+  /** Fail at once instead of waiting for a leader (a client's own session close). */
+  readonly failFast?: boolean;
 }
 
 interface PendingSync {
@@ -328,6 +330,11 @@ export class EnsembleReplica implements ClientReplica {
 
   submit(sessionId: SessionId, cxid: number, request: WriteRequest, _internal = false):
     Promise<CommittedResult> {
+    return this.submitWrite(sessionId, cxid, request, false);
+  }
+
+  private submitWrite(sessionId: SessionId, cxid: number, request: WriteRequest,
+    failFast: boolean): Promise<CommittedResult> {
     if (this.stateValue !== 'serving') return Promise.reject(this.stoppedError());
     const tagged = sessionId === 0n ? this.nextTag() : cxid;
     const key = writeKey(sessionId, tagged);
@@ -339,7 +346,7 @@ export class EnsembleReplica implements ClientReplica {
       const timer = setTimeout(() => this.failWrite(key, connectionLoss(
         `no commit within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
       this.writes.set(key, { resolve, reject, timer, routed: false });
-      const write = { key, sessionId, cxid: tagged, request };
+      const write = { key, sessionId, cxid: tagged, request, failFast };
       // Behind the waiting ones: a session's writes are proposed in the order submitted.
       this.input(() => (this.waiting.length > 0 ? this.waiting.push(write) : this.route(write)));
     });
@@ -365,10 +372,21 @@ export class EnsembleReplica implements ClientReplica {
     return true;
   }
 
+  /**
+   * Closes the session through the leader. With no established leader right now (no quorum,
+   * e.g. the last member standing shuts down) it does not wait for one: the session is left
+   * to expire on whichever leader comes next, as when a ZooKeeper client closes without a
+   * connection.
+   */
   async closeSession(sessionId: SessionId): Promise<void> {
     this.localSessions.delete(sessionId);
     if (!this.treeValue.hasSession(sessionId)) return;
-    await this.submit(sessionId, 0, { op: 'closeSession' }, true);
+    if (!this.peer.isEstablished) {
+      this.logger.warn(`session 0x${sessionId.toString(16)} not closed: no leader now; ` +
+        'it expires after its timeout');
+      return;
+    }
+    await this.submitWrite(sessionId, 0, { op: 'closeSession' }, true);
   }
 
   /** Linearizable: a quorum-confirmed sync (`peer.sync`), answered after the local apply. */
@@ -604,6 +622,7 @@ export class EnsembleReplica implements ClientReplica {
       : this.peer.isEstablished &&
         this.peer.forwardRequest(sessionId, cxid, encodeRequest(request));
     if (routed) pending.routed = true;
+    else if (write.failFast) this.failWrite(write.key, connectionLoss('no leader now'));
     else this.waiting.push(write);
   }
 
