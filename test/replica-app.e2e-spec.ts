@@ -22,7 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { Replica } from '../libs/zab/src/node/replica.js';
 import { LocalCoordinationClient } from '../libs/zab/src/node/local-client.js';
 import { withTimeout } from '../libs/zab/src/testing/with-timeout.js';
-import { reserveLoopbackPorts } from '../libs/zab/src/transport/tcp/tcp-peer-transport.test-support.js';
+import {
+  reserveLoopbackPorts,
+} from '../libs/zab/src/transport/tcp/tcp-peer-transport.test-support.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = join(here, '..', 'apps', 'replica', 'src', 'main.js');

@@ -12,7 +12,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PeerId } from '../core/ids.js';
 import { withTempDirectory } from '../testing/temp-directory.js';
-import { reserveLoopbackPorts, waitUntil } from '../transport/tcp/tcp-peer-transport.test-support.js';
+import {
+  reserveLoopbackPorts,
+  waitUntil,
+} from '../transport/tcp/tcp-peer-transport.test-support.js';
 import { EnsembleReplica } from './ensemble-replica.js';
 import { LocalCoordinationClient } from './local-client.js';
 
