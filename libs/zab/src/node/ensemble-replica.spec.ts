@@ -31,8 +31,10 @@ class Ensemble {
     private readonly historyCountMax = 10_000) {}
 
   async open(id: PeerId): Promise<EnsembleReplica> {
+    // A snapshot every 10 txns: restarts recover from a snapshot plus the log after it.
     const replica = await EnsembleReplica.open({ id, ensemble: this.spec,
-      dataDir: `${this.root}/${id}`, tickMs: TICK_MS, secret: 'ensemble-test-secret-0123' },
+      dataDir: `${this.root}/${id}`, tickMs: TICK_MS, secret: 'ensemble-test-secret-0123',
+      snapshotEveryTxns: 10 },
     { requestTimeoutMs: 5_000, history: { countMax: this.historyCountMax, bytesMax: 1 << 20 } });
     const wake = (): void => {
       for (const waker of [...this.wakers]) waker();
@@ -142,6 +144,7 @@ test('3 replicas: elect, replicate from follower and leader, fail over, resync t
       assert.equal(restarted.tree.digest(), digest);
       for (const path of acknowledged) assert.ok(restarted.tree.stat(path) !== undefined, path);
       assert.equal(restarted.stats.snapshotsInstalled, 0, 'synced by DIFF, not SNAP');
+      assert.ok(newLeader.status().snapshotsTaken > 0, 'periodic snapshots were taken');
     } finally {
       await ensemble.closeAll();
     }

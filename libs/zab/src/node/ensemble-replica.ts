@@ -51,6 +51,7 @@ import type { TcpPeerTransportOptions } from '../transport/tcp/tcp-peer-transpor
 import type { ClientReplica } from './client-replica.js';
 import { systemClock, type Clock } from './clock.js';
 import { ReplicaHistory, type HistoryLimits } from './history-view.js';
+import { SnapshotTaker } from './snapshot-taker.js';
 import { continues, loadNewestSnapshot, type CommittedResult, type ReplicaLogger,
   type ReplicaWatcher } from './replica.js';
 import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
@@ -128,6 +129,8 @@ export class EnsembleReplica implements ClientReplica {
     snapshotsInstalled: 0 };
   private treeValue: DataTree;
   private preparer: RequestPreparer;
+  /** Periodic snapshots of the committed tree (then purge of old snapshots and log segments). */
+  private snapshots: SnapshotTaker;
   private readonly tracker: SessionTracker;
   private readonly peer: ZabPeer;
   private transport: PeerTransport | undefined;
@@ -172,6 +175,7 @@ export class EnsembleReplica implements ClientReplica {
   ) {
     this.treeValue = tree;
     this.preparer = new RequestPreparer(tree, { dataBytesMax: options.dataBytesMax });
+    this.snapshots = this.snapshotTakerOf(tree);
     this.tracker = new SessionTracker({ tickMs: options.tickMs,
       minSessionTimeoutMs: options.minSessionTimeoutMs,
       maxSessionTimeoutMs: options.maxSessionTimeoutMs });
@@ -284,7 +288,7 @@ export class EnsembleReplica implements ClientReplica {
   }
 
   /**
-   * What `srvr`/`mntr` report. Latency, snapshots taken and the follower counts are not
+   * What `srvr`/`mntr` report. Latency, uptime and the synced-follower count are not
    * measured by this driver yet (reported as 0); followers = connected peers when leading.
    */
   status(): ReplicaStatus {
@@ -303,7 +307,7 @@ export class EnsembleReplica implements ClientReplica {
       znodeCount: this.treeValue.nodeCount, sessionCount: this.treeValue.sessions().length,
       watchCount: this.watches.watchCount, ephemeralsCount,
       outstandingRequests: this.writes.size, proposalCount: this.stats.proposals,
-      commitCount: this.stats.applied, snapshotsTaken: 0,
+      commitCount: this.stats.applied, snapshotsTaken: this.snapshots.taken,
       latency: { minMs: 0, avgMs: 0, maxMs: 0, count: 0 },
       followers: leading ? connected : 0, syncedFollowers: 0,
       ensembleSize: this.options.ensemble?.length ?? 1, uptimeMs: 0,
@@ -515,7 +519,15 @@ export class EnsembleReplica implements ClientReplica {
     } while (this.flushAgain);
   }
 
+  /** The tree only ever holds committed txns, so any snapshot of it is a committed state. */
+  private snapshotTakerOf(tree: DataTree): SnapshotTaker {
+    return new SnapshotTaker(tree, this.storage, this.options, this.logger,
+      (error) => this.failStop(error));
+  }
+
+  /** The log must not be truncated while a snapshot rolls or purges it (TxnLog contract). */
   private async truncate(zxid: Zxid): Promise<void> {
+    await this.snapshots.settle();
     await this.flushing;
     await this.storage.log.truncateAfter(zxid);
     this.history.truncateAfter(zxid);
@@ -529,6 +541,7 @@ export class EnsembleReplica implements ClientReplica {
    * a crash between the snapshot commit and the cut can leave stale logged txns after it.
    */
   private async installSnapshot(install: { zxid: Zxid; bytes: Buffer }): Promise<void> {
+    await this.snapshots.settle();
     await this.flushing;
     const tree = DataTree.fromSnapshot(install.bytes);
     const writer = await this.storage.snapshots.begin(install.zxid);
@@ -537,6 +550,7 @@ export class EnsembleReplica implements ClientReplica {
     await this.storage.log.truncateAfter(install.zxid < this.storage.log.lastZxid
       ? install.zxid : this.storage.log.lastZxid);
     this.treeValue = tree;
+    this.snapshots = this.snapshotTakerOf(tree);
     this.history.reset(install.zxid);
     this.stats.snapshotsInstalled++;
     this.preparer = new RequestPreparer(tree, { dataBytesMax: this.options.dataBytesMax });
@@ -563,6 +577,7 @@ export class EnsembleReplica implements ClientReplica {
         `reaches only 0x${this.treeValue.lastZxid.toString(16)}`);
     }
     this.history.trim();
+    this.snapshots.afterApply(txns.length);
     for (const listener of this.applyListeners) listener();
   }
 
@@ -776,6 +791,7 @@ export class EnsembleReplica implements ClientReplica {
     this.inbox = [];
     await this.pumping;
     await this.flushing;
+    await this.snapshots.settle();
     this.failUnanswered(this.stoppedError());
     await this.storage.close();
     if (this.stateValue !== 'failed') this.stateValue = 'closed';
