@@ -221,3 +221,28 @@ test('writes in flight while the leader closes: every acknowledged one is on eve
       await ensemble.closeAll();
     }
   }));
+
+test('an observer follows the ensemble, serves reads and forwards writes without voting',
+  withTempDirectory('zab-ensemble-observer', async (root) => {
+    const ports = await reserveLoopbackPorts(4);
+    const spec = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}${i === 3 ? ':observer' : ''}`)
+      .join(',');
+    const ensemble = new Ensemble(root, spec);
+    try {
+      await Promise.all([1, 2, 3, 4].map((id) => ensemble.open(id)));
+      const leader = await ensemble.agreedLeader();
+      const observer = ensemble.replicas.get(4)!;
+      assert.equal(observer.role, 'observing');
+      assert.equal(observer.status().mode, 'observer');
+      assert.notEqual(leader.id, 4);
+      const client = await ensemble.connect(observer);
+      await client.create('/from-observer', Buffer.from('o'));
+      const onLeader = await ensemble.connect(leader);
+      await onLeader.create('/from-leader', Buffer.from('l'));
+      await client.sync('/');
+      assert.equal((await client.getData('/from-leader')).data.toString(), 'l');
+      await digestsAgree(ensemble);
+    } finally {
+      await ensemble.closeAll();
+    }
+  }));
