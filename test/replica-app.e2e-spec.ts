@@ -3,7 +3,7 @@
  * ZAB_* variables, serves the admin endpoint on the port asked for (0: the OS picks one and
  * the app prints it), stops with exit code 0 on SIGTERM or SIGINT keeping its data, refuses
  * configuration mistakes with exit code 2 and readable messages (no stack trace), and three
- * processes form an ensemble that survives kill -9 of its leader.
+ * processes form an ensemble that survives kill -9 and SIGSTOP/SIGCONT of its leader.
  * Method: the compiled app (build/apps/replica, run against the library compiled beside it
  * through the source-package resolve hook) as a child process on temporary data directories,
  * admin endpoint on 127.0.0.1 port 0. Waits are on its output lines and its exit, each
@@ -233,6 +233,37 @@ test('three processes form an ensemble; kill -9 of the leader: a new leader, its
     const sessions = await pollSrvrSessions(survivors, 2);
     assert.deepEqual(sessions, [2, 2]);
     for (const app of apps.filter((_, i) => i !== leaderIndex)) await stop(app, 'SIGTERM');
+  });
+
+test('SIGSTOP of the leader: a new leader serves; after SIGCONT the old one rejoins and syncs',
+  async () => {
+    const ports = await reserveLoopbackPorts(3);
+    const ensemble = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
+    const apps = [1, 2, 3].map((id) => startApp(
+      ['--id', String(id), '--ensemble', ensemble, '--data-dir', tempDir(), '--admin-port', '0',
+        '--tick-ms', '50'],
+      { ZAB_SECRET: 'a-long-enough-shared-secret' }));
+    const admins = await Promise.all(apps.map((app) => ready(app)));
+    const modes = (srvrs: Array<Record<string, unknown>>): string =>
+      srvrs.map((srvr) => srvr.server_state).sort().join(',');
+    const srvrs = await pollSrvr(admins, (all) => modes(all) === 'follower,follower,leader',
+      'one leader and two followers');
+    const leaderIndex = srvrs.findIndex((srvr) => srvr.server_state === 'leader');
+    const frozen = apps[leaderIndex]!;
+    frozen.child.kill('SIGSTOP');
+    try {
+      const survivors = admins.filter((_, i) => i !== leaderIndex);
+      await pollSrvr(survivors, (all) => modes(all) === 'follower,leader', 'a new leader');
+      // Frozen past its session timeout (1 s at most with 50 ms ticks): its session expires.
+      assert.deepEqual(await pollSrvrSessions(survivors, 2), [2, 2]);
+    } finally {
+      frozen.child.kill('SIGCONT');
+    }
+    const rejoined = await pollSrvr(admins, (all) => modes(all) === 'follower,follower,leader' &&
+      all[leaderIndex]!.server_state === 'follower' &&
+      new Set(all.map((srvr) => srvr.last_zxid)).size === 1, 'the old leader synced as follower');
+    assert.equal(rejoined[leaderIndex]!.server_state, 'follower');
+    for (const app of apps) await stop(app, 'SIGTERM');
   });
 
 /** Polls mntr until every admin reports `count` sessions (bounded: 200 × 50 ms). */
