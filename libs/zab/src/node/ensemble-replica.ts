@@ -332,8 +332,13 @@ export class EnsembleReplica implements ClientReplica {
     return this.tracker.negotiate(requestedMs);
   }
 
-  submit(sessionId: SessionId, cxid: number, request: WriteRequest, _internal = false):
+  /** Internal requests (session closes, expiries) are never throttled, as in `Replica`. */
+  submit(sessionId: SessionId, cxid: number, request: WriteRequest, internal = false):
     Promise<CommittedResult> {
+    if (!internal && this.writes.size >= this.options.pendingWritesMax) {
+      return Promise.reject(new KeeperError(ErrorCode.ThrottledOp, undefined,
+        `more than pendingWritesMax (${this.options.pendingWritesMax}) writes in flight`));
+    }
     return this.submitWrite(sessionId, cxid, request, false);
   }
 
