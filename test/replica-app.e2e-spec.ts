@@ -2,12 +2,14 @@
  * Goal: `apps/replica` works as an operator runs it: it takes its settings from flags and
  * ZAB_* variables, serves the admin endpoint on the port asked for (0: the OS picks one and
  * the app prints it), stops with exit code 0 on SIGTERM or SIGINT keeping its data, refuses
- * configuration mistakes with exit code 2 and readable messages (no stack trace), and refuses
- * an ensemble of several members until the Zab ensemble exists.
+ * configuration mistakes with exit code 2 and readable messages (no stack trace), and three
+ * processes form an ensemble that survives kill -9 and SIGSTOP/SIGCONT of its leader.
  * Method: the compiled app (build/apps/replica, run against the library compiled beside it
  * through the source-package resolve hook) as a child process on temporary data directories,
  * admin endpoint on 127.0.0.1 port 0. Waits are on its output lines and its exit, each
- * bounded; only the children started here are signalled, by pid.
+ * bounded; only the children started here are signalled, by pid. The ensemble test polls the
+ * admin endpoints (bounded number of 50 ms waits): other processes' roles and session counts
+ * have no event this test could wait on.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { Replica } from '../libs/zab/src/node/replica.js';
 import { LocalCoordinationClient } from '../libs/zab/src/node/local-client.js';
 import { withTimeout } from '../libs/zab/src/testing/with-timeout.js';
+import {
+  reserveLoopbackPorts,
+} from '../libs/zab/src/transport/tcp/tcp-peer-transport.test-support.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = join(here, '..', 'apps', 'replica', 'src', 'main.js');
@@ -185,14 +190,92 @@ test('configuration mistakes exit with code 2 and say what to change', async () 
   ]);
 });
 
-test('an ensemble of three is refused until the Zab ensemble exists (issue 3)', async () => {
-  await expectExit2(
-    ['--id', '2', '--ensemble', '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890',
-      '--data-dir', tempDir()],
-    { ZAB_SECRET: 'a-long-enough-shared-secret' },
-    [/multi-replica ensembles are not available yet \(issue 3\)/],
-  );
-});
+/** Polls `srvr` on every admin URL until `check` accepts them all (bounded: 200 × 50 ms). */
+async function pollSrvr(
+  admins: string[],
+  check: (srvrs: Array<Record<string, unknown>>) => boolean,
+  what: string,
+): Promise<Array<Record<string, unknown>>> {
+  let last: Array<Record<string, unknown>> = [];
+  for (let attempt = 0; attempt < 200; attempt++) {
+    last = await Promise.all(admins.map((admin) => getJson(`${admin}/commands/srvr`)));
+    if (check(last)) return last;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+}
+
+async function sessionsOf(admin: string): Promise<unknown> {
+  return (await getJson(`${admin}/commands/mntr`)).global_sessions;
+}
+
+test('three processes form an ensemble; kill -9 of the leader: a new leader, its session expires',
+  async () => {
+    const ports = await reserveLoopbackPorts(3);
+    const ensemble = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
+    const apps = [1, 2, 3].map((id) => startApp(
+      ['--id', String(id), '--ensemble', ensemble, '--data-dir', tempDir(), '--admin-port', '0',
+        '--tick-ms', '50'],
+      { ZAB_SECRET: 'a-long-enough-shared-secret' }));
+    // Each app prints ready once its own session was created through the elected leader.
+    const admins = await Promise.all(apps.map((app) => ready(app)));
+    const modes = (srvrs: Array<Record<string, unknown>>): string =>
+      srvrs.map((srvr) => srvr.server_state).sort().join(',');
+    const srvrs = await pollSrvr(admins, (all) => modes(all) === 'follower,follower,leader',
+      'one leader and two followers');
+    for (const admin of admins) assert.equal(await sessionsOf(admin), 3);
+    const leaderIndex = srvrs.findIndex((srvr) => srvr.server_state === 'leader');
+    apps[leaderIndex]!.child.kill('SIGKILL');
+    await withTimeout(apps[leaderIndex]!.exited, WAIT_MS, 'the leader to die');
+    const survivors = admins.filter((_, i) => i !== leaderIndex);
+    await pollSrvr(survivors, (all) => modes(all) === 'follower,leader', 'a new leader');
+    // The dead app's session expires on the new leader (a replicated closeSession write).
+    const sessions = await pollSrvrSessions(survivors, 2);
+    assert.deepEqual(sessions, [2, 2]);
+    for (const app of apps.filter((_, i) => i !== leaderIndex)) await stop(app, 'SIGTERM');
+  });
+
+test('SIGSTOP of the leader: a new leader serves; after SIGCONT the old one rejoins and syncs',
+  async () => {
+    const ports = await reserveLoopbackPorts(3);
+    const ensemble = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
+    const apps = [1, 2, 3].map((id) => startApp(
+      ['--id', String(id), '--ensemble', ensemble, '--data-dir', tempDir(), '--admin-port', '0',
+        '--tick-ms', '50'],
+      { ZAB_SECRET: 'a-long-enough-shared-secret' }));
+    const admins = await Promise.all(apps.map((app) => ready(app)));
+    const modes = (srvrs: Array<Record<string, unknown>>): string =>
+      srvrs.map((srvr) => srvr.server_state).sort().join(',');
+    const srvrs = await pollSrvr(admins, (all) => modes(all) === 'follower,follower,leader',
+      'one leader and two followers');
+    const leaderIndex = srvrs.findIndex((srvr) => srvr.server_state === 'leader');
+    const frozen = apps[leaderIndex]!;
+    frozen.child.kill('SIGSTOP');
+    try {
+      const survivors = admins.filter((_, i) => i !== leaderIndex);
+      await pollSrvr(survivors, (all) => modes(all) === 'follower,leader', 'a new leader');
+      // Frozen past its session timeout (1 s at most with 50 ms ticks): its session expires.
+      assert.deepEqual(await pollSrvrSessions(survivors, 2), [2, 2]);
+    } finally {
+      frozen.child.kill('SIGCONT');
+    }
+    const rejoined = await pollSrvr(admins, (all) => modes(all) === 'follower,follower,leader' &&
+      all[leaderIndex]!.server_state === 'follower' &&
+      new Set(all.map((srvr) => srvr.last_zxid)).size === 1, 'the old leader synced as follower');
+    assert.equal(rejoined[leaderIndex]!.server_state, 'follower');
+    for (const app of apps) await stop(app, 'SIGTERM');
+  });
+
+/** Polls mntr until every admin reports `count` sessions (bounded: 200 × 50 ms). */
+async function pollSrvrSessions(admins: string[], count: number): Promise<unknown[]> {
+  let last: unknown[] = [];
+  for (let attempt = 0; attempt < 200; attempt++) {
+    last = await Promise.all(admins.map((admin) => sessionsOf(admin)));
+    if (last.every((sessions) => sessions === count)) return last;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return last;
+}
 
 test('--help prints the usage and exits 0', async () => {
   const app = startApp(['--help']);

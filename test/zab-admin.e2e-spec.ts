@@ -2,7 +2,8 @@
  * Goal: any Nest app gets the admin endpoint from `ZabModule.forRoot({ adminPort })`: it
  * serves from bootstrap, reports the app's replica, and is gone once the app is closed;
  * without `adminPort` nothing listens. The ensemble options reach the module: a one-member
- * ensemble runs standalone, a larger one fails the start with the issue-3 message.
+ * ensemble runs standalone, a larger one with the default worker isolation fails the start
+ * (issue 3).
  * Method: real applications through @nestjs/testing on in-memory replicas, endpoint on an
  * OS-assigned loopback port, queried with fetch.
  */
@@ -47,7 +48,7 @@ test('without adminPort no endpoint runs', async () => {
   await app.close();
 });
 
-test('an ensemble of three fails the module\'s start with the issue-3 message', async () => {
+test('an ensemble of three with worker isolation fails the module\'s start (issue 3)', async () => {
   await assert.rejects(
     startApp({
       dataDir: ':memory:',
@@ -56,7 +57,7 @@ test('an ensemble of three fails the module\'s start with the issue-3 message', 
     }),
     (error: unknown) =>
       error instanceof ReplicaConfigurationError &&
-      /multi-replica ensembles are not available yet \(issue 3\)/.test(error.message),
+      /multi-replica ensembles run only with isolation 'main' for now/.test(error.message),
   );
 });
 

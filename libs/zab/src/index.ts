@@ -56,6 +56,13 @@ export {
 } from './node/replica-command-line.js';
 export { ReplicaStoppedError, RecoveryError } from './node/replica-errors.js';
 export { LocalCoordinationClient } from './node/local-client.js';
+export type { ClientReplica } from './node/client-replica.js';
+export {
+  EnsembleReplica,
+  type EnsembleReplicaPorts,
+  type EnsembleReplicaState,
+  type EnsembleReplicaStats,
+} from './node/ensemble-replica.js';
 export { WorkerReplicaHandle, type WorkerTraffic } from './node/worker-host.js';
 export { WorkerCoordinationClient } from './node/worker-client.js';
 export { ReplicaWorkerExitedError, type RecordedEvent } from './node/worker-protocol.js';

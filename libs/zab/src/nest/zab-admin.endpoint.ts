@@ -6,6 +6,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { AdminServer } from '../node/admin-server.js';
+import type { EnsembleReplica } from '../node/ensemble-replica.js';
 import type { Replica } from '../node/replica.js';
 import type { WorkerReplicaHandle } from '../node/worker-host.js';
 import { ZAB_REPLICA } from './zab.constants.js';
@@ -21,7 +22,10 @@ export class ZabAdminEndpoint implements OnApplicationBootstrap, BeforeApplicati
   private readonly logger = new Logger('ZabAdmin');
   private server: AdminServer | undefined;
 
-  constructor(@Inject(ZAB_REPLICA) private readonly replica: Replica | WorkerReplicaHandle) {}
+  constructor(
+    @Inject(ZAB_REPLICA)
+    private readonly replica: Replica | EnsembleReplica | WorkerReplicaHandle,
+  ) {}
 
   /** `http://host:port` of the running endpoint, or undefined when none runs. */
   get url(): string | undefined {

@@ -1,5 +1,6 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
 import type { CoordinationClient } from '../node/coordination-client.js';
+import { EnsembleReplica } from '../node/ensemble-replica.js';
 import { LocalCoordinationClient } from '../node/local-client.js';
 import { Replica, type ReplicaLogger } from '../node/replica.js';
 import {
@@ -29,21 +30,25 @@ function nestLogger(): ReplicaLogger {
   };
 }
 
+type AnyReplica = Replica | EnsembleReplica | WorkerReplicaHandle;
+
 /**
  * The replica backend `isolation` asks for: a `WorkerReplicaHandle` (replica in a worker
- * thread, the default) or the `Replica` itself on the app's event loop (`'main'`). Both have
- * the `state`, `options` and `close()` that `ZabLifecycle` uses.
+ * thread, the default) or, on the app's event loop (`'main'`), the `Replica` itself or, for an
+ * ensemble of several members, the Zab ensemble driver `EnsembleReplica` (options resolution
+ * refuses several members with the worker backend). Each has the `state`, `options`,
+ * `status()` and `close()` that `ZabLifecycle` and the admin endpoint use.
  */
-function openReplica(
-  options: ReplicaOptions,
-  logger: ReplicaLogger,
-): Promise<Replica | WorkerReplicaHandle> {
+function openReplica(options: ReplicaOptions, logger: ReplicaLogger): Promise<AnyReplica> {
+  if (options.isolation === 'main' && (options.ensemble?.length ?? 1) > 1) {
+    return EnsembleReplica.open(options, { logger });
+  }
   if (options.isolation === 'main') return Replica.open(options, { logger });
   return WorkerReplicaHandle.open(options, { logger });
 }
 
 /** This instance's own session: a local one, kept alive by the replica wherever it runs. */
-function connectClient(replica: Replica | WorkerReplicaHandle): Promise<CoordinationClient> {
+function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
   const timeoutMs = replica.options.sessionTimeoutMs;
   if (replica instanceof WorkerReplicaHandle) return replica.connect(timeoutMs);
   return LocalCoordinationClient.connect(replica, timeoutMs);
@@ -53,7 +58,8 @@ function connectClient(replica: Replica | WorkerReplicaHandle): Promise<Coordina
  * Runs an embedded replica as a provider, in a worker thread unless `isolation: 'main'`. The
  * replica is opened (recovered from its data directory) by an async provider factory, so the
  * application's start waits until it serves; `app.close()` closes this instance's session and
- * the replica last. `ZAB_REPLICA` is the `WorkerReplicaHandle` or (main) the `Replica`.
+ * the replica last. `ZAB_REPLICA` is the `WorkerReplicaHandle` or (main) the `Replica` or the
+ * `EnsembleReplica`.
  */
 @Module({
   providers: [
@@ -70,7 +76,7 @@ function connectClient(replica: Replica | WorkerReplicaHandle): Promise<Coordina
     {
       provide: ZAB_CLIENT,
       inject: [ZAB_REPLICA],
-      useFactory: async (replica: Replica | WorkerReplicaHandle) => {
+      useFactory: async (replica: AnyReplica) => {
         try {
           return await connectClient(replica);
         } catch (error) {

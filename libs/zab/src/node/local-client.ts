@@ -30,7 +30,8 @@ import {
   type SessionState,
   type WatchListener,
 } from './coordination-client.js';
-import type { CommittedResult, Replica, ReplicaWatcher } from './replica.js';
+import type { CommittedResult, ReplicaWatcher } from './replica.js';
+import type { ClientReplica } from './client-replica.js';
 
 const EMPTY = Buffer.alloc(0);
 const VERSION_MAX = 0x7fffffff;
@@ -118,7 +119,7 @@ export class LocalCoordinationClient implements CoordinationClient {
   private readonly unsubscribeReplica: () => void;
 
   private constructor(
-    private readonly replica: Replica,
+    private readonly replica: ClientReplica,
     readonly sessionId: SessionId,
     readonly sessionTimeoutMs: number,
   ) {
@@ -133,7 +134,7 @@ export class LocalCoordinationClient implements CoordinationClient {
    * and expires after its timeout without them.
    */
   static async connect(
-    replica: Replica,
+    replica: ClientReplica,
     sessionTimeoutMs: number,
     options: { local?: boolean } = {},
   ): Promise<LocalCoordinationClient> {

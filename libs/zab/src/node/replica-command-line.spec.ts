@@ -131,16 +131,16 @@ const BAD: Array<[argv: string[], env: Record<string, string>, problems: RegExp[
   [[], { ZAB_ROLE: 'leader' }, [
     /^ZAB_ROLE: role must be "participant" or "observer"; got "leader"$/,
   ]],
-  [['--id', '2', '--ensemble', '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890'], {}, [
-    /^multi-replica ensembles are not available yet \(issue 3\)/,
-  ]],
 ];
 
-test('--observer is accepted as configuration; only the missing ensemble refuses it today', () => {
-  const argv = ['--id', '2', '--observer', '--ensemble', '1=h:2888,2=h:2889:observer'];
-  const problems = invalid(parseReplicaCommandLine(argv, {}));
-  assert.equal(problems.length, 1);
-  assert.match(problems[0]!, /^multi-replica ensembles are not available yet \(issue 3\)/);
+test('an ensemble of several members runs (the app drives it on its main thread)', () => {
+  const parsed = parseReplicaCommandLine(
+    ['--id', '2', '--ensemble', '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890'], {});
+  assert.equal(parsed.kind, 'run');
+  const observer = parseReplicaCommandLine(
+    ['--id', '2', '--observer', '--ensemble', '1=h:2888,2=h:2889:observer'], {});
+  assert.equal(observer.kind, 'run');
+  if (observer.kind === 'run') assert.equal(observer.options.role, 'observer');
 });
 
 for (const [argv, env, expected] of BAD) {

@@ -114,7 +114,9 @@ export function parseReplicaCommandLine(
   }
   if (problems.length > 0) return { kind: 'invalid', problems };
   try {
-    const options = resolveReplicaOptions(input);
+    // apps/replica runs its replica on the main thread, where several members run under the
+    // ensemble driver (EnsembleReplica): no worker-isolation refusal applies.
+    const options = resolveReplicaOptions(input, { ensembleDriver: true });
     return { kind: 'run', options, warnings: [...warnings, ...replicaOptionWarnings(options)] };
   } catch (error) {
     if (!(error instanceof ReplicaConfigurationError)) throw error;

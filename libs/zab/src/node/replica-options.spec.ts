@@ -68,23 +68,25 @@ test('a one-member ensemble runs standalone; its id names the default data direc
   assert.deepEqual(resolveReplicaOptions(options), options, 'resolved options resolve to same');
 });
 
-test('an ensemble of several members fails: multi-replica ensembles are not available yet', () => {
+test('several members are refused with the worker isolation, accepted with main', () => {
+  const ensemble = '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890';
   assert.throws(
-    () => resolveReplicaOptions({
-      id: 1,
-      ensemble: '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890',
-    }),
+    () => resolveReplicaOptions({ id: 1, ensemble }),
     (error: unknown) => {
       assert.ok(error instanceof ReplicaConfigurationError);
       assert.equal(error.problems.length, 1);
       assert.match(error.problems[0]!, new RegExp(
-        '^multi-replica ensembles are not available yet \\(issue 3\\): this build runs one ' +
-          'replica only, but the ensemble lists 3 members \\(1, 2, 3\\); ' +
-          'give an ensemble of this server alone',
+        "^multi-replica ensembles run only with isolation 'main' for now \\(issue 3: the " +
+          'worker backend does not drive an ensemble yet\\), but the ensemble lists 3 members ' +
+          "\\(1, 2, 3\\) with isolation 'worker'; set isolation: 'main'",
       ));
       return true;
     },
   );
+  const main = resolveReplicaOptions({ id: 2, ensemble, isolation: 'main' });
+  assert.equal(main.ensemble?.length, 3);
+  assert.equal(main.id, 2);
+  assert.equal(resolveReplicaOptions({ id: 1, ensemble }, { ensembleDriver: true }).id, 1);
   assert.equal(ensembleAvailabilityProblem(undefined), undefined);
 });
 

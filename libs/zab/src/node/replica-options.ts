@@ -47,8 +47,8 @@ export interface ReplicaOptions {
   role: ReplicaRole;
   /**
    * Members of the ensemble, sorted by id: `'1=127.0.0.1:2888,2=127.0.0.1:2889'` or
-   * `[{ id, host, port, role? }]` on input. Absent (default): a standalone replica. Today only
-   * a one-member ensemble runs (standalone); more members fail the start (issue 3).
+   * `[{ id, host, port, role? }]` on input. Absent (default): a standalone replica. More
+   * members run the Zab ensemble driver, today only with `isolation: 'main'` (issue 3).
    */
   ensemble: EnsembleMember[] | undefined;
   /** Shared secret that peers authenticate each other with. Default none. Never printed. */
@@ -127,7 +127,14 @@ const INTEGER_RULES: IntegerRule[] = [
  * silently ignored). `minSessionTimeoutMs`/`maxSessionTimeoutMs` default to 2 and 20 ticks;
  * `dataDir` defaults to `./.zab/<id>`. Resolved options are valid input again.
  */
-export function resolveReplicaOptions(input: ReplicaOptionsInput | undefined): ReplicaOptions {
+/**
+ * `ensembleDriver`: the caller runs the Zab ensemble driver (`EnsembleReplica`), so an
+ * ensemble of several members is accepted.
+ */
+export function resolveReplicaOptions(
+  input: ReplicaOptionsInput | undefined,
+  { ensembleDriver = false }: { ensembleDriver?: boolean } = {},
+): ReplicaOptions {
   const given = (input ?? {}) as Record<string, unknown>;
   const problems: string[] = [];
   for (const key of Object.keys(given)) {
@@ -156,8 +163,8 @@ export function resolveReplicaOptions(input: ReplicaOptionsInput | undefined): R
     ensemble: members,
   };
   checkScalars(options, problems);
-  if (problems.length === 0) {
-    const unavailable = ensembleAvailabilityProblem(options.ensemble);
+  if (problems.length === 0 && !ensembleDriver) {
+    const unavailable = ensembleAvailabilityProblem(options.ensemble, options.isolation);
     if (unavailable !== undefined) problems.push(unavailable);
   }
   if (problems.length > 0) throw new ReplicaConfigurationError(problems);
@@ -165,18 +172,21 @@ export function resolveReplicaOptions(input: ReplicaOptionsInput | undefined): R
 }
 
 /**
- * The one guard that stands in for the missing ensemble: a replica never pretends to be part
- * of an ensemble it cannot join. Remove it when the Zab ensemble (issue 3) drives replicas.
+ * Several members run under the ensemble driver (`EnsembleReplica`), which runs on the
+ * caller's event loop: `isolation: 'main'`. The worker backend does not drive an ensemble yet
+ * (issue 3), so a replica never pretends to join an ensemble it cannot: refused there.
  */
 export function ensembleAvailabilityProblem(
   members: EnsembleMember[] | undefined,
+  isolation: ReplicaIsolation = 'worker',
 ): string | undefined {
-  if (members === undefined || members.length <= 1) return undefined;
+  if (members === undefined || members.length <= 1 || isolation === 'main') return undefined;
   const ids = members.map((m) => m.id).join(', ');
   return (
-    `multi-replica ensembles are not available yet (issue 3): this build runs one replica ` +
-    `only, but the ensemble lists ${members.length} members (${ids}); ` +
-    `give an ensemble of this server alone (e.g. 1=127.0.0.1:2888) or leave ensemble out`
+    `multi-replica ensembles run only with isolation 'main' for now (issue 3: the worker ` +
+    `backend does not drive an ensemble yet), but the ensemble lists ${members.length} ` +
+    `members (${ids}) with isolation 'worker'; set isolation: 'main', or give an ensemble ` +
+    `of this server alone (e.g. 1=127.0.0.1:2888) or leave ensemble out`
   );
 }
 

@@ -517,7 +517,7 @@ async function recoverTree(storage: ReplicaStorage, logger: ReplicaLogger): Prom
   return tree;
 }
 
-async function loadNewestSnapshot(storage: ReplicaStorage, logger: ReplicaLogger): Promise<DataTree> {
+export async function loadNewestSnapshot(storage: ReplicaStorage, logger: ReplicaLogger): Promise<DataTree> {
   const snapshots = await storage.snapshots.list();
   for (const info of snapshots.reverse()) {
     const body = await storage.snapshots.load(info);
@@ -535,7 +535,7 @@ async function loadNewestSnapshot(storage: ReplicaStorage, logger: ReplicaLogger
 }
 
 /** True when `next` may directly follow `last`: the next counter, or the first of a later epoch. */
-function continues(last: Zxid, next: Zxid): boolean {
+export function continues(last: Zxid, next: Zxid): boolean {
   if (epochOf(next) === epochOf(last)) return counterOf(next) === counterOf(last) + 1;
   return epochOf(next) > epochOf(last) && counterOf(next) === 1;
 }

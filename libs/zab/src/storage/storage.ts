@@ -104,12 +104,27 @@ export interface SnapshotStore {
   close(): Promise<void>;
 }
 
+/**
+ * The whole durable protocol record of an ensemble member (ready.ts `EpochWrite`): written
+ * as one unit, so a crash never leaves a new `currentEpoch` beside an old `acceptedEpoch`.
+ */
+export interface EpochRecord {
+  acceptedEpoch: number;
+  currentEpoch: number;
+  /** False for a wiped data directory: the member does not vote until synced (ZK-261). */
+  hasData: boolean;
+}
+
 /** The Zab epochs (issue 3). Each `set` is atomic and durable when it resolves. */
 export interface EpochStore {
   readonly acceptedEpoch: number;
   readonly currentEpoch: number;
+  /** True unless a record saying otherwise was written (a fresh directory has data: none). */
+  readonly hasData: boolean;
   setAcceptedEpoch(epoch: number): Promise<void>;
   setCurrentEpoch(epoch: number): Promise<void>;
+  /** Replaces the whole record atomically; the getters change once it is durable. */
+  setEpochs(record: EpochRecord): Promise<void>;
   close(): Promise<void>;
 }
 

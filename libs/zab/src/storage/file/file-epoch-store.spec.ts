@@ -82,3 +82,30 @@ test('an epoch file that holds no number is corruption', withDirectory(async (di
     return true;
   });
 }));
+
+test('setEpochs writes the whole record as one file; it wins over the single files at reopen',
+  withDirectory(async (dir) => {
+    const store = await FileEpochStore.open(dir);
+    assert.equal(store.hasData, true);
+    await store.setAcceptedEpoch(2);
+    await store.setEpochs({ acceptedEpoch: 7, currentEpoch: 6, hasData: false });
+    assert.deepEqual([store.acceptedEpoch, store.currentEpoch, store.hasData], [7, 6, false]);
+    assert.equal(readFileSync(join(dir, 'epochs'), 'ascii'), '7 6 0\n');
+    await store.setCurrentEpoch(7);
+    assert.equal(readFileSync(join(dir, 'epochs'), 'ascii'), '7 7 0\n');
+    const reopened = await FileEpochStore.open(dir);
+    assert.deepEqual([reopened.acceptedEpoch, reopened.currentEpoch, reopened.hasData],
+      [7, 7, false]);
+  }));
+
+test('a leftover epochs.tmp is deleted at open and a corrupt record is refused',
+  withDirectory(async (dir) => {
+    const store = await FileEpochStore.open(dir);
+    await store.setEpochs({ acceptedEpoch: 3, currentEpoch: 3, hasData: true });
+    writeFileSync(join(dir, 'epochs.tmp'), '9 9 1\n');
+    const reopened = await FileEpochStore.open(dir);
+    assert.equal(reopened.acceptedEpoch, 3);
+    assert.ok(!readdirSync(dir).includes('epochs.tmp'));
+    writeFileSync(join(dir, 'epochs'), '3 x\n');
+    await assert.rejects(FileEpochStore.open(dir), StorageCorruptionError);
+  }));

@@ -52,3 +52,12 @@ test('memory storage close flushes the log', async () => {
   await storage.close();
   assert.equal(storage.log.durableZxid, 1n);
 });
+
+test('memory setEpochs replaces the whole record once it resolves', async () => {
+  const { epochs } = openMemoryStorage();
+  assert.equal(epochs.hasData, true);
+  const setting = epochs.setEpochs({ acceptedEpoch: 4, currentEpoch: 3, hasData: false });
+  assert.equal(epochs.acceptedEpoch, 0);
+  await setting;
+  assert.deepEqual([epochs.acceptedEpoch, epochs.currentEpoch, epochs.hasData], [4, 3, false]);
+});

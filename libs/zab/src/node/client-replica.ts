@@ -1,0 +1,26 @@
+/**
+ * What an in-process client (`LocalCoordinationClient`) needs from the replica it runs on:
+ * the standalone `Replica` and the ensemble driver (`EnsembleReplica`) both provide it.
+ */
+import type { SessionId } from '../core/ids.js';
+import type { DataTree } from '../state/data-tree.js';
+import type { WriteRequest } from '../state/request.js';
+import type { WatchRegistry } from '../state/watch-registry.js';
+import type { CommittedResult, ReplicaWatcher } from './replica.js';
+
+export interface ClientReplica {
+  /** The committed state; reads are served from it. */
+  readonly tree: DataTree;
+  readonly watches: WatchRegistry<ReplicaWatcher>;
+  /** Resolves once the write committed and was applied to `tree` (with its result code). */
+  submit(sessionId: SessionId, cxid: number, request: WriteRequest, internal?: boolean):
+    Promise<CommittedResult>;
+  createSession(requestedTimeoutMs: number, local: boolean):
+    Promise<{ sessionId: SessionId; timeoutMs: number }>;
+  touchSession(sessionId: SessionId): boolean;
+  closeSession(sessionId: SessionId): Promise<void>;
+  /** Resolves once `tree` shows every write committed before the call (anywhere). */
+  barrier(): Promise<void>;
+  onSessionEnd(listener: (sessionId: SessionId, state: 'expired' | 'closed') => void): () => void;
+  reportListenerError(error: unknown): void;
+}

@@ -1,0 +1,279 @@
+/**
+ * Goal: three `EnsembleReplica`s in one process, over real TCP on 127.0.0.1 and real file
+ * storage in temp directories, elect a leader, replicate writes taken by the leader and by a
+ * follower, survive closing the leader (a new leader, writes continue, no acknowledged write
+ * lost), and bring the restarted old leader back to the same tree digest (DIFF); a replica
+ * the leader's history no longer covers is synced by SNAP; writes in flight during failover
+ * lose no acknowledged write; an observer serves reads and forwards writes; 5 replicas
+ * survive losing two.
+ * Method: every wait is event-driven (role changes and applied batches of the replicas, the
+ * writes' own promises) and bounded by a timeout; nothing sleeps or polls. Ports come from the
+ * OS (listen on port 0, then close: `reserveLoopbackPorts`). Every replica and client is
+ * closed at the end, also when the test fails.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { PeerId } from '../core/ids.js';
+import { withTempDirectory } from '../testing/temp-directory.js';
+import {
+  reserveLoopbackPorts,
+  waitUntil,
+} from '../transport/tcp/tcp-peer-transport.test-support.js';
+import { EnsembleReplica } from './ensemble-replica.js';
+import { LocalCoordinationClient } from './local-client.js';
+
+const TICK_MS = 50;
+const WAIT_MS = 15_000;
+
+class Ensemble {
+  readonly replicas = new Map<PeerId, EnsembleReplica>();
+  readonly clients: LocalCoordinationClient[] = [];
+  private readonly wakers = new Set<() => void>();
+
+  constructor(private readonly root: string, private readonly spec: string,
+    private readonly historyCountMax = 10_000) {}
+
+  async open(id: PeerId): Promise<EnsembleReplica> {
+    // A snapshot every 10 txns: restarts recover from a snapshot plus the log after it.
+    const replica = await EnsembleReplica.open({ id, ensemble: this.spec,
+      dataDir: `${this.root}/${id}`, tickMs: TICK_MS, secret: 'ensemble-test-secret-0123',
+      snapshotEveryTxns: 10 },
+    { requestTimeoutMs: 5_000, history: { countMax: this.historyCountMax, bytesMax: 1 << 20 } });
+    const wake = (): void => {
+      for (const waker of [...this.wakers]) waker();
+    };
+    replica.onRoleChange(wake);
+    replica.onApply(wake);
+    this.replicas.set(id, replica);
+    return replica;
+  }
+
+  async closeReplica(id: PeerId): Promise<void> {
+    const replica = this.replicas.get(id);
+    this.replicas.delete(id);
+    await replica?.close();
+  }
+
+  /** Resolves once `check` holds, re-checked on every role change and applied batch. */
+  waitFor<T>(check: () => T | undefined, what: string): Promise<T> {
+    return waitUntil(check, (wake) => {
+      this.wakers.add(wake);
+      return () => this.wakers.delete(wake);
+    }, WAIT_MS, what);
+  }
+
+  /** The established leader every open replica follows, once they all agree. */
+  agreedLeader(): Promise<EnsembleReplica> {
+    return this.waitFor(() => {
+      const all = [...this.replicas.values()];
+      const leader = all.find((r) => r.role === 'leading' && r.isEstablished);
+      const agreed = leader !== undefined &&
+        all.every((r) => r.isEstablished && r.leader === leader.id);
+      return agreed ? leader : undefined;
+    }, 'an established leader followed by every open replica');
+  }
+
+  async connect(replica: EnsembleReplica): Promise<LocalCoordinationClient> {
+    const client = await LocalCoordinationClient.connect(replica, 2_000);
+    this.clients.push(client);
+    return client;
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.allSettled(this.clients.map((c) => c.close()));
+    await Promise.allSettled([...this.replicas.values()].map((r) => r.close()));
+    this.replicas.clear();
+  }
+}
+
+async function ensembleSpec(count = 3): Promise<string> {
+  const ports = await reserveLoopbackPorts(count);
+  return ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
+}
+
+function digestsAgree(ensemble: Ensemble): Promise<bigint> {
+  return ensemble.waitFor(() => {
+    const digests = [...ensemble.replicas.values()].map((r) => r.tree.digest());
+    return digests.every((d) => d === digests[0]) ? digests[0] : undefined;
+  }, 'equal tree digests on every open replica');
+}
+
+test('3 replicas: elect, replicate from follower and leader, fail over, resync the old leader',
+  withTempDirectory('zab-ensemble', async (root) => {
+    const ensemble = new Ensemble(root, await ensembleSpec());
+    try {
+      await Promise.all([1, 2, 3].map((id) => ensemble.open(id)));
+      const leader = await ensemble.agreedLeader();
+      const followers = [...ensemble.replicas.values()].filter((r) => r !== leader);
+      const onLeader = await ensemble.connect(leader);
+      const onFollower = await ensemble.connect(followers[0]!);
+      await onFollower.create('/from-follower', Buffer.from('f'));
+      await onLeader.create('/from-leader', Buffer.from('l'));
+      const acknowledged = ['/from-follower', '/from-leader'];
+      for (let i = 0; i < 20; i++) {
+        const client = i % 2 === 0 ? onFollower : onLeader;
+        await client.create(`/w${i}`, Buffer.from([i]));
+        acknowledged.push(`/w${i}`);
+      }
+      const reader = await ensemble.connect(followers[1]!);
+      for (const client of [onLeader, onFollower, reader]) {
+        await client.sync('/');
+        for (const path of acknowledged) assert.ok(await client.exists(path), path);
+      }
+      assert.equal((await reader.getData('/from-follower')).data.toString(), 'f');
+      await digestsAgree(ensemble);
+
+      // Close the leader (its client first, so no session expiry adds writes later).
+      const oldLeader = leader.id;
+      await onLeader.close();
+      ensemble.clients.splice(ensemble.clients.indexOf(onLeader), 1);
+      await ensemble.closeReplica(oldLeader);
+      const newLeader = await ensemble.agreedLeader();
+      assert.notEqual(newLeader.id, oldLeader);
+      for (let i = 0; i < 10; i++) {
+        const client = i % 2 === 0 ? onFollower : reader;
+        await client.create(`/after${i}`, Buffer.from([i]));
+        acknowledged.push(`/after${i}`);
+      }
+      for (const client of [onFollower, reader]) {
+        await client.sync('/');
+        for (const path of acknowledged) assert.ok(await client.exists(path), path);
+      }
+
+      // Restart the old leader from its data directory: it syncs and reaches the same state.
+      const restarted = await ensemble.open(oldLeader);
+      await ensemble.agreedLeader();
+      const digest = await digestsAgree(ensemble);
+      assert.equal(restarted.tree.digest(), digest);
+      for (const path of acknowledged) assert.ok(restarted.tree.stat(path) !== undefined, path);
+      assert.equal(restarted.stats.snapshotsInstalled, 0, 'synced by DIFF, not SNAP');
+      assert.ok(newLeader.status().snapshotsTaken > 0, 'periodic snapshots were taken');
+    } finally {
+      await ensemble.closeAll();
+    }
+  }));
+
+test('a replica the leader\'s history no longer covers is synced by SNAP and recovers from it',
+  withTempDirectory('zab-ensemble-snap', async (root) => {
+    // The history keeps 5 applied txns at most, so 30 writes leave a stopped follower behind it.
+    const ensemble = new Ensemble(root, await ensembleSpec(), 5);
+    try {
+      await Promise.all([1, 2, 3].map((id) => ensemble.open(id)));
+      const leader = await ensemble.agreedLeader();
+      const behind = [...ensemble.replicas.values()].find((r) => r !== leader)!.id;
+      await ensemble.closeReplica(behind);
+      await ensemble.agreedLeader();
+      const client = await ensemble.connect(leader);
+      for (let i = 0; i < 30; i++) await client.create(`/s${i}`, Buffer.from([i]));
+      const restarted = await ensemble.open(behind);
+      await ensemble.agreedLeader();
+      await digestsAgree(ensemble);
+      assert.equal(restarted.stats.snapshotsInstalled, 1);
+      assert.ok(restarted.tree.stat('/s29') !== undefined);
+      // Its state now comes from the installed snapshot (plus the log after it).
+      await ensemble.closeReplica(behind);
+      const again = await ensemble.open(behind);
+      await ensemble.agreedLeader();
+      const digest = await digestsAgree(ensemble);
+      assert.equal(again.tree.digest(), digest);
+      await client.create('/after-snap', Buffer.from('x'));
+      await client.sync('/');
+      await digestsAgree(ensemble);
+    } finally {
+      await ensemble.closeAll();
+    }
+  }));
+
+test('writes in flight while the leader closes: every acknowledged one is on every replica',
+  withTempDirectory('zab-ensemble-inflight', async (root) => {
+    const ensemble = new Ensemble(root, await ensembleSpec());
+    try {
+      await Promise.all([1, 2, 3].map((id) => ensemble.open(id)));
+      const leader = await ensemble.agreedLeader();
+      const followers = [...ensemble.replicas.values()].filter((r) => r !== leader);
+      const clients = await Promise.all(followers.map((f) => ensemble.connect(f)));
+      const acknowledged: string[] = [];
+      let failed = 0;
+      // 40 writes per client, pipelined 4 at a time; the leader closes after the first ones.
+      const writer = async (client: LocalCoordinationClient, name: string): Promise<void> => {
+        for (let i = 0; i < 40; i += 4) {
+          await Promise.all([0, 1, 2, 3].map(async (j) => {
+            const path = `/${name}-${i + j}`;
+            try {
+              await client.create(path, Buffer.from(path));
+              acknowledged.push(path);
+            } catch {
+              failed++; // ConnectionLoss: outcome unknown, as in ZooKeeper
+            }
+          }));
+        }
+      };
+      const writing = Promise.all(clients.map((c, i) => writer(c, `c${i}`)));
+      await ensemble.waitFor(() => (acknowledged.length >= 8 ? true : undefined),
+        'the first acknowledged writes');
+      await ensemble.closeReplica(leader.id);
+      await writing;
+      await ensemble.agreedLeader();
+      for (const client of clients) await client.sync('/');
+      await digestsAgree(ensemble);
+      for (const replica of ensemble.replicas.values()) {
+        for (const path of acknowledged) assert.ok(replica.tree.stat(path) !== undefined, path);
+      }
+      assert.ok(acknowledged.length >= 8 && acknowledged.length + failed === 80);
+    } finally {
+      await ensemble.closeAll();
+    }
+  }));
+
+test('an observer follows the ensemble, serves reads and forwards writes without voting',
+  withTempDirectory('zab-ensemble-observer', async (root) => {
+    const ports = await reserveLoopbackPorts(4);
+    const spec = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}${i === 3 ? ':observer' : ''}`)
+      .join(',');
+    const ensemble = new Ensemble(root, spec);
+    try {
+      await Promise.all([1, 2, 3, 4].map((id) => ensemble.open(id)));
+      const leader = await ensemble.agreedLeader();
+      const observer = ensemble.replicas.get(4)!;
+      assert.equal(observer.role, 'observing');
+      assert.equal(observer.status().mode, 'observer');
+      assert.notEqual(leader.id, 4);
+      const client = await ensemble.connect(observer);
+      await client.create('/from-observer', Buffer.from('o'));
+      const onLeader = await ensemble.connect(leader);
+      await onLeader.create('/from-leader', Buffer.from('l'));
+      await client.sync('/');
+      assert.equal((await client.getData('/from-leader')).data.toString(), 'l');
+      await digestsAgree(ensemble);
+    } finally {
+      await ensemble.closeAll();
+    }
+  }));
+
+test('5 replicas survive the loss of two, the leader among them',
+  withTempDirectory('zab-ensemble-five', async (root) => {
+    const ensemble = new Ensemble(root, await ensembleSpec(5));
+    try {
+      await Promise.all([1, 2, 3, 4, 5].map((id) => ensemble.open(id)));
+      const leader = await ensemble.agreedLeader();
+      const follower = [...ensemble.replicas.values()].find((r) => r !== leader)!;
+      await ensemble.closeReplica(follower.id);
+      const client = await ensemble.connect(leader);
+      await client.create('/before', Buffer.from('b'));
+      await client.close();
+      ensemble.clients.splice(0);
+      await ensemble.closeReplica(leader.id);
+      const next = await ensemble.agreedLeader();
+      assert.equal(ensemble.replicas.size, 3);
+      const survivor = await ensemble.connect(next);
+      await survivor.create('/after', Buffer.from('a'));
+      await survivor.sync('/');
+      await digestsAgree(ensemble);
+      for (const replica of ensemble.replicas.values()) {
+        assert.ok(replica.tree.stat('/before') !== undefined);
+        assert.ok(replica.tree.stat('/after') !== undefined);
+      }
+    } finally {
+      await ensemble.closeAll();
+    }
+  }));

@@ -1,0 +1,847 @@
+/**
+ * The ensemble driver: runs the pure Zab core (`ZabPeer`) over the TCP peer transport, the
+ * replica's storage and the replicated state machine, with the same client surface as the
+ * standalone `Replica` (`ClientReplica`), so `LocalCoordinationClient` works on either.
+ *
+ * Serialisation: every input to the peer (a received message, a tick, a lost connection, a
+ * completed fsync, a local or forwarded write, a sync) is queued in `inbox` and run by one
+ * pump, which performs each `Ready` in the order ready.ts prescribes and calls `advance()`
+ * before it takes the next input, so no input ever lands between `ready()` and `advance()`.
+ *
+ * Durability, per Ready (ready.ts):
+ *   1. the epoch record is written atomically and durably (awaited) before anything else;
+ *   2. TRUNC is durable (awaited), a snapshot install is committed as a snapshot file and the
+ *      log is cut after it (awaited);
+ *   3. appends go to the log buffer; one group-commit `flush()` runs in the background and
+ *      reports `persisted(zxid)` through the inbox when durable (acks wait for it: the core
+ *      emits them only after `persisted`);
+ *   4. messages are sent after 1 and 2, without waiting for 3;
+ *   5. committed txns are applied from the in-memory history in zxid order (only committed
+ *      state reaches the tree: at start only the snapshot is applied, the logged txns wait for
+ *      a `commitThroughZxid` that covers them);
+ *   6. role changes, forwarded writes (after `advance()`), session touches, sync results.
+ *
+ * Writes: a local write on the leader is prepared (`RequestPreparer`, `peer.nextZxid()`) and
+ * proposed; on a learner it is forwarded to the leader. Either way the caller is answered
+ * when the txn with its (session id, cxid) is applied here, or fails with ConnectionLoss when
+ * leadership is lost, the replica is looking, or `requestTimeoutMs` passes (ZooKeeper's
+ * outcome-unknown error: the write may still commit).
+ */
+import type { PeerId, SessionId, Zxid } from '../core/ids.js';
+import type { PeerMessage } from '../core/peer-message.js';
+import type { HistoryView, PersistedState, Ready, RoleChange } from '../core/ready.js';
+import { DEFAULT_ZAB_TIMING, ZabPeer, type ZabConfig } from '../core/zab-peer.js';
+import { DataTree } from '../state/data-tree.js';
+import { ErrorCode } from '../state/error-code.js';
+import { KeeperError } from '../state/keeper-error.js';
+import { RequestPreparer } from '../state/request-preparer.js';
+import { decodeRequest, encodeRequest } from '../state/request-codec.js';
+import type { WriteRequest } from '../state/request.js';
+import { SessionTracker } from '../state/session-tracker.js';
+import type { ApplyResult } from '../state/tree-view.js';
+import { decodeTxn, encodeTxn } from '../state/txn-codec.js';
+import type { Txn } from '../state/txn.js';
+import { WatchRegistry } from '../state/watch-registry.js';
+import type { ReplicaStorage } from '../storage/storage.js';
+import { openFileStorage, openMemoryStorage } from '../storage/index.js';
+import { decodePeerMessage, encodePeerMessage } from '../transport/peer-message-codec.js';
+import type { PeerTransport } from '../transport/peer-transport.js';
+import { TcpPeerTransport } from '../transport/tcp/tcp-peer-transport.js';
+import type { TcpPeerTransportOptions } from '../transport/tcp/tcp-peer-transport-options.js';
+import type { ClientReplica } from './client-replica.js';
+import { systemClock, type Clock } from './clock.js';
+import { ReplicaHistory, type HistoryLimits } from './history-view.js';
+import { SnapshotTaker } from './snapshot-taker.js';
+import { continues, loadNewestSnapshot, type CommittedResult, type ReplicaLogger,
+  type ReplicaWatcher } from './replica.js';
+import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
+import { resolveReplicaOptions, type ReplicaOptions, type ReplicaOptionsInput }
+  from './replica-options.js';
+import { ZAB_VERSION, type ReplicaStatus, type ServerMode } from './replica-status.js';
+
+export type ZabTiming = Omit<ZabConfig, 'id' | 'voters' | 'observers'>;
+
+export interface EnsembleReplicaPorts {
+  logger?: ReplicaLogger;
+  clock?: Clock;
+  /** Storage to use instead of the one `dataDir` names. */
+  storage?: ReplicaStorage;
+  /** Zab timing in ticks (default DEFAULT_ZAB_TIMING). */
+  timing?: Partial<ZabTiming>;
+  /** Transport settings besides id, ensemble, secret and queueWhileDisconnected. */
+  transport?: Partial<Omit<TcpPeerTransportOptions, 'id' | 'ensemble' | 'secret' |
+    'queueWhileDisconnected'>>;
+  history?: HistoryLimits;
+  /** A local write or sync not answered within this fails with ConnectionLoss. Default 10 s. */
+  requestTimeoutMs?: number;
+}
+
+export type EnsembleReplicaState = 'serving' | 'closing' | 'closed' | 'failed';
+
+interface PendingWrite {
+  readonly resolve: (result: CommittedResult) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+  /** Proposed or forwarded: its outcome now depends on the current leadership. */
+  routed: boolean;
+}
+
+interface WaitingWrite {
+  readonly key: string;
+  readonly sessionId: SessionId;
+  readonly cxid: number;
+  readonly request: WriteRequest;
+  /** Fail at once instead of waiting for a leader (a client's own session close). */
+  readonly failFast?: boolean;
+}
+
+interface PendingSync {
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+const SILENT_LOGGER: ReplicaLogger = { log() {}, warn() {}, error() {} };
+const REQUEST_TIMEOUT_MS_DEFAULT = 10_000;
+/** Internal (session-less) requests carry a negative cxid unique in the ensemble: a tag. */
+const TAG_COUNTER_SPAN = 1 << 20;
+
+/** A write's identity in its txn header, by which the replica that took it answers it. */
+function writeKey(sessionId: SessionId, cxid: number): string {
+  return cxid < 0 ? `t${cxid}` : `${sessionId}:${cxid}`;
+}
+
+function connectionLoss(detail: string): KeeperError {
+  return new KeeperError(ErrorCode.ConnectionLoss, undefined, detail);
+}
+
+/** Counters for operators and tests; they never influence the protocol. */
+export interface EnsembleReplicaStats {
+  proposals: number;
+  applied: number;
+  truncations: number;
+  snapshotsInstalled: number;
+}
+
+export class EnsembleReplica implements ClientReplica {
+  readonly watches = new WatchRegistry<ReplicaWatcher>();
+  readonly stats: EnsembleReplicaStats = { proposals: 0, applied: 0, truncations: 0,
+    snapshotsInstalled: 0 };
+  private treeValue: DataTree;
+  private preparer: RequestPreparer;
+  /** Periodic snapshots of the committed tree (then purge of old snapshots and log segments). */
+  private snapshots: SnapshotTaker;
+  private readonly tracker: SessionTracker;
+  private readonly peer: ZabPeer;
+  private transport: PeerTransport | undefined;
+  private inbox: Array<() => void> = [];
+  private pumping: Promise<void> | undefined;
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
+  private readonly writes = new Map<string, PendingWrite>();
+  /** Writes taken while no leader could serve them; retried every tick until their timeout. */
+  private waiting: WaitingWrite[] = [];
+  /**
+   * Leader: forwarded writes it could not propose yet (no lease at that moment, e.g. after
+   * an event-loop stall), retried every tick; dropped when leadership changes (the learner
+   * fails its caller then, or at its timeout).
+   */
+  private waitingForwarded: Omit<WaitingWrite, 'key'>[] = [];
+  private readonly syncs = new Map<number, PendingSync>();
+  private syncCount = 0;
+  private tagCount = 0;
+  private readonly localSessions = new Set<SessionId>();
+  private readonly expiring = new Set<SessionId>();
+  private readonly sessionEndListeners =
+    new Set<(sessionId: SessionId, state: 'expired' | 'closed') => void>();
+  private readonly roleListeners = new Set<(change: RoleChange) => void>();
+  private readonly applyListeners = new Set<() => void>();
+  private ticker: NodeJS.Timeout | undefined;
+  private stateValue: EnsembleReplicaState = 'serving';
+  private failure: Error | undefined;
+  private closePromise: Promise<void> | undefined;
+  private readonly requestTimeoutMs: number;
+
+  private constructor(
+    readonly options: ReplicaOptions,
+    private readonly storage: ReplicaStorage,
+    tree: DataTree,
+    private readonly history: ReplicaHistory,
+    persisted: PersistedState,
+    timing: ZabTiming,
+    private readonly logger: ReplicaLogger,
+    private readonly clock: Clock,
+    requestTimeoutMs: number,
+  ) {
+    this.treeValue = tree;
+    this.preparer = new RequestPreparer(tree, { dataBytesMax: options.dataBytesMax });
+    this.snapshots = this.snapshotTakerOf(tree);
+    this.tracker = new SessionTracker({ tickMs: options.tickMs,
+      minSessionTimeoutMs: options.minSessionTimeoutMs,
+      maxSessionTimeoutMs: options.maxSessionTimeoutMs });
+    const now = clock.monotonicMs();
+    for (const { sessionId, timeoutMs } of tree.sessions()) {
+      this.tracker.add(sessionId, timeoutMs, now);
+    }
+    const members = options.ensemble ?? [];
+    const config: ZabConfig = { ...timing, id: options.id,
+      voters: members.filter((m) => m.role === 'participant').map((m) => m.id),
+      observers: members.filter((m) => m.role === 'observer').map((m) => m.id) };
+    const random = { nextInt: (bound: number) => Math.floor(Math.random() * bound) };
+    this.peer = new ZabPeer(config, persisted, history as HistoryView, random);
+    this.requestTimeoutMs = requestTimeoutMs;
+  }
+
+  /**
+   * Opens the storage, recovers the committed tree (newest snapshot) and the logged txns
+   * after it (kept uncommitted in the history), starts the transport and the tick.
+   */
+  static async open(input: ReplicaOptionsInput, ports: EnsembleReplicaPorts = {}):
+    Promise<EnsembleReplica> {
+    const options = resolveReplicaOptions(input, { ensembleDriver: true });
+    const logger = ports.logger ?? SILENT_LOGGER;
+    const storage = ports.storage ?? (options.dataDir === ':memory:' ? openMemoryStorage()
+      : await openFileStorage(options.dataDir, { warn: (m: string) => logger.warn(m),
+        segmentBytesMax: options.logSegmentBytesMax }));
+    try {
+      const tree = await loadNewestSnapshot(storage, logger);
+      let replica: EnsembleReplica | undefined;
+      const history = new ReplicaHistory(() => replica?.tree ?? tree, tree.lastZxid,
+        ports.history);
+      await readLogInto(storage, tree.lastZxid, history);
+      const { acceptedEpoch, currentEpoch, hasData } = storage.epochs;
+      const persisted = { acceptedEpoch, currentEpoch, hasData,
+        lastLoggedZxid: history.lastZxid };
+      replica = new EnsembleReplica(options, storage, tree, history,
+        persisted, { ...DEFAULT_ZAB_TIMING, ...ports.timing }, logger,
+        ports.clock ?? systemClock, ports.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT);
+      await replica.start(ports);
+      logger.log(`ensemble replica ${options.id} started: snapshot at ` +
+        `0x${tree.lastZxid.toString(16)}, ${history.size} logged txns awaiting commit`);
+      return replica;
+    } catch (error) {
+      await storage.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async start(ports: EnsembleReplicaPorts): Promise<void> {
+    const members = this.options.ensemble ?? [];
+    const transport = await TcpPeerTransport.start({
+      ...ports.transport,
+      id: this.options.id,
+      ensemble: new Map(members.map((m) => [m.id, { host: m.host, port: m.port }])),
+      ...(this.options.secret === undefined ? {} : { secret: this.options.secret }),
+      // The core needs FIFO links without holes: a lost link drops what was not sent.
+      queueWhileDisconnected: false,
+    }, { logger: this.logger });
+    this.transport = transport;
+    transport.onMessage((from, payload) => this.receive(from, payload));
+    transport.onPeerState((peer, state) => {
+      if (state === 'disconnected') this.input(() => this.peer.connectionLost(peer));
+    });
+    this.ticker = setInterval(() => this.input(() => this.onTick()), this.options.tickMs);
+    this.kick();
+  }
+
+  // ---- queries ----
+
+  get tree(): DataTree {
+    return this.treeValue;
+  }
+
+  get state(): EnsembleReplicaState {
+    return this.stateValue;
+  }
+
+  get failureCause(): Error | undefined {
+    return this.failure;
+  }
+
+  get id(): PeerId {
+    return this.options.id;
+  }
+
+  get role(): RoleChange['role'] {
+    return this.peer.role;
+  }
+
+  get leader(): PeerId | undefined {
+    return this.peer.leader;
+  }
+
+  get epoch(): number {
+    return this.peer.epoch;
+  }
+
+  /** Leader established (NEWLEADER quorum) or learner up to date. */
+  get isEstablished(): boolean {
+    return this.peer.isEstablished;
+  }
+
+  get lastZxid(): Zxid {
+    return this.treeValue.lastZxid;
+  }
+
+  describeState(): string {
+    return this.peer.describeState();
+  }
+
+  /**
+   * What `srvr`/`mntr` report. Latency, uptime and the synced-follower count are not
+   * measured by this driver yet (reported as 0); followers = connected peers when leading.
+   */
+  status(): ReplicaStatus {
+    let ephemeralsCount = 0;
+    for (const { sessionId } of this.treeValue.sessions()) {
+      ephemeralsCount += this.treeValue.getEphemerals(sessionId).length;
+    }
+    const modes: Record<RoleChange['role'], ServerMode> = { leading: 'leader',
+      following: 'follower', observing: 'observer', looking: 'looking' };
+    const leading = this.peer.role === 'leading';
+    const connected = this.transport?.connectedPeers().length ?? 0;
+    return {
+      version: ZAB_VERSION, serverId: this.options.id, role: this.options.role,
+      mode: modes[this.peer.role], state: this.stateValue, failure: this.failure?.message,
+      epoch: this.peer.epoch, lastZxid: this.treeValue.lastZxid,
+      znodeCount: this.treeValue.nodeCount, sessionCount: this.treeValue.sessions().length,
+      watchCount: this.watches.watchCount, ephemeralsCount,
+      outstandingRequests: this.writes.size, proposalCount: this.stats.proposals,
+      commitCount: this.stats.applied, snapshotsTaken: this.snapshots.taken,
+      latency: { minMs: 0, avgMs: 0, maxMs: 0, count: 0 },
+      followers: leading ? connected : 0, syncedFollowers: 0,
+      ensembleSize: this.options.ensemble?.length ?? 1, uptimeMs: 0,
+    };
+  }
+
+  /** Calls `listener` for every role change the core reports. Returns unsubscribe. */
+  onRoleChange(listener: (change: RoleChange) => void): () => void {
+    this.roleListeners.add(listener);
+    return () => this.roleListeners.delete(listener);
+  }
+
+  /** Calls `listener` after every batch of applied txns. Returns unsubscribe. */
+  onApply(listener: () => void): () => void {
+    this.applyListeners.add(listener);
+    return () => this.applyListeners.delete(listener);
+  }
+
+  // ---- ClientReplica ----
+
+  negotiateSessionTimeout(requestedMs: number): number {
+    return this.tracker.negotiate(requestedMs);
+  }
+
+  /** Internal requests (session closes, expiries) are never throttled, as in `Replica`. */
+  submit(sessionId: SessionId, cxid: number, request: WriteRequest, internal = false):
+    Promise<CommittedResult> {
+    if (!internal && this.writes.size >= this.options.pendingWritesMax) {
+      return Promise.reject(new KeeperError(ErrorCode.ThrottledOp, undefined,
+        `more than pendingWritesMax (${this.options.pendingWritesMax}) writes in flight`));
+    }
+    return this.submitWrite(sessionId, cxid, request, false);
+  }
+
+  private submitWrite(sessionId: SessionId, cxid: number, request: WriteRequest,
+    failFast: boolean): Promise<CommittedResult> {
+    if (this.stateValue !== 'serving') return Promise.reject(this.stoppedError());
+    const tagged = sessionId === 0n ? this.nextTag() : cxid;
+    const key = writeKey(sessionId, tagged);
+    if (this.writes.has(key)) {
+      return Promise.reject(connectionLoss(`a write of session ${sessionId} cxid ${cxid} ` +
+        'is already in flight'));
+    }
+    return new Promise<CommittedResult>((resolve, reject) => {
+      const timer = setTimeout(() => this.failWrite(key, connectionLoss(
+        `no commit within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
+      this.writes.set(key, { resolve, reject, timer, routed: false });
+      const write = { key, sessionId, cxid: tagged, request, failFast };
+      // Behind the waiting ones: a session's writes are proposed in the order submitted.
+      this.input(() => (this.waiting.length > 0 ? this.waiting.push(write) : this.route(write)));
+    });
+  }
+
+  async createSession(requestedTimeoutMs: number, local: boolean):
+    Promise<{ sessionId: SessionId; timeoutMs: number }> {
+    const timeoutMs = this.tracker.negotiate(requestedTimeoutMs);
+    const result = await this.submit(0n, 0, { op: 'createSession', timeoutMs });
+    if (result.code !== ErrorCode.Ok) throw new KeeperError(result.code);
+    if (local) this.localSessions.add(result.sessionId);
+    return { sessionId: result.sessionId, timeoutMs };
+  }
+
+  /** Session activity: the leader's tracker, or reported to the leader with the next ping. */
+  touchSession(sessionId: SessionId): boolean {
+    if (!this.treeValue.hasSession(sessionId)) return false;
+    if (this.peer.role === 'leading') {
+      return this.tracker.touch(sessionId, this.clock.monotonicMs());
+    }
+    const timeoutMs = this.treeValue.sessionTimeoutMs(sessionId) ?? 0;
+    this.input(() => this.peer.touchSession({ sessionId, timeoutMs }));
+    return true;
+  }
+
+  /**
+   * Closes the session through the leader. With no established leader right now (no quorum,
+   * e.g. the last member standing shuts down) it does not wait for one: the session is left
+   * to expire on whichever leader comes next, as when a ZooKeeper client closes without a
+   * connection.
+   */
+  async closeSession(sessionId: SessionId): Promise<void> {
+    this.localSessions.delete(sessionId);
+    if (!this.treeValue.hasSession(sessionId)) return;
+    if (!this.peer.isEstablished) {
+      this.logger.warn(`session 0x${sessionId.toString(16)} not closed: no leader now; ` +
+        'it expires after its timeout');
+      return;
+    }
+    await this.submitWrite(sessionId, 0, { op: 'closeSession' }, true);
+  }
+
+  /** Linearizable: a quorum-confirmed sync (`peer.sync`), answered after the local apply. */
+  barrier(): Promise<void> {
+    if (this.stateValue !== 'serving') return Promise.reject(this.stoppedError());
+    const syncId = ++this.syncCount;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => this.finishSync(syncId, false, 'timed out'),
+        this.requestTimeoutMs);
+      this.syncs.set(syncId, { resolve, reject, timer });
+      this.input(() => {
+        if (!this.peer.sync(syncId)) this.finishSync(syncId, false, 'no leader to sync with');
+      });
+    });
+  }
+
+  onSessionEnd(listener: (sessionId: SessionId, state: 'expired' | 'closed') => void):
+    () => void {
+    this.sessionEndListeners.add(listener);
+    return () => this.sessionEndListeners.delete(listener);
+  }
+
+  reportListenerError(error: unknown): void {
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.logger.error(`a watch or session listener threw (ignored): ${message}`);
+  }
+
+  // ---- the pump ----
+
+  private input(run: () => void): void {
+    // Closing: no more inputs, so the pump settles and the storage can be closed under it.
+    if (this.stateValue !== 'serving') return;
+    this.inbox.push(run);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.pumping !== undefined) return;
+    this.pumping = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.pump())
+      .catch((error: Error) => this.failStop(error))
+      .finally(() => {
+        this.pumping = undefined;
+        if (this.inbox.length > 0 && this.stateValue === 'serving') this.kick();
+      });
+  }
+
+  /** Inputs, then each Ready performed and advanced before the next input (ready.ts). */
+  private async pump(): Promise<void> {
+    for (;;) {
+      if (this.stateValue === 'failed') return;
+      const inputs = this.inbox;
+      this.inbox = [];
+      for (const run of inputs) run();
+      if (!this.peer.hasReady()) {
+        if (this.inbox.length === 0) return;
+        continue;
+      }
+      const ready = this.peer.ready();
+      await this.perform(ready);
+      this.peer.advance();
+      // Inputs only after advance: the leader prepares and proposes forwarded writes now.
+      for (const request of ready.requests) {
+        this.proposeForwarded(request.sessionId, request.cxid, request.bytes, request.from);
+      }
+    }
+  }
+
+  private async perform(ready: Ready): Promise<void> {
+    if (ready.epochWrite !== undefined) await this.storage.epochs.setEpochs(ready.epochWrite);
+    if (ready.truncateAfterZxid !== undefined) await this.truncate(ready.truncateAfterZxid);
+    if (ready.installSnapshot !== undefined) await this.installSnapshot(ready.installSnapshot);
+    for (const logged of ready.append) {
+      this.storage.log.append(logged.zxid, logged.txn);
+      this.history.append(logged);
+    }
+    if (ready.append.length > 0 || ready.installSnapshot !== undefined) this.scheduleFlush();
+    for (const { to, message } of ready.messages) this.send(to, message);
+    if (ready.commitThroughZxid !== undefined) this.applyThrough(ready.commitThroughZxid);
+    for (const change of ready.roleChanges) this.onRole(change);
+    const now = this.clock.monotonicMs();
+    if (ready.resetSessions) this.tracker.resetAll(now);
+    for (const touch of ready.sessionTouches) this.tracker.touch(touch.sessionId, now);
+    for (const { syncId, ok } of ready.syncResults) {
+      this.finishSync(syncId, ok, 'the leader did not confirm it');
+    }
+  }
+
+  private send(to: PeerId, message: PeerMessage): void {
+    // A dropped send needs nothing here: the link is down and the core hears connectionLost.
+    this.transport?.send(to, encodePeerMessage(message));
+  }
+
+  private receive(from: PeerId, payload: Buffer): void {
+    let message: PeerMessage;
+    try {
+      message = decodePeerMessage(payload);
+    } catch (error) {
+      // Skipping one message would leave a hole in the channel: treat the link as broken.
+      this.logger.warn(`undecodable message from ${from} (${(error as Error).message})`);
+      this.input(() => this.peer.connectionLost(from));
+      return;
+    }
+    this.input(() => this.peer.step(from, message));
+  }
+
+  // ---- durability ----
+
+  /** Group commit in the background; `persisted` goes through the inbox like any input. */
+  private scheduleFlush(): void {
+    if (this.flushing !== undefined) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = this.flushLoop().catch((error: Error) => this.failStop(error))
+      .finally(() => (this.flushing = undefined));
+  }
+
+  private async flushLoop(): Promise<void> {
+    do {
+      this.flushAgain = false;
+      // Everything appended (or installed) before flush() started is durable once it resolves.
+      const target = this.history.lastZxid;
+      await this.storage.log.flush();
+      this.input(() => this.peer.persisted(target));
+    } while (this.flushAgain);
+  }
+
+  /** The tree only ever holds committed txns, so any snapshot of it is a committed state. */
+  private snapshotTakerOf(tree: DataTree): SnapshotTaker {
+    return new SnapshotTaker(tree, this.storage, this.options, this.logger,
+      (error) => this.failStop(error));
+  }
+
+  /** The log must not be truncated while a snapshot rolls or purges it (TxnLog contract). */
+  private async truncate(zxid: Zxid): Promise<void> {
+    await this.snapshots.settle();
+    await this.flushing;
+    await this.storage.log.truncateAfter(zxid);
+    this.history.truncateAfter(zxid);
+    this.stats.truncations++;
+  }
+
+  /**
+   * SNAP: the snapshot is decoded first (a bad one stops here), committed durably as a
+   * snapshot file, then the log is cut after its zxid; recovery reads only the log after the
+   * newest snapshot. NOT atomic with this Ready's appends (see the gap noted in the report):
+   * a crash between the snapshot commit and the cut can leave stale logged txns after it.
+   */
+  private async installSnapshot(install: { zxid: Zxid; bytes: Buffer }): Promise<void> {
+    await this.snapshots.settle();
+    await this.flushing;
+    const tree = DataTree.fromSnapshot(install.bytes);
+    const writer = await this.storage.snapshots.begin(install.zxid);
+    await writer.write(install.bytes);
+    await writer.commit();
+    await this.storage.log.truncateAfter(install.zxid < this.storage.log.lastZxid
+      ? install.zxid : this.storage.log.lastZxid);
+    this.treeValue = tree;
+    this.snapshots = this.snapshotTakerOf(tree);
+    this.history.reset(install.zxid);
+    this.stats.snapshotsInstalled++;
+    this.preparer = new RequestPreparer(tree, { dataBytesMax: this.options.dataBytesMax });
+    const now = this.clock.monotonicMs();
+    for (const { sessionId, timeoutMs } of tree.sessions()) {
+      this.tracker.add(sessionId, timeoutMs, now);
+    }
+  }
+
+  // ---- apply ----
+
+  private applyThrough(through: Zxid): void {
+    const txns = this.history.between(this.treeValue.lastZxid, through);
+    for (const logged of txns) {
+      const txn = decodeTxn(logged.txn);
+      const result = this.treeValue.apply(txn);
+      this.preparer.committed(txn.header.zxid);
+      this.afterApply(txn, result);
+      this.answer(txn, result);
+      this.stats.applied++;
+    }
+    if (this.treeValue.lastZxid < through) {
+      throw new RecoveryError(`told to commit through 0x${through.toString(16)} but the log ` +
+        `reaches only 0x${this.treeValue.lastZxid.toString(16)}`);
+    }
+    this.history.trim();
+    this.snapshots.afterApply(txns.length);
+    for (const listener of this.applyListeners) listener();
+  }
+
+  private afterApply(txn: Txn, result: ApplyResult): void {
+    const { body, header } = txn;
+    if (body.type === 'createSession') {
+      this.tracker.add(header.sessionId, body.timeoutMs, this.clock.monotonicMs());
+    }
+    for (const event of result.events) {
+      for (const fired of this.watches.trigger(event)) fired.watcher.notify(fired.event);
+    }
+    if (body.type === 'closeSession') {
+      this.tracker.remove(header.sessionId);
+      const expired = this.expiring.delete(header.sessionId);
+      this.localSessions.delete(header.sessionId);
+      this.endSession(header.sessionId, expired ? 'expired' : 'closed');
+    }
+  }
+
+  private answer(txn: Txn, result: ApplyResult): void {
+    const key = writeKey(txn.header.sessionId, txn.header.cxid);
+    const write = this.writes.get(key);
+    if (write === undefined) return;
+    this.writes.delete(key);
+    clearTimeout(write.timer);
+    write.resolve({ ...result, zxid: txn.header.zxid, sessionId: txn.header.sessionId });
+  }
+
+  private endSession(sessionId: SessionId, state: 'expired' | 'closed'): void {
+    for (const listener of this.sessionEndListeners) {
+      try {
+        listener(sessionId, state);
+      } catch (error) {
+        this.reportListenerError(error);
+      }
+    }
+  }
+
+  // ---- writes ----
+
+  private nextTag(): number {
+    this.tagCount = (this.tagCount + 1) % TAG_COUNTER_SPAN;
+    return -((this.options.id % 2048) * TAG_COUNTER_SPAN + this.tagCount) - 1;
+  }
+
+  /**
+   * Runs as a peer input: propose on the leader, forward on an up-to-date learner. While
+   * neither can (looking, syncing, no lease yet) the write waits, retried every tick, until
+   * its timeout: like a ZooKeeper client waiting for its connection to a serving server.
+   */
+  private route(write: WaitingWrite): void {
+    const pending = this.writes.get(write.key);
+    if (pending === undefined) return;
+    const { sessionId, cxid, request } = write;
+    const routed = this.peer.role === 'leading'
+      ? this.prepareAndPropose(sessionId, cxid, request)
+      : this.peer.isEstablished &&
+        this.peer.forwardRequest(sessionId, cxid, encodeRequest(request));
+    if (routed) pending.routed = true;
+    else if (write.failFast) this.failWrite(write.key, connectionLoss('no leader now'));
+    else this.waiting.push(write);
+  }
+
+  private retryWaiting(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (let i = 0; i < waiting.length; i++) {
+      this.route(waiting[i]!);
+      if (this.waiting.length > 0) {
+        this.waiting.push(...waiting.slice(i + 1));
+        return;
+      }
+    }
+  }
+
+  private proposeForwarded(sessionId: SessionId, cxid: number, bytes: Buffer, from: PeerId):
+    void {
+    let request: WriteRequest;
+    try {
+      request = decodeRequest(bytes);
+    } catch (error) {
+      this.logger.warn(`dropped an undecodable write forwarded by ${from}: ` +
+        (error as Error).message);
+      return;
+    }
+    // Behind the waiting ones, or it could overtake an earlier write of its session.
+    if (this.waitingForwarded.length === 0 && this.prepareAndPropose(sessionId, cxid, request)) {
+      return;
+    }
+    if (this.waitingForwarded.length >= this.options.pendingWritesMax) {
+      this.logger.warn(`dropped a write forwarded by ${from}: too many waiting`);
+      return;
+    }
+    this.waitingForwarded.push({ sessionId, cxid, request });
+  }
+
+  private retryForwarded(): void {
+    const waiting = this.waitingForwarded;
+    this.waitingForwarded = [];
+    if (this.peer.role !== 'leading') return;
+    for (let i = 0; i < waiting.length; i++) {
+      const { sessionId, cxid, request } = waiting[i]!;
+      if (!this.prepareAndPropose(sessionId, cxid, request)) {
+        this.waitingForwarded = waiting.slice(i);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Prepares against the committed tree plus the outstanding proposals and broadcasts. The
+   * header is what the taking replica answers by: (session id, cxid), or the cxid tag.
+   */
+  private prepareAndPropose(sessionId: SessionId, cxid: number, request: WriteRequest):
+    boolean {
+    const zxid = this.peer.nextZxid();
+    if (zxid === undefined) return false;
+    const header = { sessionId: request.op === 'createSession' ? zxid : sessionId, cxid, zxid,
+      time: this.clock.wallMs() };
+    const txn = this.preparer.prepare(request, header);
+    if (this.peer.propose(zxid, encodeTxn(txn))) {
+      this.stats.proposals++;
+      return true;
+    }
+    // The preparer's overlay now holds a txn that will never commit: start it afresh.
+    this.preparer.reset();
+    return false;
+  }
+
+  private failWrite(key: string, error: Error): void {
+    const write = this.writes.get(key);
+    if (write === undefined) return;
+    this.writes.delete(key);
+    clearTimeout(write.timer);
+    write.reject(error);
+  }
+
+  private finishSync(syncId: number, ok: boolean, why: string): void {
+    const sync = this.syncs.get(syncId);
+    if (sync === undefined) return;
+    this.syncs.delete(syncId);
+    clearTimeout(sync.timer);
+    if (ok) sync.resolve();
+    else sync.reject(connectionLoss(`sync failed: ${why}`));
+  }
+
+  // ---- roles and ticks ----
+
+  /**
+   * Leaving a role (back to looking, or a new leader/epoch) loses every outstanding proposal
+   * of this replica: ZooKeeper answers its in-flight requests with ConnectionLoss, and the
+   * leader's preparer overlay is dropped (those txns may never commit).
+   */
+  private onRole(change: RoleChange): void {
+    this.logger.log(`replica ${this.options.id}: ${change.role}` +
+      `${change.established ? ' (established)' : ''} leader=${change.leader ?? '-'} ` +
+      `epoch=${change.epoch}: ${change.reason}`);
+    if (!change.established) {
+      this.preparer.reset();
+      this.waitingForwarded = [];
+      for (const [key, write] of [...this.writes]) {
+        if (write.routed) {
+          this.failWrite(key, connectionLoss(`leadership changed (${change.reason})`));
+        }
+      }
+      for (const syncId of [...this.syncs.keys()]) {
+        this.finishSync(syncId, false, 'leadership changed');
+      }
+    }
+    for (const listener of this.roleListeners) listener(change);
+  }
+
+  /**
+   * One tick of the core, then session duties: an established leader touches this process's
+   * sessions and closes expired ones; a learner reports its local sessions to the leader.
+   */
+  private onTick(): void {
+    this.peer.tick();
+    this.retryForwarded();
+    this.retryWaiting();
+    if (!this.peer.isEstablished) return;
+    const now = this.clock.monotonicMs();
+    if (this.peer.role !== 'leading') {
+      for (const sessionId of this.localSessions) {
+        const timeoutMs = this.treeValue.sessionTimeoutMs(sessionId) ?? 0;
+        this.peer.touchSession({ sessionId, timeoutMs });
+      }
+      return;
+    }
+    for (const sessionId of this.localSessions) this.tracker.touch(sessionId, now);
+    if (!this.peer.isLeaseValid()) return;
+    for (const sessionId of this.tracker.expired(now)) {
+      this.expiring.add(sessionId);
+      this.logger.log(`session 0x${sessionId.toString(16)} expired`);
+      this.submit(sessionId, 0, { op: 'closeSession' }, true).catch(() => undefined);
+    }
+  }
+
+  // ---- shutdown ----
+
+  /** Stops ticking and the transport, settles storage, fails what is unanswered. */
+  close(): Promise<void> {
+    this.closePromise ??= this.closeOnce();
+    return this.closePromise;
+  }
+
+  private async closeOnce(): Promise<void> {
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    if (this.stateValue === 'serving') this.stateValue = 'closing';
+    await this.transport?.close();
+    this.inbox = [];
+    await this.pumping;
+    await this.flushing;
+    await this.snapshots.settle();
+    this.failUnanswered(this.stoppedError());
+    await this.storage.close();
+    if (this.stateValue !== 'failed') this.stateValue = 'closed';
+    for (const { sessionId } of this.treeValue.sessions()) {
+      if (this.localSessions.has(sessionId)) this.endSession(sessionId, 'closed');
+    }
+  }
+
+  private failUnanswered(error: Error): void {
+    for (const key of [...this.writes.keys()]) this.failWrite(key, error);
+    for (const [syncId, sync] of [...this.syncs]) {
+      this.syncs.delete(syncId);
+      clearTimeout(sync.timer);
+      sync.reject(error);
+    }
+  }
+
+  /** A storage failure or broken invariant stops this replica for good (no retry). */
+  private failStop(error: Error): void {
+    if (this.stateValue === 'failed' || this.stateValue === 'closed') return;
+    this.stateValue = 'failed';
+    this.failure = error;
+    this.logger.error(`replica ${this.options.id} stopped: ${error.stack ?? error.message}`);
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    this.inbox = [];
+    this.failUnanswered(this.stoppedError());
+    void this.transport?.close();
+  }
+
+  private stoppedError(): Error {
+    if (this.stateValue === 'failed') return new ReplicaStoppedError(this.failure);
+    return new ReplicaStoppedError(undefined, `replica is ${this.stateValue}`);
+  }
+}
+
+/** Every logged txn after the snapshot, in order and without a gap, into the history. */
+async function readLogInto(storage: ReplicaStorage, after: Zxid, history: ReplicaHistory):
+  Promise<void> {
+  let last = after;
+  for await (const record of storage.log.read(after)) {
+    if (!continues(last, record.zxid)) {
+      throw new RecoveryError(`the log has a gap after 0x${last.toString(16)}: it resumes at ` +
+        `0x${record.zxid.toString(16)}; restore the data directory from a backup`);
+    }
+    history.append({ zxid: record.zxid, txn: record.payload });
+    last = record.zxid;
+  }
+}
