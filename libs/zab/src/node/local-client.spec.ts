@@ -5,16 +5,17 @@
  * observations that capture every change, ephemerals, session close and expiry, containers
  * and TTL nodes, limits.
  * Method: real Replica over memory storage (durability has its own tests); every wait is on an
- * event with a bounded timeout.
+ * event with a bounded timeout. The behaviours every CoordinationClient shares (CRUD, FIFO,
+ * watch ordering, observe, multi, session close and expiry) are tested once for both backends
+ * in test/coordination-client-contract.e2e-spec.ts; this file keeps what is specific to the
+ * local client and the replica behind it.
  */
 import { test, describe, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Replica } from './replica.js';
 import { LocalCoordinationClient } from './local-client.js';
-import { MultiError, type Observation } from './coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import {
-  BadVersionError,
   InvalidPathError,
   KeeperError,
   NoChildrenForEphemeralsError,
@@ -45,21 +46,6 @@ afterEach(async () => {
 const text = (s: string): Buffer => Buffer.from(s);
 
 describe('operations', () => {
-  test('create, get, set with version, delete with version', async () => {
-    const { a } = await start();
-    const created = await a.create('/app', text('v0'));
-    assert.equal(created.path, '/app');
-    assert.equal(created.stat.version, 0);
-    const stat = await a.setData('/app', text('v1'), 0);
-    assert.equal(stat.version, 1);
-    assert.ok(stat.mzxid > created.stat.czxid);
-    const read = await a.getData('/app');
-    assert.equal(read.data.toString(), 'v1');
-    await assert.rejects(a.setData('/app', text('v2'), 0), BadVersionError);
-    await assert.rejects(a.delete('/app', 0), BadVersionError);
-    await a.delete('/app', 1);
-    assert.equal(await a.exists('/app'), null);
-  });
 
   test('error codes come as typed errors with the path', async () => {
     const { a } = await start();
@@ -145,31 +131,6 @@ describe('operations', () => {
     assert.equal((await a.getData('/copy')).data.toString(), 'original');
   });
 
-  test('multi is all-or-nothing with per-op results', async () => {
-    const { a } = await start();
-    const ok = await a.multi([
-      { op: 'create', path: '/m', data: text('1') },
-      { op: 'create', path: '/m/x' },
-      { op: 'check', path: '/m', version: 0 },
-      { op: 'setData', path: '/m', data: text('2'), version: 0 },
-    ]);
-    assert.deepEqual(ok.map((r) => r.code), [0, 0, 0, 0]);
-    await assert.rejects(
-      a.multi([
-        { op: 'setData', path: '/m', data: text('3') },
-        { op: 'create', path: '/m/x' },
-        { op: 'delete', path: '/m' },
-      ]),
-      (e: unknown) => {
-        assert.ok(e instanceof MultiError);
-        assert.equal(e.code, ErrorCode.NodeExists);
-        assert.equal(e.path, '/m/x');
-        assert.deepEqual(e.results.map((r) => r.code), [0, ErrorCode.NodeExists, ErrorCode.RuntimeInconsistency]);
-        return true;
-      },
-    );
-    assert.equal((await a.getData('/m')).data.toString(), '2');
-  });
 });
 
 describe('ordering', () => {
@@ -186,30 +147,7 @@ describe('ordering', () => {
     assert.equal((await a.getChildren('/seq')).children.length, 499);
   });
 
-  test('a session reads its own writes even without awaiting them (FIFO)', async () => {
-    const { a } = await start();
-    void a.create('/fifo', text('one'));
-    void a.setData('/fifo', text('two'));
-    const read = await a.getData('/fifo');
-    assert.equal(read.data.toString(), 'two');
-  });
 
-  test('a watcher sees the event before it can read the changed data', async () => {
-    const { a, b } = await start();
-    await a.create('/w', text('old'));
-    const order: string[] = [];
-    const fired = deferred<void>();
-    await a.getData('/w', (event) => {
-      order.push(`event ${event.type}`);
-      fired.resolve();
-    });
-    await b.setData('/w', text('new')).then(async () => {
-      const read = await a.getData('/w');
-      order.push(`read ${read.data.toString()}`);
-    });
-    await withTimeout(fired.promise, 2000, 'data watch');
-    assert.deepEqual(order, ['event dataChanged', 'read new']);
-  });
 });
 
 describe('watches', () => {
@@ -292,28 +230,6 @@ describe('watches', () => {
     assert.equal(replica.watches.watchCount, baseline);
   });
 
-  test('observe reports the current value then every change, even within one batch', async () => {
-    const { a, b } = await start();
-    await b.create('/o', text('0'));
-    const seen: Array<string | null> = [];
-    const last = deferred<void>();
-    const stop = await a.observe('/o', 'data', (o: Observation) => {
-      if (o.kind !== 'data') return;
-      seen.push(o.value === null ? null : o.value.data.toString());
-      if (o.value === null) last.resolve();
-    });
-    const writes = [];
-    for (let i = 1; i <= 20; i++) writes.push(b.setData('/o', text(String(i))));
-    writes.push(b.delete('/o'));
-    await Promise.all(writes);
-    await withTimeout(last.promise, 2000, 'deletion observed');
-    assert.deepEqual(seen, ['0', ...Array.from({ length: 20 }, (_, i) => String(i + 1)), null]);
-    stop();
-    await b.create('/o', text('again'));
-    await a.sync('/');
-    assert.equal(seen.length, 22);
-    assert.equal(a.state, 'connected');
-  });
 });
 
 describe('listeners', () => {
@@ -345,18 +261,6 @@ describe('listeners', () => {
 });
 
 describe('sessions', () => {
-  test('closing a session deletes its ephemerals at once and tells watchers', async () => {
-    const { a, b } = await start();
-    await a.create('/members', text(''));
-    await a.create('/members/a-', text(''), { mode: 'ephemeral_sequential' });
-    const gone = deferred<WatchEvent>();
-    await b.getChildren('/members', (e) => gone.resolve(e));
-    assert.deepEqual(await a.getEphemerals('/'), ['/members/a-0000000000']);
-    await a.close();
-    assert.equal((await withTimeout(gone.promise, 2000, 'children watch')).type, 'childrenChanged');
-    assert.deepEqual((await b.getChildren('/members')).children, []);
-    await assert.rejects(a.getData('/members'), KeeperError);
-  });
 
   test('a session without pings expires: ephemerals go, calls fail with SessionExpired', async () => {
     const replica = await Replica.open({ dataDir: ':memory:', tickMs: 20 });
