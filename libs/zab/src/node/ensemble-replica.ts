@@ -52,6 +52,7 @@ import type { ClientReplica } from './client-replica.js';
 import { systemClock, type Clock } from './clock.js';
 import { ReplicaHistory, type HistoryLimits } from './history-view.js';
 import { SnapshotTaker } from './snapshot-taker.js';
+import { SessionEvents } from './session-events.js';
 import { continues, loadNewestSnapshot, type CommittedResult, type ReplicaLogger,
   type ReplicaWatcher } from './replica.js';
 import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
@@ -150,10 +151,7 @@ export class EnsembleReplica implements ClientReplica {
   private readonly syncs = new Map<number, PendingSync>();
   private syncCount = 0;
   private tagCount = 0;
-  private readonly localSessions = new Set<SessionId>();
-  private readonly expiring = new Set<SessionId>();
-  private readonly sessionEndListeners =
-    new Set<(sessionId: SessionId, state: 'expired' | 'closed') => void>();
+  private readonly sessionEvents: SessionEvents;
   private readonly roleListeners = new Set<(change: RoleChange) => void>();
   private readonly applyListeners = new Set<() => void>();
   private ticker: NodeJS.Timeout | undefined;
@@ -179,6 +177,7 @@ export class EnsembleReplica implements ClientReplica {
     this.tracker = new SessionTracker({ tickMs: options.tickMs,
       minSessionTimeoutMs: options.minSessionTimeoutMs,
       maxSessionTimeoutMs: options.maxSessionTimeoutMs });
+    this.sessionEvents = new SessionEvents(this.tracker, this.watches, clock, logger);
     const now = clock.monotonicMs();
     for (const { sessionId, timeoutMs } of tree.sessions()) {
       this.tracker.add(sessionId, timeoutMs, now);
@@ -366,7 +365,7 @@ export class EnsembleReplica implements ClientReplica {
     const timeoutMs = this.tracker.negotiate(requestedTimeoutMs);
     const result = await this.submit(0n, 0, { op: 'createSession', timeoutMs });
     if (result.code !== ErrorCode.Ok) throw new KeeperError(result.code);
-    if (local) this.localSessions.add(result.sessionId);
+    if (local) this.sessionEvents.localSessions.add(result.sessionId);
     return { sessionId: result.sessionId, timeoutMs };
   }
 
@@ -388,7 +387,7 @@ export class EnsembleReplica implements ClientReplica {
    * connection.
    */
   async closeSession(sessionId: SessionId): Promise<void> {
-    this.localSessions.delete(sessionId);
+    this.sessionEvents.localSessions.delete(sessionId);
     if (!this.treeValue.hasSession(sessionId)) return;
     if (!this.peer.isEstablished) {
       this.logger.warn(`session 0x${sessionId.toString(16)} not closed: no leader now; ` +
@@ -414,13 +413,11 @@ export class EnsembleReplica implements ClientReplica {
 
   onSessionEnd(listener: (sessionId: SessionId, state: 'expired' | 'closed') => void):
     () => void {
-    this.sessionEndListeners.add(listener);
-    return () => this.sessionEndListeners.delete(listener);
+    return this.sessionEvents.onSessionEnd(listener);
   }
 
   reportListenerError(error: unknown): void {
-    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    this.logger.error(`a watch or session listener threw (ignored): ${message}`);
+    this.sessionEvents.reportListenerError(error);
   }
 
   // ---- the pump ----
@@ -573,7 +570,7 @@ export class EnsembleReplica implements ClientReplica {
       const txn = decodeTxn(logged.txn);
       const result = this.treeValue.apply(txn);
       this.preparer.committed(txn.header.zxid);
-      this.afterApply(txn, result);
+      this.sessionEvents.afterApply(txn, result);
       this.answer(txn, result);
       this.stats.applied++;
     }
@@ -586,21 +583,6 @@ export class EnsembleReplica implements ClientReplica {
     for (const listener of this.applyListeners) listener();
   }
 
-  private afterApply(txn: Txn, result: ApplyResult): void {
-    const { body, header } = txn;
-    if (body.type === 'createSession') {
-      this.tracker.add(header.sessionId, body.timeoutMs, this.clock.monotonicMs());
-    }
-    for (const event of result.events) {
-      for (const fired of this.watches.trigger(event)) fired.watcher.notify(fired.event);
-    }
-    if (body.type === 'closeSession') {
-      this.tracker.remove(header.sessionId);
-      const expired = this.expiring.delete(header.sessionId);
-      this.localSessions.delete(header.sessionId);
-      this.endSession(header.sessionId, expired ? 'expired' : 'closed');
-    }
-  }
 
   private answer(txn: Txn, result: ApplyResult): void {
     const key = writeKey(txn.header.sessionId, txn.header.cxid);
@@ -611,15 +593,6 @@ export class EnsembleReplica implements ClientReplica {
     write.resolve({ ...result, zxid: txn.header.zxid, sessionId: txn.header.sessionId });
   }
 
-  private endSession(sessionId: SessionId, state: 'expired' | 'closed'): void {
-    for (const listener of this.sessionEndListeners) {
-      try {
-        listener(sessionId, state);
-      } catch (error) {
-        this.reportListenerError(error);
-      }
-    }
-  }
 
   // ---- writes ----
 
@@ -766,16 +739,16 @@ export class EnsembleReplica implements ClientReplica {
     if (!this.peer.isEstablished) return;
     const now = this.clock.monotonicMs();
     if (this.peer.role !== 'leading') {
-      for (const sessionId of this.localSessions) {
+      for (const sessionId of this.sessionEvents.localSessions) {
         const timeoutMs = this.treeValue.sessionTimeoutMs(sessionId) ?? 0;
         this.peer.touchSession({ sessionId, timeoutMs });
       }
       return;
     }
-    for (const sessionId of this.localSessions) this.tracker.touch(sessionId, now);
+    for (const sessionId of this.sessionEvents.localSessions) this.tracker.touch(sessionId, now);
     if (!this.peer.isLeaseValid()) return;
     for (const sessionId of this.tracker.expired(now)) {
-      this.expiring.add(sessionId);
+      this.sessionEvents.expiring.add(sessionId);
       this.logger.log(`session 0x${sessionId.toString(16)} expired`);
       this.submit(sessionId, 0, { op: 'closeSession' }, true).catch(() => undefined);
     }
@@ -801,7 +774,7 @@ export class EnsembleReplica implements ClientReplica {
     await this.storage.close();
     if (this.stateValue !== 'failed') this.stateValue = 'closed';
     for (const { sessionId } of this.treeValue.sessions()) {
-      if (this.localSessions.has(sessionId)) this.endSession(sessionId, 'closed');
+      if (this.sessionEvents.localSessions.has(sessionId)) this.sessionEvents.endSession(sessionId, 'closed');
     }
   }
 

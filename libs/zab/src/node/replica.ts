@@ -39,6 +39,7 @@ import {
 import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { SnapshotTaker } from './snapshot-taker.js';
+import { SessionEvents } from './session-events.js';
 import { LatencyCounter, ZAB_VERSION, type ReplicaStatus } from './replica-status.js';
 
 export interface ReplicaLogger {
@@ -91,10 +92,8 @@ export class Replica {
   private stateValue: ReplicaState = 'serving';
   private failure: Error | undefined;
   private readonly barriers: Array<{ zxid: Zxid; resolve: () => void; reject: (e: Error) => void }> = [];
-  private readonly sessionEndListeners = new Set<(sessionId: SessionId, state: 'expired' | 'closed') => void>();
   private readonly failureListeners = new Set<(error: Error) => void>();
-  private readonly localSessions = new Set<SessionId>();
-  private readonly expiring = new Set<SessionId>();
+  private readonly sessionEvents: SessionEvents;
   private readonly timers: NodeJS.Timeout[] = [];
   private closePromise: Promise<void> | undefined;
   // Operator counters (read by status()); they never influence the write path.
@@ -120,6 +119,7 @@ export class Replica {
       minSessionTimeoutMs: options.minSessionTimeoutMs,
       maxSessionTimeoutMs: options.maxSessionTimeoutMs,
     });
+    this.sessionEvents = new SessionEvents(this.tracker, this.watches, clock, logger);
     const now = clock.monotonicMs();
     for (const { sessionId, timeoutMs } of tree.sessions()) this.tracker.add(sessionId, timeoutMs, now);
     this.snapshots = new SnapshotTaker(tree, storage, options, logger, (error) => this.failStop(error));
@@ -228,7 +228,7 @@ export class Replica {
     const timeoutMs = this.tracker.negotiate(requestedTimeoutMs);
     const result = await this.submit(0n, 0, { op: 'createSession', timeoutMs });
     if (result.code !== ErrorCode.Ok) throw new KeeperError(result.code);
-    if (local) this.localSessions.add(result.sessionId);
+    if (local) this.sessionEvents.localSessions.add(result.sessionId);
     return { sessionId: result.sessionId, timeoutMs };
   }
 
@@ -238,7 +238,7 @@ export class Replica {
   }
 
   async closeSession(sessionId: SessionId): Promise<void> {
-    this.localSessions.delete(sessionId);
+    this.sessionEvents.localSessions.delete(sessionId);
     if (!this.tree.hasSession(sessionId)) return;
     await this.submit(sessionId, 0, { op: 'closeSession' }, true);
   }
@@ -295,8 +295,7 @@ export class Replica {
   }
 
   onSessionEnd(listener: (sessionId: SessionId, state: 'expired' | 'closed') => void): () => void {
-    this.sessionEndListeners.add(listener);
-    return () => this.sessionEndListeners.delete(listener);
+    return this.sessionEvents.onSessionEnd(listener);
   }
 
   onFailure(listener: (error: Error) => void): () => void {
@@ -320,7 +319,7 @@ export class Replica {
     await this.storage.close();
     if (this.stateValue !== 'failed') this.stateValue = 'closed';
     // Clients of this process learn that their sessions are gone with the replica.
-    for (const { sessionId } of this.tree.sessions()) this.endSession(sessionId, 'closed');
+    for (const { sessionId } of this.tree.sessions()) this.sessionEvents.endSession(sessionId, 'closed');
   }
 
   private barrierForClose(): Promise<void> {
@@ -371,7 +370,7 @@ export class Replica {
       try {
         result = this.tree.apply(write.txn);
         this.preparer.committed(write.txn.header.zxid);
-        this.afterApply(write.txn, result);
+        this.sessionEvents.afterApply(write.txn, result);
       } catch (error) {
         this.failStop(error as Error, batch.slice(i));
         return false;
@@ -385,37 +384,11 @@ export class Replica {
     return true;
   }
 
-  private afterApply(txn: Txn, result: ApplyResult): void {
-    const { body, header } = txn;
-    if (body.type === 'createSession') {
-      this.tracker.add(header.sessionId, body.timeoutMs, this.clock.monotonicMs());
-    }
-    for (const event of result.events) {
-      for (const fired of this.watches.trigger(event)) fired.watcher.notify(fired.event);
-    }
-    if (body.type === 'closeSession') {
-      this.tracker.remove(header.sessionId);
-      const expired = this.expiring.delete(header.sessionId);
-      this.localSessions.delete(header.sessionId);
-      this.endSession(header.sessionId, expired ? 'expired' : 'closed');
-    }
-  }
 
-  /** Tells session-end listeners; a listener that throws is logged, never stops the replica. */
-  private endSession(sessionId: SessionId, state: 'expired' | 'closed'): void {
-    for (const listener of this.sessionEndListeners) {
-      try {
-        listener(sessionId, state);
-      } catch (error) {
-        this.reportListenerError(error);
-      }
-    }
-  }
 
   /** Logs an error thrown by application code called back by the replica or its clients. */
   reportListenerError(error: unknown): void {
-    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    this.logger.error(`a watch or session listener threw (ignored): ${message}`);
+    this.sessionEvents.reportListenerError(error);
   }
 
   private releaseBarriers(): void {
@@ -440,9 +413,9 @@ export class Replica {
   expireSessions(): void {
     if (this.stateValue !== 'serving') return;
     const now = this.clock.monotonicMs();
-    for (const sessionId of this.localSessions) this.tracker.touch(sessionId, now);
+    for (const sessionId of this.sessionEvents.localSessions) this.tracker.touch(sessionId, now);
     for (const sessionId of this.tracker.expired(now)) {
-      this.expiring.add(sessionId);
+      this.sessionEvents.expiring.add(sessionId);
       this.logger.log(`session 0x${sessionId.toString(16)} expired`);
       // The close is issued on the session's behalf, as ZooKeeper logs it.
       this.submit(sessionId, 0, { op: 'closeSession' }, true).catch(() => undefined);
