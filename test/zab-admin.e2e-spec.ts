@@ -13,7 +13,6 @@ import assert from 'node:assert/strict';
 import { Test, type TestingModule } from '@nestjs/testing';
 import {
   CoordinationService,
-  ReplicaConfigurationError,
   ZabAdminEndpoint,
   ZabModule,
   type ZabModuleOptions,
@@ -46,19 +45,6 @@ test('without adminPort no endpoint runs', async () => {
   const app = await startApp({ dataDir: ':memory:' });
   assert.equal(app.get(ZabAdminEndpoint).url, undefined);
   await app.close();
-});
-
-test('an ensemble of three with worker isolation fails the module\'s start (issue 3)', async () => {
-  await assert.rejects(
-    startApp({
-      dataDir: ':memory:',
-      id: 1,
-      ensemble: '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890',
-    }),
-    (error: unknown) =>
-      error instanceof ReplicaConfigurationError &&
-      /multi-replica ensembles run only with isolation 'main' for now/.test(error.message),
-  );
 });
 
 test('an admin port in use fails the start and releases the data directory for a retry', async () => {

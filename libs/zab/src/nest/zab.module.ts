@@ -35,16 +35,14 @@ type AnyReplica = Replica | EnsembleReplica | WorkerReplicaHandle;
 /**
  * The replica backend `isolation` asks for: a `WorkerReplicaHandle` (replica in a worker
  * thread, the default) or, on the app's event loop (`'main'`), the `Replica` itself or, for an
- * ensemble of several members, the Zab ensemble driver `EnsembleReplica` (options resolution
- * refuses several members with the worker backend). Each has the `state`, `options`,
+ * ensemble of several members, the Zab ensemble driver `EnsembleReplica` (the worker runs the
+ * same choice in its own thread). Each has the `state`, `options`,
  * `status()` and `close()` that `ZabLifecycle` and the admin endpoint use.
  */
 function openReplica(options: ReplicaOptions, logger: ReplicaLogger): Promise<AnyReplica> {
-  if (options.isolation === 'main' && (options.ensemble?.length ?? 1) > 1) {
-    return EnsembleReplica.open(options, { logger });
-  }
-  if (options.isolation === 'main') return Replica.open(options, { logger });
-  return WorkerReplicaHandle.open(options, { logger });
+  if (options.isolation === 'worker') return WorkerReplicaHandle.open(options, { logger });
+  if ((options.ensemble?.length ?? 1) > 1) return EnsembleReplica.open(options, { logger });
+  return Replica.open(options, { logger });
 }
 
 /** This instance's own session: a local one, kept alive by the replica wherever it runs. */

@@ -7,6 +7,7 @@ import type { DataTree } from '../state/data-tree.js';
 import type { WriteRequest } from '../state/request.js';
 import type { WatchRegistry } from '../state/watch-registry.js';
 import type { CommittedResult, ReplicaWatcher } from './replica.js';
+import type { ReplicaStatus } from './replica-status.js';
 
 export interface ClientReplica {
   /** The committed state; reads are served from it. */
@@ -23,4 +24,14 @@ export interface ClientReplica {
   barrier(): Promise<void>;
   onSessionEnd(listener: (sessionId: SessionId, state: 'expired' | 'closed') => void): () => void;
   reportListenerError(error: unknown): void;
+}
+
+/**
+ * What the worker server (`WorkerServer`) serves: a client replica plus what its status and
+ * probes, failure report and shutdown need. `Replica` and `EnsembleReplica` both provide it.
+ */
+export interface ServedReplica extends ClientReplica {
+  status(): ReplicaStatus;
+  onFailure(listener: (error: Error) => void): () => void;
+  close(): Promise<void>;
 }

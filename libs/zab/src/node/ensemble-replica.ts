@@ -153,6 +153,7 @@ export class EnsembleReplica implements ClientReplica {
   private tagCount = 0;
   private readonly sessionEvents: SessionEvents;
   private readonly roleListeners = new Set<(change: RoleChange) => void>();
+  private readonly failureListeners = new Set<(error: Error) => void>();
   private readonly applyListeners = new Set<() => void>();
   private ticker: NodeJS.Timeout | undefined;
   private stateValue: EnsembleReplicaState = 'serving';
@@ -197,7 +198,7 @@ export class EnsembleReplica implements ClientReplica {
    */
   static async open(input: ReplicaOptionsInput, ports: EnsembleReplicaPorts = {}):
     Promise<EnsembleReplica> {
-    const options = resolveReplicaOptions(input, { ensembleDriver: true });
+    const options = resolveReplicaOptions(input);
     const logger = ports.logger ?? SILENT_LOGGER;
     const storage = ports.storage ?? (options.dataDir === ':memory:' ? openMemoryStorage()
       : await openFileStorage(options.dataDir, { warn: (m: string) => logger.warn(m),
@@ -317,6 +318,12 @@ export class EnsembleReplica implements ClientReplica {
   onRoleChange(listener: (change: RoleChange) => void): () => void {
     this.roleListeners.add(listener);
     return () => this.roleListeners.delete(listener);
+  }
+
+  /** Called once if the replica fail-stops (as `Replica.onFailure`; the worker reports it). */
+  onFailure(listener: (error: Error) => void): () => void {
+    this.failureListeners.add(listener);
+    return () => this.failureListeners.delete(listener);
   }
 
   /** Calls `listener` after every batch of applied txns. Returns unsubscribe. */
@@ -797,6 +804,7 @@ export class EnsembleReplica implements ClientReplica {
     this.inbox = [];
     this.failUnanswered(this.stoppedError());
     void this.transport?.close();
+    for (const listener of this.failureListeners) listener(error);
   }
 
   private stoppedError(): Error {

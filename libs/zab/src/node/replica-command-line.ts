@@ -116,7 +116,7 @@ export function parseReplicaCommandLine(
   try {
     // apps/replica runs its replica on the main thread, where several members run under the
     // ensemble driver (EnsembleReplica): no worker-isolation refusal applies.
-    const options = resolveReplicaOptions(input, { ensembleDriver: true });
+    const options = resolveReplicaOptions(input);
     return { kind: 'run', options, warnings: [...warnings, ...replicaOptionWarnings(options)] };
   } catch (error) {
     if (!(error instanceof ReplicaConfigurationError)) throw error;

@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ReplicaConfigurationError,
-  ensembleAvailabilityProblem,
   replicaOptionWarnings,
   resolveReplicaOptions,
 } from './replica-options.js';
@@ -68,26 +67,14 @@ test('a one-member ensemble runs standalone; its id names the default data direc
   assert.deepEqual(resolveReplicaOptions(options), options, 'resolved options resolve to same');
 });
 
-test('several members are refused with the worker isolation, accepted with main', () => {
+test('several members are accepted with either isolation (issue 3 item 10)', () => {
   const ensemble = '1=127.0.0.1:2888,2=127.0.0.1:2889,3=127.0.0.1:2890';
-  assert.throws(
-    () => resolveReplicaOptions({ id: 1, ensemble }),
-    (error: unknown) => {
-      assert.ok(error instanceof ReplicaConfigurationError);
-      assert.equal(error.problems.length, 1);
-      assert.match(error.problems[0]!, new RegExp(
-        "^multi-replica ensembles run only with isolation 'main' for now \\(issue 3: the " +
-          'worker backend does not drive an ensemble yet\\), but the ensemble lists 3 members ' +
-          "\\(1, 2, 3\\) with isolation 'worker'; set isolation: 'main'",
-      ));
-      return true;
-    },
-  );
+  const worker = resolveReplicaOptions({ id: 1, ensemble });
+  assert.equal(worker.isolation, 'worker');
+  assert.equal(worker.ensemble?.length, 3);
   const main = resolveReplicaOptions({ id: 2, ensemble, isolation: 'main' });
   assert.equal(main.ensemble?.length, 3);
   assert.equal(main.id, 2);
-  assert.equal(resolveReplicaOptions({ id: 1, ensemble }, { ensembleDriver: true }).id, 1);
-  assert.equal(ensembleAvailabilityProblem(undefined), undefined);
 });
 
 test('ensemble, secret and admin problems are reported together with the others', () => {

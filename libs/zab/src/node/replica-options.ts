@@ -48,7 +48,7 @@ export interface ReplicaOptions {
   /**
    * Members of the ensemble, sorted by id: `'1=127.0.0.1:2888,2=127.0.0.1:2889'` or
    * `[{ id, host, port, role? }]` on input. Absent (default): a standalone replica. More
-   * members run the Zab ensemble driver, today only with `isolation: 'main'` (issue 3).
+   * members run the Zab ensemble driver (`EnsembleReplica`), with either isolation.
    */
   ensemble: EnsembleMember[] | undefined;
   /** Shared secret that peers authenticate each other with. Default none. Never printed. */
@@ -127,13 +127,8 @@ const INTEGER_RULES: IntegerRule[] = [
  * silently ignored). `minSessionTimeoutMs`/`maxSessionTimeoutMs` default to 2 and 20 ticks;
  * `dataDir` defaults to `./.zab/<id>`. Resolved options are valid input again.
  */
-/**
- * `ensembleDriver`: the caller runs the Zab ensemble driver (`EnsembleReplica`), so an
- * ensemble of several members is accepted.
- */
 export function resolveReplicaOptions(
   input: ReplicaOptionsInput | undefined,
-  { ensembleDriver = false }: { ensembleDriver?: boolean } = {},
 ): ReplicaOptions {
   const given = (input ?? {}) as Record<string, unknown>;
   const problems: string[] = [];
@@ -163,31 +158,8 @@ export function resolveReplicaOptions(
     ensemble: members,
   };
   checkScalars(options, problems);
-  if (problems.length === 0 && !ensembleDriver) {
-    const unavailable = ensembleAvailabilityProblem(options.ensemble, options.isolation);
-    if (unavailable !== undefined) problems.push(unavailable);
-  }
   if (problems.length > 0) throw new ReplicaConfigurationError(problems);
   return options;
-}
-
-/**
- * Several members run under the ensemble driver (`EnsembleReplica`), which runs on the
- * caller's event loop: `isolation: 'main'`. The worker backend does not drive an ensemble yet
- * (issue 3), so a replica never pretends to join an ensemble it cannot: refused there.
- */
-export function ensembleAvailabilityProblem(
-  members: EnsembleMember[] | undefined,
-  isolation: ReplicaIsolation = 'worker',
-): string | undefined {
-  if (members === undefined || members.length <= 1 || isolation === 'main') return undefined;
-  const ids = members.map((m) => m.id).join(', ');
-  return (
-    `multi-replica ensembles run only with isolation 'main' for now (issue 3: the worker ` +
-    `backend does not drive an ensemble yet), but the ensemble lists ${members.length} ` +
-    `members (${ids}) with isolation 'worker'; set isolation: 'main', or give an ensemble ` +
-    `of this server alone (e.g. 1=127.0.0.1:2888) or leave ensemble out`
-  );
 }
 
 /** Things worth saying at start that are not errors (printed by the app and the module). */

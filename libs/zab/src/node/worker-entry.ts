@@ -1,6 +1,7 @@
 /**
  * Entry module of the replica worker (`worker_threads`), started by `WorkerReplicaHandle.open`
- * with the validated options as `workerData`. Opens the `Replica` in this thread and serves
+ * with the validated options as `workerData`. Opens the replica (`Replica`, or `EnsembleReplica`
+ * for several members) in this thread and serves
  * the main thread's batched requests through `WorkerServer`. The replica's log lines are sent
  * to the main thread, which writes them with the app's logger.
  *
@@ -10,6 +11,8 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Replica, type ReplicaLogger } from './replica.js';
+import { EnsembleReplica } from './ensemble-replica.js';
+import type { ServedReplica } from './client-replica.js';
 import { WorkerServer } from './worker-server.js';
 import {
   Outbox,
@@ -27,9 +30,13 @@ async function serve(port: MessagePort, start: WorkerStartData): Promise<void> {
     warn: (message) => outbox.push({ kind: 'log', level: 'warn', message }),
     error: (message) => outbox.push({ kind: 'log', level: 'error', message }),
   };
-  let replica: Replica;
+  let replica: ServedReplica;
   try {
-    replica = await Replica.open(start.options, { logger });
+    // Several members: the Zab ensemble driver, on this thread's event loop (its ticks, peer
+    // transport and lag guard are then independent of the app's main thread).
+    replica = (start.options.ensemble?.length ?? 1) > 1
+      ? await EnsembleReplica.open(start.options, { logger })
+      : await Replica.open(start.options, { logger });
   } catch (error) {
     outbox.push({ kind: 'openFailed', error: toWireError(error) });
     outbox.flush();

@@ -1,6 +1,7 @@
 /**
- * The worker side of the worker host: serves the main thread's sessions on a `Replica` that
- * runs in this thread. Each session is a `LocalCoordinationClient`, so the semantics are
+ * The worker side of the worker host: serves the main thread's sessions on the replica that
+ * runs in this thread (the standalone `Replica` or the ensemble driver `EnsembleReplica`, seen
+ * only through `ServedReplica`). Each session is a `LocalCoordinationClient`, so the semantics are
  * exactly the in-process ones (per-session FIFO, watch registration atomic with its read,
  * watch callbacks before later replies); this file only translates messages.
  *
@@ -11,7 +12,8 @@
  */
 import { LocalCoordinationClient } from './local-client.js';
 import type { Observation, WatchListener } from './coordination-client.js';
-import type { Replica, ReplicaWatcher } from './replica.js';
+import type { ReplicaWatcher } from './replica.js';
+import type { ServedReplica } from './client-replica.js';
 import type { WatchEvent } from '../state/watch-event.js';
 import { ErrorCode } from '../state/error-code.js';
 import { keeperError, KeeperError } from '../state/keeper-error.js';
@@ -77,7 +79,7 @@ export class WorkerServer {
   private readonly recorder = new RecordingWatcher();
 
   constructor(
-    private readonly replica: Replica,
+    private readonly replica: ServedReplica,
     private readonly outbox: Outbox<WorkerItem>,
   ) {
     replica.onFailure((error) => outbox.push({ kind: 'replicaFailed', error: toWireError(error) }));
