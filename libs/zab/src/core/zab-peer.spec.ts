@@ -577,4 +577,19 @@ describe('Liveness, lease, sessions, sync', () => {
     follower.peer.step(1, { type: 'commit', zxid: makeZxid(1, 1) });
     assert.deepEqual(drain(follower).flatMap((r) => r.syncResults), [{ syncId: 5, ok: true }]);
   });
+
+  test('stepDown: a leader goes back to election; a follower ignores it', () => {
+    const leader = establishedLeader();
+    assert.equal(leader.peer.stepDown('event loop stalled'), true);
+    assert.equal(leader.peer.role, 'looking');
+    assert.equal(leader.peer.isEstablished, false);
+    const changes = drain(leader).flatMap((r) => r.roleChanges);
+    assert.deepEqual(changes.map((c) => [c.role, c.established]), [['looking', false]]);
+    assert.match(changes[0]!.reason, /stepped down \(event loop stalled\)/);
+    assert.equal(leader.peer.stepDown('again'), false, 'only a leader steps down');
+    const follower = syncedFollower();
+    assert.equal(follower.peer.stepDown('event loop stalled'), false);
+    assert.equal(follower.peer.role, 'following');
+    assert.deepEqual(drain(follower).flatMap((r) => r.roleChanges), []);
+  });
 });

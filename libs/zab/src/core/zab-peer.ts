@@ -164,6 +164,18 @@ export class ZabPeer implements PeerContext {
     else this.election.tick();
   }
 
+  /**
+   * The driver found this replica unfit to lead (e.g. its event loop stalled past a fraction
+   * of the election timeout, so its lease and pings cannot be trusted): a leader abandons its
+   * epoch and goes back to election, as on losing its quorum. Other roles ignore it (a stalled
+   * learner simply rejoins). Returns whether it stepped down.
+   */
+  stepDown(reason: string): boolean {
+    if (this.role !== 'leading') return false;
+    this.becomeLooking(`leader: stepped down (${reason})`);
+    return true;
+  }
+
   step(from: PeerId, message: PeerMessage): void {
     if (from === this.id) return;
     if (message.type === 'notification') {

@@ -277,3 +277,34 @@ test('5 replicas survive the loss of two, the leader among them',
       await ensemble.closeAll();
     }
   }));
+
+test('lag guard: a leader whose event loop stalls past half the election timeout steps down',
+  withTempDirectory('zab-ensemble-lag', async (root) => {
+    const ensemble = new Ensemble(root, await ensembleSpec());
+    try {
+      await Promise.all([1, 2, 3].map((id) => ensemble.open(id)));
+      const leader = await ensemble.agreedLeader();
+      const epoch = leader.epoch;
+      const reasons: string[] = [];
+      leader.onRoleChange((change) => reasons.push(change.reason));
+      // All three replicas share this loop; only the leader acts on the stall (followers
+      // ignore stepDown). 8 ticks > the limit of 2.5 ticks (syncLimit 5 × 0.5).
+      const start = performance.now();
+      while (performance.now() - start < 8 * TICK_MS) {
+        // Deliberate bounded busy loop: the stall under test.
+      }
+      const next = await ensemble.waitFor(() => {
+        const all = [...ensemble.replicas.values()];
+        const chosen = all.find((r) => r.role === 'leading' && r.isEstablished);
+        const agreed = chosen !== undefined && chosen.epoch > epoch &&
+          all.every((r) => r.isEstablished && r.leader === chosen.id);
+        return agreed ? chosen : undefined;
+      }, 'a leader of a newer epoch after the stall');
+      assert.ok(reasons.some((r) => /stepped down \(event loop stalled \d+ ms/.test(r)),
+        `the old leader stepped down: ${reasons.join('; ')}`);
+      const client = await ensemble.connect(next);
+      await client.create('/after-stall', Buffer.from('ok'));
+    } finally {
+      await ensemble.closeAll();
+    }
+  }));

@@ -58,6 +58,7 @@ import { continues, loadNewestSnapshot, type CommittedResult, type ReplicaLogger
 import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
 import { resolveReplicaOptions, type ReplicaOptions, type ReplicaOptionsInput }
   from './replica-options.js';
+import { LoopLagGuard } from './loop-lag-guard.js';
 import { ZAB_VERSION, type ReplicaStatus, type ServerMode } from './replica-status.js';
 
 export type ZabTiming = Omit<ZabConfig, 'id' | 'voters' | 'observers'>;
@@ -160,6 +161,8 @@ export class EnsembleReplica implements ClientReplica {
   private failure: Error | undefined;
   private closePromise: Promise<void> | undefined;
   private readonly requestTimeoutMs: number;
+  /** Measures this loop's lag on every tick; a leader stalled past its limit steps down. */
+  private readonly lagGuard: LoopLagGuard;
 
   private constructor(
     readonly options: ReplicaOptions,
@@ -190,6 +193,7 @@ export class EnsembleReplica implements ClientReplica {
     const random = { nextInt: (bound: number) => Math.floor(Math.random() * bound) };
     this.peer = new ZabPeer(config, persisted, history as HistoryView, random);
     this.requestTimeoutMs = requestTimeoutMs;
+    this.lagGuard = LoopLagGuard.forTiming(options.tickMs, timing.syncLimitTicks);
   }
 
   /**
@@ -240,7 +244,11 @@ export class EnsembleReplica implements ClientReplica {
     transport.onPeerState((peer, state) => {
       if (state === 'disconnected') this.input(() => this.peer.connectionLost(peer));
     });
-    this.ticker = setInterval(() => this.input(() => this.onTick()), this.options.tickMs);
+    this.ticker = setInterval(() => {
+      // Lag is measured when the timer fires, not when the queued input runs.
+      const lagMs = this.lagGuard.note(this.clock.monotonicMs());
+      this.input(() => this.onTick(lagMs));
+    }, this.options.tickMs);
     this.kick();
   }
 
@@ -738,8 +746,15 @@ export class EnsembleReplica implements ClientReplica {
   /**
    * One tick of the core, then session duties: an established leader touches this process's
    * sessions and closes expired ones; a learner reports its local sessions to the leader.
+   * First the lag guard: a leader whose loop stalled past the limit (`lagMs`, how late this
+   * tick fired) steps down instead of leading on a stale view of its quorum.
    */
-  private onTick(): void {
+  private onTick(lagMs: number): void {
+    if (this.lagGuard.stalled(lagMs) && this.peer.stepDown(
+      `event loop stalled ${Math.round(lagMs)} ms > ${this.lagGuard.stallLimitMs} ms`)) {
+      this.logger.warn(`replica ${this.options.id}: stepped down as leader: its event loop ` +
+        `stalled ${Math.round(lagMs)} ms (limit ${this.lagGuard.stallLimitMs} ms)`);
+    }
     this.peer.tick();
     this.retryForwarded();
     this.retryWaiting();
