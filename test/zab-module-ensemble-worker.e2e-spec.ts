@@ -23,7 +23,9 @@ import {
   ZAB_REPLICA,
   ZabModule,
 } from '../libs/zab/src/index.js';
-import { reserveLoopbackPorts } from '../libs/zab/src/transport/tcp/tcp-peer-transport.test-support.js';
+import {
+  reserveLoopbackPorts,
+} from '../libs/zab/src/transport/tcp/tcp-peer-transport.test-support.js';
 
 const STALL_MS = 5_000;
 

@@ -1,7 +1,9 @@
 /**
- * Runs a `Replica` in a `worker_threads` worker and hands out sessions on it. App code that
- * blocks the main thread then cannot stall the replica's timers, fsyncs or session expiry:
- * those run on the worker's own event loop. `ZabModule` uses this by default
+ * Runs a replica in a `worker_threads` worker and hands out sessions on it: the standalone
+ * `Replica`, or for several members the ensemble driver `EnsembleReplica` (peer transport,
+ * elections and the lag guard included). App code that blocks the main thread then cannot
+ * stall the replica's timers, fsyncs, heartbeats or session expiry: those run on the worker's
+ * own event loop. `ZabModule` uses this by default
  * (`isolation: 'worker'`).
  *
  * Contracts:
