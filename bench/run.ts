@@ -16,7 +16,7 @@
  *
  * Each throughput figure is the median of several timed runs; every loop is bounded in count
  * and time. Flags: `--only writes,reads,memory,restart,worker,ensemble,failover`, `--quick` (smaller sizes for a smoke
- * run). Run with `node --expose-gc` (npm run bench does) so memory is measured after GC.
+ * run), `--zab-tick-ms N` (Zab tick of the ensemble members; default 50). Run with `node --expose-gc` (npm run bench does) so memory is measured after GC.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -252,7 +252,9 @@ async function benchWorker(): Promise<void> {
 // ---- ensemble benchmarks: one child process per replica ----
 
 const MEMBER_SCRIPT = fileURLToPath(new URL('./ensemble-member.js', import.meta.url));
-const ZAB_TICK_MS = 50;
+const zabTickIndex = args.indexOf('--zab-tick-ms');
+/** Zab tick of the member processes: the default of `zabTickMs` unless `--zab-tick-ms N`. */
+const ZAB_TICK_MS = zabTickIndex >= 0 ? Number(args[zabTickIndex + 1]) : 50;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
