@@ -15,8 +15,9 @@
  *            write committed through a surviving replica; median of several runs
  *
  * Each throughput figure is the median of several timed runs; every loop is bounded in count
- * and time. Flags: `--only writes,reads,memory,restart,worker,ensemble,failover`, `--quick` (smaller sizes for a smoke
- * run), `--zab-tick-ms N` (Zab tick of the ensemble members; default 50). Run with `node --expose-gc` (npm run bench does) so memory is measured after GC.
+ * and time. Flags: `--only writes,reads,memory,restart,worker,ensemble,failover`, `--quick`
+ * (smaller sizes for a smoke run), `--zab-tick-ms N` (Zab tick of the ensemble members;
+ * default 50). Run with `node --expose-gc` (npm run bench does) so memory is measured after GC.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -383,7 +384,9 @@ async function failoverRun(signal: 'SIGKILL' | 'SIGSTOP'): Promise<number> {
     const killedAt = wallMs();
     process.kill(leader.child.pid!, signal);
     const result = await survivor.request({ cmd: 'writeUntilOk', timeoutMs: 15_000 }, 20_000);
-    if (typeof result.okAtMs !== 'number') throw new Error(`no write after ${signal}: ${String(result.error)}`);
+    if (typeof result.okAtMs !== 'number') {
+      throw new Error(`no write after ${signal}: ${String(result.error)}`);
+    }
     return result.okAtMs - killedAt;
   } finally {
     stopEnsemble(members, root);
