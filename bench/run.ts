@@ -8,11 +8,20 @@
  *   restart  time to reopen a data directory holding 1M znodes (snapshot + log replay)
  *   worker   the same writes and reads with the replica in a worker thread (ZabModule's
  *            default isolation) next to the main-thread replica, in one run
+ *   ensemble 3 durable replicas, each its own process (bench/ensemble-member.ts) over TCP on
+ *            127.0.0.1: write throughput and p50/p99 through the client on the leader and on
+ *            a follower
+ *   failover 3 such processes: SIGKILL (and, separately, SIGSTOP) of the leader to the first
+ *            write committed through a surviving replica; median of several runs
  *
  * Each throughput figure is the median of several timed runs; every loop is bounded in count
- * and time. Flags: `--only writes,reads,memory,restart,worker`, `--quick` (smaller sizes for a smoke
- * run). Run with `node --expose-gc` (npm run bench does) so memory is measured after GC.
+ * and time. Flags: `--only writes,reads,memory,restart,worker,ensemble,failover`, `--quick`
+ * (smaller sizes for a smoke run), `--zab-tick-ms N` (Zab tick of the ensemble members;
+ * default 50). Run with `node --expose-gc` (npm run bench does) so memory is measured after GC.
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -241,6 +250,162 @@ async function benchWorker(): Promise<void> {
   }
 }
 
+// ---- ensemble benchmarks: one child process per replica ----
+
+const MEMBER_SCRIPT = fileURLToPath(new URL('./ensemble-member.js', import.meta.url));
+const zabTickIndex = args.indexOf('--zab-tick-ms');
+/** Zab tick of the member processes: the default of `zabTickMs` unless `--zab-tick-ms N`. */
+const ZAB_TICK_MS = zabTickIndex >= 0 ? Number(args[zabTickIndex + 1]) : 50;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+class Member {
+  private readonly waiting = new Map<number, (result: Record<string, unknown>) => void>();
+  private nextTag = 1;
+  readonly ready: Promise<void>;
+
+  constructor(readonly id: number, readonly child: ChildProcess) {
+    this.ready = new Promise((resolve, reject) => {
+      this.waiting.set(0, () => resolve());
+      child.once('exit', (code, signal) => reject(new Error(`member ${id} exited: ${code ?? signal}`)));
+    });
+    this.ready.catch(() => undefined);
+    child.on('message', (message: { tag: number; result: Record<string, unknown> }) => {
+      const done = this.waiting.get(message.tag);
+      this.waiting.delete(message.tag);
+      done?.(message.result);
+    });
+  }
+
+  request(cmd: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
+    const tag = this.nextTag++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(tag);
+        reject(new Error(`member ${this.id}: ${String(cmd.cmd)} unanswered after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiting.set(tag, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
+      this.child.send({ ...cmd, tag });
+    });
+  }
+
+  /** Ends the process by its pid (SIGKILL also ends a stopped one). */
+  end(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      try {
+        process.kill(this.child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/** Starts 3 member processes with fresh temp dirs and waits for one agreed, established leader. */
+async function startEnsemble(): Promise<{ members: Member[]; root: string; leader: Member }> {
+  const root = tempDir('ensemble');
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const spec = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
+  const members = [1, 2, 3].map((id) => new Member(id, fork(MEMBER_SCRIPT,
+    [String(id), spec, join(root, String(id)), String(ZAB_TICK_MS)],
+    { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })));
+  try {
+    await Promise.all(members.map((m) => m.ready));
+    const deadline = performance.now() + 15_000;
+    for (let i = 0; i < 1500 && performance.now() < deadline; i++) {
+      const states = await Promise.all(members.map((m) => m.request({ cmd: 'status' }, 2000)));
+      const leaderId = states[0]!.leader;
+      const agreed = states.every((s) => s.established === true && s.leader === leaderId);
+      if (agreed && typeof leaderId === 'number') {
+        return { members, root, leader: members[leaderId - 1]! };
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error('no agreed leader within 15 s');
+  } catch (error) {
+    stopEnsemble(members, root);
+    throw error;
+  }
+}
+
+function stopEnsemble(members: Member[], root: string): void {
+  for (const member of members) member.end();
+  rmSync(root, { recursive: true, force: true });
+}
+
+async function benchEnsemble(): Promise<void> {
+  const runs = quick ? 2 : 5;
+  type LoadResult = { opsPerSecond: number; p50Ms: number; p99Ms: number; count: number };
+  const onLeader: LoadResult[] = [];
+  const onFollower: LoadResult[] = [];
+  for (let run = 0; run < runs; run++) {
+    const { members, root, leader } = await startEnsemble();
+    try {
+      const follower = members.find((m) => m !== leader)!;
+      const durationMs = quick ? 1000 : 3000;
+      for (const [target, into] of [[leader, onLeader], [follower, onFollower]] as const) {
+        const result = await target.request({ cmd: 'load', durationMs, countMax: 1_000_000 },
+          durationMs + 30_000);
+        if (typeof result.error === 'string') throw new Error(result.error);
+        into.push(result as LoadResult);
+      }
+    } finally {
+      stopEnsemble(members, root);
+    }
+  }
+  report('3-replica durable writes on the leader (create/set, 100 B, 256 in flight)', onLeader, 20_000);
+  report('3-replica durable writes on a follower (forwarded, 100 B, 256 in flight)', onFollower, 20_000);
+}
+
+async function failoverRun(signal: 'SIGKILL' | 'SIGSTOP'): Promise<number> {
+  const { members, root, leader } = await startEnsemble();
+  try {
+    const survivor = members.find((m) => m !== leader)!;
+    // Warm the path: a session and a committed write through the survivor first.
+    const warm = await survivor.request({ cmd: 'writeUntilOk', timeoutMs: 5000 }, 10_000);
+    if (warm.okAtMs === undefined) throw new Error(`warm-up write failed: ${String(warm.error)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const killedAt = wallMs();
+    process.kill(leader.child.pid!, signal);
+    const result = await survivor.request({ cmd: 'writeUntilOk', timeoutMs: 15_000 }, 20_000);
+    if (typeof result.okAtMs !== 'number') {
+      throw new Error(`no write after ${signal}: ${String(result.error)}`);
+    }
+    return result.okAtMs - killedAt;
+  } finally {
+    stopEnsemble(members, root);
+  }
+}
+
+async function benchFailover(): Promise<void> {
+  const runs = quick ? 3 : 7;
+  for (const [signal, target] of [['SIGKILL', 250], ['SIGSTOP', 3000]] as const) {
+    const times: number[] = [];
+    for (let run = 0; run < runs; run++) times.push(await failoverRun(signal));
+    const m = median(times);
+    console.log(`failover: ${signal} of the leader → first write committed through a survivor ` +
+      `(3 processes, zabTickMs ${ZAB_TICK_MS})`);
+    console.log(`  median ${m.toFixed(0)} ms (runs: ${times.map((t) => t.toFixed(0)).join(', ')})`);
+    console.log(`  target < ${target} ms: ${m < target ? 'reached' : 'NOT reached'}`);
+  }
+}
+
 async function main(): Promise<void> {
   console.log(`nestjs-zab bench: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}${quick ? ', --quick' : ''}`);
   const want = (name: string): boolean => only === undefined || only.has(name);
@@ -249,6 +414,8 @@ async function main(): Promise<void> {
   if (want('memory')) benchMemory();
   if (want('restart')) await benchRestart();
   if (want('worker')) await benchWorker();
+  if (want('ensemble')) await benchEnsemble();
+  if (want('failover')) await benchFailover();
 }
 
 await main();

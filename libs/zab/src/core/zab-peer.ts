@@ -5,7 +5,7 @@
  * API
  *   new ZabPeer(config: ZabConfig, persisted: PersistedState, history: HistoryView,
  *               random: RandomSource)
- *   inputs:  tick()                            one tick of time (tickMs in the driver)
+ *   inputs:  tick()                            one tick of time (zabTickMs in the driver)
  *            step(from, message)               a message received from peer `from`
  *            connectionLost(peer)              the transport's connection to `peer` broke (any
  *                                              message on it may be lost: the channel is FIFO

@@ -63,6 +63,21 @@ import { ZAB_VERSION, type ReplicaStatus, type ServerMode } from './replica-stat
 
 export type ZabTiming = Omit<ZabConfig, 'id' | 'voters' | 'observers'>;
 
+/**
+ * Zab timing of the ensemble driver, in Zab ticks (`zabTickMs`, default 50 ms): a follower
+ * hearing nothing from its leader for syncLimit (5 ticks, 250 ms) returns to election, and a
+ * frozen leader's lease (3 ticks after the newest heartbeat a quorum echoed) ends before any
+ * follower may help elect another (leaseTicks + 1 <= syncLimitTicks, see
+ * LeaderPhases.leaseExpiryTick). Discovery and sync get 40 ticks (2 s) since a SNAP or a long
+ * DIFF takes longer than a heartbeat; notification resends back off from 2 to 32 ticks.
+ */
+export const ENSEMBLE_ZAB_TIMING: ZabTiming = {
+  ...DEFAULT_ZAB_TIMING,
+  syncLimitTicks: 5,
+  leaseTicks: 3,
+  initLimitTicks: 40,
+};
+
 export interface EnsembleReplicaPorts {
   logger?: ReplicaLogger;
   clock?: Clock;
@@ -157,6 +172,8 @@ export class EnsembleReplica implements ClientReplica {
   private readonly failureListeners = new Set<(error: Error) => void>();
   private readonly applyListeners = new Set<() => void>();
   private ticker: NodeJS.Timeout | undefined;
+  /** Monotonic ms of the last session duty round (see onTick); they run every `tickMs`. */
+  private lastSessionTickMs = Number.NEGATIVE_INFINITY;
   private stateValue: EnsembleReplicaState = 'serving';
   private failure: Error | undefined;
   private closePromise: Promise<void> | undefined;
@@ -193,7 +210,7 @@ export class EnsembleReplica implements ClientReplica {
     const random = { nextInt: (bound: number) => Math.floor(Math.random() * bound) };
     this.peer = new ZabPeer(config, persisted, history as HistoryView, random);
     this.requestTimeoutMs = requestTimeoutMs;
-    this.lagGuard = LoopLagGuard.forTiming(options.tickMs, timing.syncLimitTicks);
+    this.lagGuard = LoopLagGuard.forTiming(options.zabTickMs, timing.syncLimitTicks);
   }
 
   /**
@@ -217,7 +234,7 @@ export class EnsembleReplica implements ClientReplica {
       const persisted = { acceptedEpoch, currentEpoch, hasData,
         lastLoggedZxid: history.lastZxid };
       replica = new EnsembleReplica(options, storage, tree, history,
-        persisted, { ...DEFAULT_ZAB_TIMING, ...ports.timing }, logger,
+        persisted, { ...ENSEMBLE_ZAB_TIMING, ...ports.timing }, logger,
         ports.clock ?? systemClock, ports.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT);
       await replica.start(ports);
       logger.log(`ensemble replica ${options.id} started: snapshot at ` +
@@ -248,7 +265,7 @@ export class EnsembleReplica implements ClientReplica {
       // Lag is measured when the timer fires, not when the queued input runs.
       const lagMs = this.lagGuard.note(this.clock.monotonicMs());
       this.input(() => this.onTick(lagMs));
-    }, this.options.tickMs);
+    }, this.options.zabTickMs);
     this.kick();
   }
 
@@ -760,6 +777,9 @@ export class EnsembleReplica implements ClientReplica {
     this.retryWaiting();
     if (!this.peer.isEstablished) return;
     const now = this.clock.monotonicMs();
+    // Session duties run at the session tick (`tickMs`), not at every Zab tick.
+    if (now - this.lastSessionTickMs < this.options.tickMs) return;
+    this.lastSessionTickMs = now;
     if (this.peer.role !== 'leading') {
       for (const sessionId of this.sessionEvents.localSessions) {
         const timeoutMs = this.treeValue.sessionTimeoutMs(sessionId) ?? 0;

@@ -28,7 +28,7 @@ test('every setting as a flag', () => {
   const options = run(parseReplicaCommandLine([
     '--id', '2', '--ensemble', '2=127.0.0.1:2889', '--data-dir', '/tmp/z2',
     '--admin-port', '0', '--admin-host', '::1', '--secret', 's3cret-s3cret-s3cret',
-    '--tick-ms', '100',
+    '--tick-ms', '100', '--zab-tick-ms', '20',
     '--role', 'participant',
   ], {}));
   assert.equal(options.id, 2);
@@ -41,6 +41,7 @@ test('every setting as a flag', () => {
   assert.equal(options.adminHost, '::1');
   assert.equal(options.secret, 's3cret-s3cret-s3cret');
   assert.equal(options.tickMs, 100);
+  assert.equal(options.zabTickMs, 20);
   assert.equal(options.minSessionTimeoutMs, 200);
 });
 
@@ -57,6 +58,8 @@ test('every setting as an environment variable; --flag=value works too', () => {
     [1, '/tmp/z1', 8081, '127.0.0.2', 'x'.repeat(20), 500, 'participant'],
   );
   assert.equal(run(parseReplicaCommandLine(['--tick-ms=300'], env)).tickMs, 300);
+  assert.equal(run(parseReplicaCommandLine([], { ZAB_ZAB_TICK_MS: '75' })).zabTickMs, 75);
+  assert.equal(run(parseReplicaCommandLine([], {})).zabTickMs, 50);
 });
 
 test('flags win over variables; empty variables count as unset', () => {
@@ -115,6 +118,9 @@ const BAD: Array<[argv: string[], env: Record<string, string>, problems: RegExp[
     /^--role conflicts with --observer given before it/,
   ]],
   [['--observer=yes'], {}, [/^--observer takes no value/]],
+  [['--zab-tick-ms', '2'], {}, [
+    /^--zab-tick-ms: zabTickMs must be an integer from 5 to 60000; got 2/,
+  ]],
   [['--tick-ms', '5', '--admin-port', '70000'], {}, [
     /^--tick-ms: tickMs must be an integer from 10 to 600000; got 5/,
     /^--admin-port: adminPort must be an integer from 0 to 65535 \(0: any free port\); got 70000$/,

@@ -18,7 +18,9 @@ export type ReplicaCommandLine =
   | { kind: 'invalid'; problems: string[] };
 
 type OptionName =
-  | 'id' | 'ensemble' | 'dataDir' | 'adminPort' | 'adminHost' | 'secret' | 'tickMs' | 'role';
+  | 'id' | 'ensemble' | 'dataDir' | 'adminPort' | 'adminHost' | 'secret' | 'tickMs'
+  | 'zabTickMs'
+  | 'role';
 
 interface Setting {
   flag: string;
@@ -42,6 +44,7 @@ const SETTINGS: readonly Setting[] = [
   setting('--admin-host', 'adminHost', false, '127.0.0.1'),
   setting('--secret', 'secret', false, 'S3cr3t...'),
   setting('--tick-ms', 'tickMs', true, '2000'),
+  setting('--zab-tick-ms', 'zabTickMs', true, '50'),
   setting('--role', 'role', false, 'observer'),
 ];
 
@@ -61,6 +64,8 @@ Runs one nestjs-zab replica as a Nest application until SIGINT or SIGTERM.
   --secret S          shared peer secret (ZAB_SECRET; prefer the variable: command lines
                       are visible to other users)
   --tick-ms N         ZooKeeper's tickTime in ms (ZAB_TICK_MS); default 2000
+  --zab-tick-ms N     tick of the Zab protocol (election, sync, lease) in ms
+                      (ZAB_ZAB_TICK_MS); default 50
   -h, --help          print this help
 
 Flags win over environment variables; empty variables count as unset. Configuration

@@ -136,6 +136,11 @@ export class Election {
       this.received.set(this.peer.id, this.vote);
       this.finalizeAtTick = undefined;
       this.sendToVoters();
+    } else if (!sameVote(theirs, this.vote)) {
+      // Same round, worse vote: the sender may have missed ours (it was quiet, or its link
+      // came up after our send); tell it now rather than at our next backoff resend. The
+      // sender adopts ours (better) and answers with it, which is not worse: no reply loop.
+      this.reply(from, 'looking');
     }
     this.received.set(from, theirs);
     this.checkQuorum();
