@@ -232,6 +232,8 @@ test('three processes form an ensemble; kill -9 of the leader: a new leader, its
     // The dead app's session expires on the new leader (a replicated closeSession write).
     const sessions = await pollSrvrSessions(survivors, 2);
     assert.deepEqual(sessions, [2, 2]);
+    await pollSrvr(survivors, (all) => new Set(all.map((srvr) => srvr.last_zxid)).size === 1 &&
+      new Set(all.map((srvr) => srvr.digest)).size === 1, 'the survivors at the same digest');
     for (const app of apps.filter((_, i) => i !== leaderIndex)) await stop(app, 'SIGTERM');
   });
 
@@ -261,7 +263,8 @@ test('SIGSTOP of the leader: a new leader serves; after SIGCONT the old one rejo
     }
     const rejoined = await pollSrvr(admins, (all) => modes(all) === 'follower,follower,leader' &&
       all[leaderIndex]!.server_state === 'follower' &&
-      new Set(all.map((srvr) => srvr.last_zxid)).size === 1, 'the old leader synced as follower');
+      new Set(all.map((srvr) => srvr.last_zxid)).size === 1 &&
+      new Set(all.map((srvr) => srvr.digest)).size === 1, 'the old leader synced as follower');
     assert.equal(rejoined[leaderIndex]!.server_state, 'follower');
     for (const app of apps) await stop(app, 'SIGTERM');
   });

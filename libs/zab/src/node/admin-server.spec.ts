@@ -22,7 +22,7 @@ import { ReplicaStoppedError } from './replica-errors.js';
 
 const STATUS: ReplicaStatus = {
   version: ZAB_VERSION, serverId: 3, role: 'participant', mode: 'standalone', state: 'serving',
-  failure: undefined, epoch: 2, lastZxid: 0x200000005n, znodeCount: 9, sessionCount: 2,
+  failure: undefined, epoch: 2, lastZxid: 0x200000005n, digest: 0xabcn, znodeCount: 9, sessionCount: 2,
   watchCount: 4,
   ephemeralsCount: 1, outstandingRequests: 0, proposalCount: 5, commitCount: 5, snapshotsTaken: 0,
   latency: { minMs: 0.1, avgMs: 0.5, maxMs: 2, count: 5 }, followers: 0, syncedFollowers: 0,
@@ -35,7 +35,8 @@ test('adminResponse: commands, aliases, errors', async () => {
   const cases: Case[] = [
     ['GET', '/commands/srvr', 200, {
       command: 'srvr', error: null, server_id: 3, server_state: 'standalone', epoch: 2,
-      last_zxid: '0x200000005', node_count: 9, outstanding_requests: 0, min_latency: 0.1,
+      last_zxid: '0x200000005', digest: '0xabc', node_count: 9, outstanding_requests: 0,
+      min_latency: 0.1,
       avg_latency: 0.5, max_latency: 2,
     }],
     ['GET', '/commands/server_stats', 200, { command: 'server_stats', server_id: 3 }],
@@ -104,6 +105,7 @@ test('srvr and mntr report the replica: znodes, sessions, watches, ephemerals', 
   assert.equal(srvr.state, 'serving');
   assert.equal(srvr.node_count, replica.tree.nodeCount);
   assert.equal(srvr.last_zxid, '0x' + replica.lastZxid.toString(16));
+  assert.equal(srvr.digest, '0x' + replica.tree.digest().toString(16));
   assert.equal(srvr.epoch, Number(replica.lastZxid >> 32n));
   assert.equal(srvr.outstanding_requests, 0);
   const [min, avg, max] = [srvr.min_latency, srvr.avg_latency, srvr.max_latency] as number[];

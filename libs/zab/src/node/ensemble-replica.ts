@@ -329,6 +329,7 @@ export class EnsembleReplica implements ClientReplica {
       version: ZAB_VERSION, serverId: this.options.id, role: this.options.role,
       mode: modes[this.peer.role], state: this.stateValue, failure: this.failure?.message,
       epoch: this.peer.epoch, lastZxid: this.treeValue.lastZxid,
+      digest: this.treeValue.digest(),
       znodeCount: this.treeValue.nodeCount, sessionCount: this.treeValue.sessions().length,
       watchCount: this.watches.watchCount, ephemeralsCount,
       outstandingRequests: this.writes.size, proposalCount: this.stats.proposals,

@@ -34,6 +34,8 @@ export interface ReplicaStatus {
   /** The epoch this replica proposes in (ZooKeeper's currentEpoch). */
   epoch: number;
   lastZxid: Zxid;
+  /** The tree's incremental digest: equal on replicas that applied the same transactions. */
+  digest: bigint;
   znodeCount: number;
   /** Sessions known to the replicated state (ZooKeeper's `global_sessions`). */
   sessionCount: number;

@@ -270,6 +270,7 @@ export class Replica {
       failure: this.failure?.message,
       epoch: this.epoch,
       lastZxid: this.tree.lastZxid,
+      digest: this.tree.digest(),
       znodeCount: this.tree.nodeCount,
       sessionCount: this.tracker.size,
       watchCount: this.watches.watchCount,
