@@ -14,6 +14,7 @@
  */
 import { EnsembleReplica } from '../libs/zab/src/node/ensemble-replica.js';
 import { LocalCoordinationClient } from '../libs/zab/src/node/local-client.js';
+import { closedLoop } from './closed-loop.js';
 
 const [idText, ensemble, dataDir, zabTickText] = process.argv.slice(2);
 const VALUE = Buffer.alloc(100, 0x61);
@@ -23,9 +24,6 @@ function wallMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
 
 const replica = await EnsembleReplica.open({ id: Number(idText), ensemble, dataDir,
   zabTickMs: Number(zabTickText), tickMs: 2000, pendingWritesMax: 100_000,
@@ -42,24 +40,9 @@ async function load(durationMs: number, countMax: number): Promise<unknown> {
   const c = await connected();
   const root = `/load-${idText}-${sequence++}`;
   await c.create(root, Buffer.alloc(0));
-  const latencies = new Float64Array(countMax);
-  let issued = 0;
-  let completed = 0;
-  const started = performance.now();
-  const deadline = started + durationMs;
-  const loop = async (): Promise<void> => {
-    while (issued < countMax && performance.now() < deadline) {
-      const i = issued++;
-      const t0 = performance.now();
-      await (i % 2 === 0 ? c.create(`${root}/n${i}`, VALUE) : c.setData(root, VALUE));
-      latencies[completed++] = performance.now() - t0;
-    }
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, loop));
-  const elapsedMs = performance.now() - started;
-  const sorted = latencies.subarray(0, completed).sort();
-  return { opsPerSecond: (completed / elapsedMs) * 1000, p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99), count: completed };
+  return closedLoop(
+    (i) => (i % 2 === 0 ? c.create(`${root}/n${i}`, VALUE) : c.setData(root, VALUE)),
+    durationMs, countMax, IN_FLIGHT);
 }
 
 async function writeUntilOk(timeoutMs: number): Promise<unknown> {

@@ -32,6 +32,7 @@ import { WorkerReplicaHandle } from '../libs/zab/src/node/worker-host.js';
 import type { CoordinationClient } from '../libs/zab/src/node/coordination-client.js';
 import type { Txn } from '../libs/zab/src/state/txn.js';
 import { OPEN_ACL_UNSAFE } from '../libs/zab/src/state/stat.js';
+import { closedLoop } from './closed-loop.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -45,9 +46,6 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
 
 function gc(): void {
   const collect = (globalThis as { gc?: () => void }).gc;
@@ -60,35 +58,6 @@ function tempDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `zab-bench-${name}-`));
 }
 
-/** Runs `operation` with IN_FLIGHT concurrent loops for `durationMs` or `countMax` ops. */
-async function closedLoop(
-  operation: (i: number) => Promise<unknown>,
-  durationMs: number,
-  countMax: number,
-): Promise<{ opsPerSecond: number; p50Ms: number; p99Ms: number; count: number }> {
-  const latencies = new Float64Array(countMax);
-  let issued = 0;
-  let completed = 0;
-  const started = performance.now();
-  const deadline = started + durationMs;
-  const loop = async (): Promise<void> => {
-    while (issued < countMax && performance.now() < deadline) {
-      const i = issued++;
-      const t0 = performance.now();
-      await operation(i);
-      latencies[completed++] = performance.now() - t0;
-    }
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, loop));
-  const elapsedMs = performance.now() - started;
-  const sorted = latencies.subarray(0, completed).sort();
-  return {
-    opsPerSecond: (completed / elapsedMs) * 1000,
-    p50Ms: percentile(sorted, 0.5),
-    p99Ms: percentile(sorted, 0.99),
-    count: completed,
-  };
-}
 
 async function benchWrites(): Promise<void> {
   const runs = quick ? 2 : 5;

@@ -104,6 +104,7 @@ function describeOperations(start: Start): void {
     await assert.rejects(a.create('/p', text('')), (e: unknown) =>
       e instanceof NodeExistsError && e.path === '/p' && e.message === 'NodeExists: a node already exists at this path (path /p)');
     await assert.rejects(a.getData('/missing'), (e: unknown) => e instanceof NoNodeError && e.code === ErrorCode.NoNode);
+    await assert.rejects(a.create('/missing/child', text('')), NoNodeError);
     await assert.rejects(a.delete('/p'), NotEmptyError);
     await a.create('/eph', text(''), { mode: 'ephemeral' });
     await assert.rejects(a.create('/eph/child', text('')), NoChildrenForEphemeralsError);

@@ -16,12 +16,7 @@ import { Replica } from './replica.js';
 import { LocalCoordinationClient } from './local-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import {
-  InvalidPathError,
   KeeperError,
-  NoChildrenForEphemeralsError,
-  NodeExistsError,
-  NoNodeError,
-  NotEmptyError,
   NoWatcherError,
   SessionExpiredError,
 } from '../state/keeper-error.js';
@@ -47,20 +42,6 @@ const text = (s: string): Buffer => Buffer.from(s);
 
 describe('operations', () => {
 
-  test('error codes come as typed errors with the path', async () => {
-    const { a } = await start();
-    await a.create('/p', text(''));
-    await a.create('/p/c', text(''));
-    await assert.rejects(a.create('/p', text('')), (e: unknown) => e instanceof NodeExistsError && e.path === '/p');
-    await assert.rejects(a.getData('/missing'), (e: unknown) => e instanceof NoNodeError && e.code === ErrorCode.NoNode);
-    await assert.rejects(a.create('/missing/child', text('')), NoNodeError);
-    await assert.rejects(a.delete('/p'), NotEmptyError);
-    await a.create('/eph', text(''), { mode: 'ephemeral' });
-    await assert.rejects(a.create('/eph/child', text('')), NoChildrenForEphemeralsError);
-    await assert.rejects(a.create('/bad//path', text('')), (e: unknown) =>
-      e instanceof InvalidPathError && /empty node name/.test(e.message));
-    await assert.rejects(a.getData('relative'), InvalidPathError);
-  });
 
   test('sequential nodes take the parent cversion as a 10-digit counter', async () => {
     const { a } = await start();
@@ -119,17 +100,6 @@ describe('operations', () => {
     await a.create('/still-serving', Buffer.alloc(0));
   });
 
-  test('the caller may reuse its buffer once a write is issued', async () => {
-    const { a } = await start();
-    const buffer = text('original');
-    const pending = a.create('/copy', buffer);
-    buffer.fill(0x21);
-    await pending;
-    assert.equal((await a.getData('/copy')).data.toString(), 'original');
-    const read = await a.getData('/copy');
-    read.data.fill(0x21);
-    assert.equal((await a.getData('/copy')).data.toString(), 'original');
-  });
 
 });
 
