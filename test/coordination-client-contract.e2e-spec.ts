@@ -314,9 +314,14 @@ function describeSessions(start: Start): void {
     assert.deepEqual(await a.getEphemerals('/'), ['/members/a-0000000000']);
     const ended = deferred<string>();
     a.onSessionEnd((state) => ended.resolve(state));
+    const connectionStates: string[] = [];
+    assert.equal(a.connectionState, 'connected');
+    a.onConnectionStateChange((state) => connectionStates.push(state));
     await a.close();
     assert.equal(a.state, 'closed');
     assert.equal(await withTimeout(ended.promise, 2000, 'session end'), 'closed');
+    assert.deepEqual(connectionStates, ['lost'], 'a closed session is lost to its connection listeners');
+    assert.equal(a.connectionState, 'lost');
     assert.equal((await withTimeout(gone.promise, 2000, 'children watch')).type, 'childrenChanged');
     assert.deepEqual((await b.getChildren('/members')).children, []);
     await assert.rejects(a.getData('/members'), (e: unknown) =>
@@ -329,9 +334,12 @@ function describeSessions(start: Start): void {
     assert.equal(remote.sessionTimeoutMs, 40);
     const ended = deferred<string>();
     remote.onSessionEnd((state) => ended.resolve(state));
+    const lost = deferred<string>();
+    remote.onConnectionStateChange((state) => lost.resolve(state));
     await remote.create('/lease', text(''), { mode: 'ephemeral' }).catch(() => undefined);
     assert.equal(await withTimeout(ended.promise, 5000, 'session expiry'), 'expired');
     assert.equal(remote.state, 'expired');
+    assert.equal(await withTimeout(lost.promise, 2000, 'connection lost'), 'lost');
     await assert.rejects(remote.getData('/'), SessionExpiredError);
     assert.equal(await watcher.exists('/lease'), null);
   });

@@ -75,6 +75,7 @@ export {
   type Observation,
   type ObserveKind,
   type SessionState,
+  type ConnectionState,
 } from './node/coordination-client.js';
 
 export * from './state/error-code.js';

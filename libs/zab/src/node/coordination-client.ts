@@ -40,6 +40,18 @@ export type ObserveKind = 'data' | 'children' | 'exists' | 'events' | 'recursive
 
 export type SessionState = 'connected' | 'expired' | 'closed';
 
+/**
+ * Curator's connection states, as the application sees them:
+ * - `connected`: first connection of the session;
+ * - `suspended`: the client cannot currently reach a server in a working quorum (remote: the
+ *   socket dropped; embedded ensemble: the local replica left its leader or lost its
+ *   quorum). The session may still be alive: treat leadership and locks as doubtful;
+ * - `reconnected`: back in a working quorum with the same session;
+ * - `lost`: the session is gone (expired or closed); its ephemerals are deleted.
+ * `lost` is final. Listeners are called in order, each change once.
+ */
+export type ConnectionState = 'connected' | 'suspended' | 'reconnected' | 'lost';
+
 export interface CoordinationClient {
   readonly sessionId: SessionId;
   readonly sessionTimeoutMs: number;
@@ -73,6 +85,11 @@ export interface CoordinationClient {
    * called. `events` kinds report nothing first. Rejects if the session is not connected.
    */
   observe(path: string, kind: ObserveKind, listener: (observation: Observation) => void): Promise<() => void>;
+
+  /** The newest connection state (see `ConnectionState`). */
+  readonly connectionState: ConnectionState;
+  /** Called on every connection state change after the call. Returns an unsubscribe. */
+  onConnectionStateChange(listener: (state: ConnectionState) => void): () => void;
 
   /** Called once when the session ends (`expired` or `closed`). Returns an unsubscribe. */
   onSessionEnd(listener: (state: 'expired' | 'closed') => void): () => void;

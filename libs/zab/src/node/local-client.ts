@@ -22,6 +22,7 @@ import type { WatchEvent } from '../state/watch-event.js';
 import type { WatchKind } from '../state/watch-registry.js';
 import {
   MultiError,
+  type ConnectionState,
   type CoordinationClient,
   type CreateOptions,
   type MultiOp,
@@ -32,6 +33,7 @@ import {
 } from './coordination-client.js';
 import type { CommittedResult, ReplicaWatcher } from './replica.js';
 import type { ClientReplica } from './client-replica.js';
+import { ConnectionStateTracker } from './connection-state.js';
 
 const EMPTY = Buffer.alloc(0);
 const VERSION_MAX = 0x7fffffff;
@@ -116,6 +118,7 @@ export class LocalCoordinationClient implements CoordinationClient {
     }
   };
   private readonly endListeners = new Set<(state: 'expired' | 'closed') => void>();
+  private readonly connection = new ConnectionStateTracker(this.guard);
   private readonly unsubscribeReplica: () => void;
 
   private constructor(
@@ -149,6 +152,14 @@ export class LocalCoordinationClient implements CoordinationClient {
 
   get state(): SessionState {
     return this.stateValue;
+  }
+
+  get connectionState(): ConnectionState {
+    return this.connection.state;
+  }
+
+  onConnectionStateChange(listener: (state: ConnectionState) => void): () => void {
+    return this.connection.subscribe(listener);
   }
 
   async create(path: string, data: Buffer, options: CreateOptions = {}): Promise<{ path: string; stat: Stat }> {
@@ -506,5 +517,6 @@ export class LocalCoordinationClient implements CoordinationClient {
     for (const byPath of Object.values(this.oneShot)) byPath.clear();
     for (const listener of this.endListeners) this.guard(() => listener(state));
     this.endListeners.clear();
+    this.connection.lost();
   }
 }

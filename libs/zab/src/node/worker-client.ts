@@ -20,6 +20,7 @@ import type { Acl, Stat } from '../state/stat.js';
 import type { OpResult } from '../state/tree-view.js';
 import type { WatchEvent } from '../state/watch-event.js';
 import type {
+  ConnectionState,
   CoordinationClient,
   CreateOptions,
   MultiOp,
@@ -28,6 +29,7 @@ import type {
   SessionState,
   WatchListener,
 } from './coordination-client.js';
+import { ConnectionStateTracker } from './connection-state.js';
 import {
   asBuffer,
   copyForTransfer,
@@ -60,6 +62,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
   private readonly watchUses = new Map<number, number>();
   private readonly observers = new Map<number, (observation: Observation) => void>();
   private readonly endListeners = new Set<EndListener>();
+  private readonly connection = new ConnectionStateTracker((call) => this.guard(call));
 
   /** Made by `WorkerReplicaHandle.connect`; `session` is the host's handle of the session. */
   constructor(
@@ -71,6 +74,14 @@ export class WorkerCoordinationClient implements CoordinationClient {
 
   get state(): SessionState {
     return this.stateValue;
+  }
+
+  get connectionState(): ConnectionState {
+    return this.connection.state;
+  }
+
+  onConnectionStateChange(listener: (state: ConnectionState) => void): () => void {
+    return this.connection.subscribe(listener);
   }
 
   /** Calls application code; what it throws is logged, never thrown into the app's loop. */
@@ -258,6 +269,7 @@ export class WorkerCoordinationClient implements CoordinationClient {
     this.watchUses.clear();
     for (const listener of this.endListeners) this.guard(() => listener(state));
     this.endListeners.clear();
+    this.connection.lost();
   }
 
   private call<T>(call: ClientCall, transfer?: ArrayBuffer[]): Promise<T> {
