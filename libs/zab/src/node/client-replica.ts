@@ -24,6 +24,20 @@ export interface ClientReplica {
   barrier(): Promise<void>;
   onSessionEnd(listener: (sessionId: SessionId, state: 'expired' | 'closed') => void): () => void;
   reportListenerError(error: unknown): void;
+  /**
+   * ZooKeeper's addAuth for a session served here (not replicated: a client that moves to
+   * another replica sends it again, as ZooKeeper clients do). Throws `AuthFailedError` for an
+   * unknown scheme or malformed credentials. Writes of the session carry its identities to the
+   * leader, whose request preparer checks them against the node's ACL.
+   * (Placeholder until ACL enforcement lands: accepts everything, grants everything.)
+   */
+  addAuth(sessionId: SessionId, scheme: string, auth: Buffer): void;
+  /**
+   * For operations served locally (reads): throws `NoAuthError` unless the session's
+   * identities grant `permission` (a `Perm` bit) on the node at `path`; a missing node passes
+   * (the read itself reports NoNode). (Placeholder until ACL enforcement lands.)
+   */
+  checkPermission(sessionId: SessionId, path: string, permission: number): void;
 }
 
 /**

@@ -449,6 +449,12 @@ export class EnsembleReplica implements ClientReplica {
     return this.sessionEvents.onSessionEnd(listener);
   }
 
+  /** See `ClientReplica.addAuth` (placeholder: ACLs are not enforced yet). */
+  addAuth(_sessionId: SessionId, _scheme: string, _auth: Buffer): void {}
+
+  /** See `ClientReplica.checkPermission` (placeholder: ACLs are not enforced yet). */
+  checkPermission(_sessionId: SessionId, _path: string, _permission: number): void {}
+
   reportListenerError(error: unknown): void {
     this.sessionEvents.reportListenerError(error);
   }

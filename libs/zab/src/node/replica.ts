@@ -388,6 +388,12 @@ export class Replica {
 
 
   /** Logs an error thrown by application code called back by the replica or its clients. */
+  /** See `ClientReplica.addAuth` (placeholder: ACLs are not enforced yet). */
+  addAuth(_sessionId: SessionId, _scheme: string, _auth: Buffer): void {}
+
+  /** See `ClientReplica.checkPermission` (placeholder: ACLs are not enforced yet). */
+  checkPermission(_sessionId: SessionId, _path: string, _permission: number): void {}
+
   reportListenerError(error: unknown): void {
     this.sessionEvents.reportListenerError(error);
   }
