@@ -308,3 +308,30 @@ test('lag guard: a leader whose event loop stalls past half the election timeout
       await ensemble.closeAll();
     }
   }));
+
+test('a restarted replica answers its new writes, not the txns it logged before the restart',
+  withTempDirectory('zab-ensemble-restart-tags', async (root) => {
+    // Session-less writes (createSession, closeSession) are matched by a tag that restarts
+    // from 0 with the process, and a restarted replica commits the txns of its log again: the
+    // first createSession after a restart must not be answered by the first one before it.
+    const ensemble = new Ensemble(root, await ensembleSpec());
+    try {
+      for (const id of [1, 2, 3] as PeerId[]) await ensemble.open(id);
+      await ensemble.agreedLeader();
+      const before = await LocalCoordinationClient.connect(ensemble.replicas.get(3 as PeerId)!, 2_000);
+      await before.create('/before-restart', Buffer.from('x'));
+      await before.close();
+      for (const id of [1, 2, 3] as PeerId[]) await ensemble.closeReplica(id);
+      // Replica 3 comes back alone: its new session waits for a leader while the txns it
+      // logged before (its old createSession among them) await their commit.
+      const reopened = await ensemble.open(3 as PeerId);
+      const connecting = ensemble.connect(reopened);
+      for (const id of [1, 2] as PeerId[]) await ensemble.open(id);
+      const after = await connecting;
+      assert.notEqual(after.sessionId, before.sessionId, 'a new session, not the closed one');
+      await after.create('/after-restart', Buffer.from('y'));
+      assert.ok(await after.exists('/after-restart'));
+    } finally {
+      await ensemble.closeAll();
+    }
+  }));

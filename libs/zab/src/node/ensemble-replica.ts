@@ -101,6 +101,12 @@ interface PendingWrite {
   readonly timer: NodeJS.Timeout;
   /** Proposed or forwarded: its outcome now depends on the current leadership. */
   routed: boolean;
+  /**
+   * The last logged zxid when the write was submitted: its txn can only come later. A txn at
+   * or below it with the same key is an older write's (tags restart from 0 with the process,
+   * and a restarted replica commits txns it logged before the restart).
+   */
+  readonly afterZxid: Zxid;
 }
 
 interface WaitingWrite {
@@ -386,7 +392,8 @@ export class EnsembleReplica implements ClientReplica {
     return new Promise<CommittedResult>((resolve, reject) => {
       const timer = setTimeout(() => this.failWrite(key, connectionLoss(
         `no commit within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
-      this.writes.set(key, { resolve, reject, timer, routed: false });
+      this.writes.set(key, { resolve, reject, timer, routed: false,
+        afterZxid: this.peer.lastLoggedZxid });
       const write = { key, sessionId, cxid: tagged, request, failFast };
       // Behind the waiting ones: a session's writes are proposed in the order submitted.
       this.input(() => (this.waiting.length > 0 ? this.waiting.push(write) : this.route(write)));
@@ -626,7 +633,7 @@ export class EnsembleReplica implements ClientReplica {
   private answer(txn: Txn, result: ApplyResult): void {
     const key = writeKey(txn.header.sessionId, txn.header.cxid);
     const write = this.writes.get(key);
-    if (write === undefined) return;
+    if (write === undefined || txn.header.zxid <= write.afterZxid) return;
     this.writes.delete(key);
     clearTimeout(write.timer);
     write.resolve({ ...result, zxid: txn.header.zxid, sessionId: txn.header.sessionId });
