@@ -180,6 +180,8 @@ export class EnsembleReplica implements ClientReplica {
   private ticker: NodeJS.Timeout | undefined;
   /** Monotonic ms of the last session duty round (see onTick); they run every `tickMs`. */
   private lastSessionTickMs = Number.NEGATIVE_INFINITY;
+  /** When the leader last swept containers and TTL nodes (monotonic ms). */
+  private lastContainerSweepMs = 0;
   private stateValue: EnsembleReplicaState = 'serving';
   private failure: Error | undefined;
   private closePromise: Promise<void> | undefined;
@@ -803,10 +805,30 @@ export class EnsembleReplica implements ClientReplica {
     }
     for (const sessionId of this.sessionEvents.localSessions) this.tracker.touch(sessionId, now);
     if (!this.peer.isLeaseValid()) return;
+    if (now - this.lastContainerSweepMs >= this.options.containerCheckIntervalMs) {
+      this.lastContainerSweepMs = now;
+      this.sweepContainers();
+    }
     for (const sessionId of this.tracker.expired(now)) {
       this.sessionEvents.expiring.add(sessionId);
       this.logger.log(`session 0x${sessionId.toString(16)} expired`);
       this.submit(sessionId, 0, { op: 'closeSession' }, true).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Leader duty (ZooKeeper's ContainerManager): delete empty containers and expired TTL
+   * nodes, at most `containerDeletesPerCheckMax` of each per check. The preparer checks each
+   * again against the state with the outstanding changes, so a node that gained a child or
+   * was touched meanwhile stays.
+   */
+  private sweepContainers(): void {
+    const limit = this.options.containerDeletesPerCheckMax;
+    for (const path of this.treeValue.containerCandidates(limit)) {
+      this.submit(0n, 0, { op: 'deleteContainer', path }, true).catch(() => undefined);
+    }
+    for (const path of this.treeValue.expiredTtlCandidates(this.clock.wallMs(), limit)) {
+      this.submit(0n, 0, { op: 'deleteExpiredTtl', path }, true).catch(() => undefined);
     }
   }
 
