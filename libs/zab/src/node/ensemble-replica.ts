@@ -27,7 +27,7 @@
  * leadership is lost, the replica is looking, or `requestTimeoutMs` passes (ZooKeeper's
  * outcome-unknown error: the write may still commit).
  */
-import type { PeerId, SessionId, Zxid } from '../core/ids.js';
+import { counterOf, epochOf, type PeerId, type SessionId, type Zxid } from '../core/ids.js';
 import type { PeerMessage } from '../core/peer-message.js';
 import type { HistoryView, PersistedState, Ready, RoleChange } from '../core/ready.js';
 import { DEFAULT_ZAB_TIMING, ZabPeer, type ZabConfig } from '../core/zab-peer.js';
@@ -336,6 +336,8 @@ export class EnsembleReplica implements ClientReplica {
     return {
       version: ZAB_VERSION, serverId: this.options.id, role: this.options.role,
       mode: modes[this.peer.role], state: this.stateValue, failure: this.failure?.message,
+      established: this.stateValue === 'serving' && this.peer.isEstablished,
+      leaderId: this.peer.leader, commitLagTxns: this.commitLagTxns(),
       epoch: this.peer.epoch, lastZxid: this.treeValue.lastZxid,
       digest: this.treeValue.digest(),
       znodeCount: this.treeValue.nodeCount, sessionCount: this.treeValue.sessions().length,
@@ -346,6 +348,15 @@ export class EnsembleReplica implements ClientReplica {
       followers: leading ? connected : 0, syncedFollowers: 0,
       ensembleSize: this.options.ensemble?.length ?? 1, uptimeMs: 0,
     };
+  }
+
+  /** Logged txns not yet applied: counted within the applied zxid's epoch, else all logged. */
+  private commitLagTxns(): number {
+    const logged = this.peer.lastLoggedZxid;
+    const applied = this.treeValue.lastZxid;
+    if (logged <= applied) return 0;
+    if (epochOf(logged) === epochOf(applied)) return counterOf(logged) - counterOf(applied);
+    return counterOf(logged);
   }
 
   /** Calls `listener` for every role change the core reports. Returns unsubscribe. */
