@@ -82,6 +82,7 @@ export type ClientCall =
   | { method: 'getEphemerals'; args: [prefix: string | undefined] }
   | { method: 'multi'; args: [ops: MultiOp[]] }
   | { method: 'sync'; args: [path: string] }
+  | { method: 'addAuth'; args: [scheme: string, auth: Uint8Array | string] }
   | { method: 'addWatch'; args: [path: string, mode: PersistentMode, watchId: number] }
   | { method: 'removeWatches'; args: [path: string, watchId: number, type?: RemoveWatchType] }
   | { method: 'close'; args: [] };
