@@ -37,6 +37,9 @@ import {
   NotEmptyError,
   NoWatcherError,
   SessionExpiredError,
+  NoAuthError,
+  AuthFailedError,
+  InvalidAclError,
 } from '../state/keeper-error.js';
 import type { Acl, Stat } from '../state/stat.js';
 import type { OpResult } from '../state/tree-view.js';
@@ -306,6 +309,9 @@ const KEEPER_CLASSES: Record<string, KeeperErrorClass> = {
   SessionExpiredError,
   ConnectionLossError,
   NoWatcherError,
+  NoAuthError,
+  AuthFailedError,
+  InvalidAclError,
 };
 
 /** Re-creates the typed error the worker threw; unknown classes become a plain Error. */
