@@ -5,15 +5,19 @@
  * session's identities, and reads are checked on the replica serving them). Each permission
  * for each operation (incl. multi), world/auth/digest, getACL redaction, the superuser digest,
  * InvalidACL, AuthFailed, identities forgotten with the session; and ACLs survive a restart
- * (snapshot plus log replay).
+ * (snapshot plus log replay); and `CoordinationService.addAuth` with `superDigest` given to
+ * `ZabModule.forRoot` (default worker isolation).
  * Method: one table of tests registered per backend, on real replicas (memory storage; file
  * storage in a temp directory for the restart); ensemble peers on 127.0.0.1 with ports from
  * the OS; every wait is on an event or a promise with a bounded timeout, nothing sleeps.
  */
+import 'reflect-metadata';
 import { test, describe, afterEach } from 'node:test';
+import { Test } from '@nestjs/testing';
 import assert from 'node:assert/strict';
 import {
   AuthFailedError,
+  CoordinationService,
   ErrorCode,
   EnsembleReplica,
   InvalidAclError,
@@ -23,6 +27,8 @@ import {
   Perms,
   Replica,
   WorkerReplicaHandle,
+  ZAB_REPLICA,
+  ZabModule,
   type Acl,
   type CoordinationClient,
   type ReplicaOptions,
@@ -318,3 +324,27 @@ test('ACLs survive a restart: recovered from the snapshot and from log replay',
       await second.close();
     }
   }));
+
+test('CoordinationService.addAuth: the app\'s session acts as its digest identity; superDigest via ZabModule',
+  async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [ZabModule.forRoot({ dataDir: ':memory:', superDigest: SUPER_DIGEST })],
+    }).compile();
+    await moduleRef.init();
+    try {
+      const coordination = moduleRef.get(CoordinationService);
+      const handle = moduleRef.get<WorkerReplicaHandle>(ZAB_REPLICA);
+      assert.equal(handle.options.superDigest, SUPER_DIGEST);
+      await coordination.addAuth('digest', 'alice:secret');
+      await coordination.create('/app', '{}', { acl: [{ perms: Perms.All, scheme: 'auth', id: '' }] });
+      await coordination.set('/app', '{"v":1}');
+      const stranger = await handle.connect(10_000);
+      await assert.rejects(stranger.getData('/app'), isNoAuth('/app'));
+      await stranger.addAuth('digest', 'super:test');
+      assert.equal((await stranger.getData('/app')).data.toString(), '{"v":1}');
+      await assert.rejects(coordination.addAuth('sasl', 'x'), AuthFailedError);
+      await stranger.close();
+    } finally {
+      await moduleRef.close();
+    }
+  });
