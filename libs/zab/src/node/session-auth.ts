@@ -66,7 +66,10 @@ export class SessionAuth {
     this.identitiesBySession.set(sessionId, [...current, ...fresh]);
   }
 
-  /** The session's identities (a stable copy: later addAuth calls do not change it). */
+  /**
+   * The session's identities. The list is never modified (addAuth replaces it), so a write
+   * that captured it keeps the identities it was issued with.
+   */
   identitiesOf(sessionId: SessionId): readonly AuthId[] {
     return this.identitiesBySession.get(sessionId) ?? NO_IDENTITIES;
   }
