@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SessionId } from '../core/ids.js';
-import { isPermitted, SUPER_ID, type AuthId } from '../state/acl.js';
+import { isPermitted, isWorldPermitted, SUPER_ID, type AuthId } from '../state/acl.js';
 import { ErrorCode } from '../state/error-code.js';
 import { AuthFailedError, NoAuthError, SessionExpiredError } from '../state/keeper-error.js';
 import type { Acl } from '../state/stat.js';
@@ -97,7 +97,9 @@ export class SessionAuth {
    */
   check(sessionId: SessionId, acl: readonly Acl[] | undefined, permission: number, path: string):
     void {
-    if (acl === undefined || isPermitted(acl, permission, this.identitiesOf(sessionId))) return;
+    // world:anyone first: the common case needs no lookup of the session's identities.
+    if (acl === undefined || isWorldPermitted(acl, permission) ||
+      isPermitted(acl, permission, this.identitiesOf(sessionId))) return;
     throw new NoAuthError(ErrorCode.NoAuth, path);
   }
 }

@@ -37,15 +37,24 @@ export function isPermitted(
   permission: number,
   identities: readonly AuthId[],
 ): boolean {
-  if (acl.length === 0) return true;
+  if (acl.length === 0 || isWorldPermitted(acl, permission)) return true;
   for (const identity of identities) if (identity.scheme === SUPER_ID.scheme) return true;
   for (const entry of acl) {
     if ((entry.perms & permission) === 0) continue;
-    if (entry.scheme === 'world' && entry.id === 'anyone') return true;
     for (const identity of identities) {
       if (identity.scheme === entry.scheme && matches(entry.scheme, identity.id, entry.id)) {
         return true;
       }
+    }
+  }
+  return false;
+}
+
+/** True when a `world:anyone` entry grants a bit of `permission`: no identity needed. */
+export function isWorldPermitted(acl: readonly Acl[], permission: number): boolean {
+  for (const entry of acl) {
+    if ((entry.perms & permission) !== 0 && entry.scheme === 'world' && entry.id === 'anyone') {
+      return true;
     }
   }
   return false;
