@@ -89,3 +89,17 @@ export type { WatchEvent, WatchEventType } from './state/watch-event.js';
 export type { OpResult } from './state/tree-view.js';
 export { StorageFailedError, StorageCorruptionError } from './storage/storage-errors.js';
 export type { Zxid, SessionId } from './core/ids.js';
+
+export {
+  EventLog,
+  type EventLogOptions,
+  type LoggedEvent,
+  type ConsumeOptions,
+  type EventConsumer,
+} from './recipes/event-log.js';
+export {
+  RequestQueue,
+  RequestTimeoutError,
+  type RequestQueueOptions,
+  type RequestServer,
+} from './recipes/request-queue.js';

@@ -45,6 +45,14 @@ export class CoordinationService {
 
   constructor(@Inject(ZAB_CLIENT) private readonly client: CoordinationClient) {}
 
+  /**
+   * The `CoordinationClient` under this service (the promise API the recipes and the
+   * microservices transport are written against).
+   */
+  coordinationClient(): CoordinationClient {
+    return this.client;
+  }
+
   /** This instance's session id. */
   get sessionId(): bigint {
     return this.client.sessionId;

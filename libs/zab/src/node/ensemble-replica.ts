@@ -103,6 +103,12 @@ interface PendingWrite {
   readonly timer: NodeJS.Timeout;
   /** Proposed or forwarded: its outcome now depends on the current leadership. */
   routed: boolean;
+  /**
+   * The last logged zxid when the write was submitted: its txn can only come later. A txn at
+   * or below it with the same key is an older write's (tags restart from 0 with the process,
+   * and a restarted replica commits txns it logged before the restart).
+   */
+  readonly afterZxid: Zxid;
 }
 
 interface WaitingWrite {
@@ -180,6 +186,8 @@ export class EnsembleReplica implements ClientReplica {
   private ticker: NodeJS.Timeout | undefined;
   /** Monotonic ms of the last session duty round (see onTick); they run every `tickMs`. */
   private lastSessionTickMs = Number.NEGATIVE_INFINITY;
+  /** When the leader last swept containers and TTL nodes (monotonic ms). */
+  private lastContainerSweepMs = 0;
   private stateValue: EnsembleReplicaState = 'serving';
   private failure: Error | undefined;
   private closePromise: Promise<void> | undefined;
@@ -394,7 +402,8 @@ export class EnsembleReplica implements ClientReplica {
     return new Promise<CommittedResult>((resolve, reject) => {
       const timer = setTimeout(() => this.failWrite(key, connectionLoss(
         `no commit within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
-      this.writes.set(key, { resolve, reject, timer, routed: false });
+      this.writes.set(key, { resolve, reject, timer, routed: false,
+        afterZxid: this.peer.lastLoggedZxid });
       const identities = this.auth.identitiesOf(sessionId);
       const write = { key, sessionId, cxid: tagged, request, identities, failFast };
       // Behind the waiting ones: a session's writes are proposed in the order submitted.
@@ -642,7 +651,7 @@ export class EnsembleReplica implements ClientReplica {
   private answer(txn: Txn, result: ApplyResult): void {
     const key = writeKey(txn.header.sessionId, txn.header.cxid);
     const write = this.writes.get(key);
-    if (write === undefined) return;
+    if (write === undefined || txn.header.zxid <= write.afterZxid) return;
     this.writes.delete(key);
     clearTimeout(write.timer);
     write.resolve({ ...result, zxid: txn.header.zxid, sessionId: txn.header.sessionId });
@@ -814,10 +823,30 @@ export class EnsembleReplica implements ClientReplica {
     }
     for (const sessionId of this.sessionEvents.localSessions) this.tracker.touch(sessionId, now);
     if (!this.peer.isLeaseValid()) return;
+    if (now - this.lastContainerSweepMs >= this.options.containerCheckIntervalMs) {
+      this.lastContainerSweepMs = now;
+      this.sweepContainers();
+    }
     for (const sessionId of this.tracker.expired(now)) {
       this.sessionEvents.expiring.add(sessionId);
       this.logger.log(`session 0x${sessionId.toString(16)} expired`);
       this.submit(sessionId, 0, { op: 'closeSession' }, true).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Leader duty (ZooKeeper's ContainerManager): delete empty containers and expired TTL
+   * nodes, at most `containerDeletesPerCheckMax` of each per check. The preparer checks each
+   * again against the state with the outstanding changes, so a node that gained a child or
+   * was touched meanwhile stays.
+   */
+  private sweepContainers(): void {
+    const limit = this.options.containerDeletesPerCheckMax;
+    for (const path of this.treeValue.containerCandidates(limit)) {
+      this.submit(0n, 0, { op: 'deleteContainer', path }, true).catch(() => undefined);
+    }
+    for (const path of this.treeValue.expiredTtlCandidates(this.clock.wallMs(), limit)) {
+      this.submit(0n, 0, { op: 'deleteExpiredTtl', path }, true).catch(() => undefined);
     }
   }
 
