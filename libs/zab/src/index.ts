@@ -91,6 +91,8 @@ export * from './state/error-code.js';
 export * from './state/keeper-error.js';
 export type { Stat, Acl } from './state/stat.js';
 export { Perms, OPEN_ACL_UNSAFE } from './state/stat.js';
+export { isPermitted, fixupAcl, redactDigests, SUPER_ID, type AuthId } from './state/acl.js';
+export { generateDigest, SessionAuth, SESSION_IDENTITIES_MAX } from './node/session-auth.js';
 export type { CreateModeName } from './state/create-mode.js';
 export type { WatchEvent, WatchEventType } from './state/watch-event.js';
 export type { OpResult } from './state/tree-view.js';

@@ -98,6 +98,15 @@ export class CoordinationService {
     return this.client.sync(path);
   }
 
+  /**
+   * ZooKeeper's addAuth for this instance's session: `addAuth('digest', 'user:password')`
+   * makes later operations also act as `digest:user:base64(sha1(user:password))` (ACLs, README
+   * "ACLs"). Rejects `AuthFailedError` for another scheme or malformed credentials.
+   */
+  addAuth(scheme: string, auth: ZnodeData): Promise<void> {
+    return this.client.addAuth(scheme, typeof auth === 'string' ? auth : Buffer.from(auth));
+  }
+
   /** The node's data and stat, then each change; `null` while the node does not exist. */
   data$(path: string): Observable<{ data: Buffer; stat: Stat } | null> {
     return this.observe(path, 'data', (o) => (o.kind === 'data' ? o.value : undefined));

@@ -35,7 +35,9 @@ import { DataTree } from '../state/data-tree.js';
 import { ErrorCode } from '../state/error-code.js';
 import { KeeperError } from '../state/keeper-error.js';
 import { RequestPreparer } from '../state/request-preparer.js';
-import { decodeRequest, encodeRequest } from '../state/request-codec.js';
+import { decodeAuthenticatedRequest, encodeRequest } from '../state/request-codec.js';
+import type { AuthId } from '../state/acl.js';
+import { SessionAuth, sessionGone } from './session-auth.js';
 import type { WriteRequest } from '../state/request.js';
 import { SessionTracker } from '../state/session-tracker.js';
 import type { ApplyResult } from '../state/tree-view.js';
@@ -114,6 +116,8 @@ interface WaitingWrite {
   readonly sessionId: SessionId;
   readonly cxid: number;
   readonly request: WriteRequest;
+  /** The session's addAuth identities when the write was taken (checked by the leader). */
+  readonly identities: readonly AuthId[];
   /** Fail at once instead of waiting for a leader (a client's own session close). */
   readonly failFast?: boolean;
 }
@@ -174,6 +178,8 @@ export class EnsembleReplica implements ClientReplica {
   private syncCount = 0;
   private tagCount = 0;
   private readonly sessionEvents: SessionEvents;
+  /** addAuth identities of the sessions served here (forgotten when a session ends). */
+  private readonly auth: SessionAuth;
   private readonly roleListeners = new Set<(change: RoleChange) => void>();
   private readonly failureListeners = new Set<(error: Error) => void>();
   private readonly applyListeners = new Set<() => void>();
@@ -207,6 +213,8 @@ export class EnsembleReplica implements ClientReplica {
       minSessionTimeoutMs: options.minSessionTimeoutMs,
       maxSessionTimeoutMs: options.maxSessionTimeoutMs });
     this.sessionEvents = new SessionEvents(this.tracker, this.watches, clock, logger);
+    this.auth = new SessionAuth({ superDigest: options.superDigest });
+    this.sessionEvents.onSessionEnd((sessionId) => this.auth.forget(sessionId));
     const now = clock.monotonicMs();
     for (const { sessionId, timeoutMs } of tree.sessions()) {
       this.tracker.add(sessionId, timeoutMs, now);
@@ -407,7 +415,8 @@ export class EnsembleReplica implements ClientReplica {
         `no commit within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
       this.writes.set(key, { resolve, reject, timer, routed: false,
         afterZxid: this.peer.lastLoggedZxid });
-      const write = { key, sessionId, cxid: tagged, request, failFast };
+      const identities = this.auth.identitiesOf(sessionId);
+      const write = { key, sessionId, cxid: tagged, request, identities, failFast };
       // Behind the waiting ones: a session's writes are proposed in the order submitted.
       this.input(() => (this.waiting.length > 0 ? this.waiting.push(write) : this.route(write)));
     });
@@ -469,11 +478,16 @@ export class EnsembleReplica implements ClientReplica {
     return this.sessionEvents.onSessionEnd(listener);
   }
 
-  /** See `ClientReplica.addAuth` (placeholder: ACLs are not enforced yet). */
-  addAuth(_sessionId: SessionId, _scheme: string, _auth: Buffer): void {}
+  /** See `ClientReplica.addAuth`: SessionExpired for a session that is not live. */
+  addAuth(sessionId: SessionId, scheme: string, auth: Buffer): void {
+    if (!this.treeValue.hasSession(sessionId)) throw sessionGone(sessionId);
+    this.auth.addAuth(sessionId, scheme, auth);
+  }
 
-  /** See `ClientReplica.checkPermission` (placeholder: ACLs are not enforced yet). */
-  checkPermission(_sessionId: SessionId, _path: string, _permission: number): void {}
+  /** See `ClientReplica.checkPermission` (against this replica's committed tree). */
+  checkPermission(sessionId: SessionId, path: string, permission: number): void {
+    this.auth.check(sessionId, this.treeValue.aclOfNode(path), permission, path);
+  }
 
   reportListenerError(error: unknown): void {
     this.sessionEvents.reportListenerError(error);
@@ -619,6 +633,8 @@ export class EnsembleReplica implements ClientReplica {
     for (const { sessionId, timeoutMs } of tree.sessions()) {
       this.tracker.add(sessionId, timeoutMs, now);
     }
+    // Sessions closed within the snapshot never had their close applied here.
+    this.auth.retainOnly((sessionId) => tree.hasSession(sessionId));
   }
 
   // ---- apply ----
@@ -668,11 +684,11 @@ export class EnsembleReplica implements ClientReplica {
   private route(write: WaitingWrite): void {
     const pending = this.writes.get(write.key);
     if (pending === undefined) return;
-    const { sessionId, cxid, request } = write;
+    const { sessionId, cxid, request, identities } = write;
     const routed = this.peer.role === 'leading'
-      ? this.prepareAndPropose(sessionId, cxid, request)
+      ? this.prepareAndPropose(sessionId, cxid, request, identities)
       : this.peer.isEstablished &&
-        this.peer.forwardRequest(sessionId, cxid, encodeRequest(request));
+        this.peer.forwardRequest(sessionId, cxid, encodeRequest(request, identities));
     if (routed) pending.routed = true;
     else if (write.failFast) this.failWrite(write.key, connectionLoss('no leader now'));
     else this.waiting.push(write);
@@ -693,22 +709,24 @@ export class EnsembleReplica implements ClientReplica {
   private proposeForwarded(sessionId: SessionId, cxid: number, bytes: Buffer, from: PeerId):
     void {
     let request: WriteRequest;
+    let identities: AuthId[];
     try {
-      request = decodeRequest(bytes);
+      ({ request, identities } = decodeAuthenticatedRequest(bytes));
     } catch (error) {
       this.logger.warn(`dropped an undecodable write forwarded by ${from}: ` +
         (error as Error).message);
       return;
     }
     // Behind the waiting ones, or it could overtake an earlier write of its session.
-    if (this.waitingForwarded.length === 0 && this.prepareAndPropose(sessionId, cxid, request)) {
+    if (this.waitingForwarded.length === 0 &&
+      this.prepareAndPropose(sessionId, cxid, request, identities)) {
       return;
     }
     if (this.waitingForwarded.length >= this.options.pendingWritesMax) {
       this.logger.warn(`dropped a write forwarded by ${from}: too many waiting`);
       return;
     }
-    this.waitingForwarded.push({ sessionId, cxid, request });
+    this.waitingForwarded.push({ sessionId, cxid, request, identities });
   }
 
   private retryForwarded(): void {
@@ -716,8 +734,8 @@ export class EnsembleReplica implements ClientReplica {
     this.waitingForwarded = [];
     if (this.peer.role !== 'leading') return;
     for (let i = 0; i < waiting.length; i++) {
-      const { sessionId, cxid, request } = waiting[i]!;
-      if (!this.prepareAndPropose(sessionId, cxid, request)) {
+      const { sessionId, cxid, request, identities } = waiting[i]!;
+      if (!this.prepareAndPropose(sessionId, cxid, request, identities)) {
         this.waitingForwarded = waiting.slice(i);
         return;
       }
@@ -728,13 +746,13 @@ export class EnsembleReplica implements ClientReplica {
    * Prepares against the committed tree plus the outstanding proposals and broadcasts. The
    * header is what the taking replica answers by: (session id, cxid), or the cxid tag.
    */
-  private prepareAndPropose(sessionId: SessionId, cxid: number, request: WriteRequest):
-    boolean {
+  private prepareAndPropose(sessionId: SessionId, cxid: number, request: WriteRequest,
+    identities: readonly AuthId[]): boolean {
     const zxid = this.peer.nextZxid();
     if (zxid === undefined) return false;
     const header = { sessionId: request.op === 'createSession' ? zxid : sessionId, cxid, zxid,
       time: this.clock.wallMs() };
-    const txn = this.preparer.prepare(request, header);
+    const txn = this.preparer.prepare(request, header, identities);
     if (this.peer.propose(zxid, encodeTxn(txn))) {
       this.stats.proposals++;
       return true;
