@@ -155,7 +155,7 @@ export interface SequentialChild {
   sequence: number;
 }
 
-const SEQUENCE_SUFFIX = /(-?\d{10})$/;
+const SEQUENCE_SUFFIX = /(\d{10})$/;
 
 /** Children carrying a sequence suffix, oldest first; others (e.g. a `ready` node) are left out. */
 export function sortBySequence(children: readonly string[], prefix = ''): SequentialChild[] {
