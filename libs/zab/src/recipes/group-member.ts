@@ -108,16 +108,20 @@ export class GroupMember {
   }
 
   /**
-   * Reports the member map now and after every change, until the returned function is
+   * Reports the member map now and after every change (only when it differs from the last
+   * report), until the returned function is
    * called or the session is lost.
    */
   async subscribe(listener: (members: MemberMap) => void, onError?: (error: unknown) => void): Promise<() => Promise<void>> {
     const cache = new TreeCache(this.client, this.groupPath, { maxDepth: 1, onError });
+    let last: MemberMap | undefined;
     const report = (): void => {
       const members = new Map<string, Buffer>();
       for (const node of cache.snapshot().values()) {
         if (node.path !== this.groupPath) members.set(nameOf(node.path), node.data);
       }
+      if (last !== undefined && sameMembers(last, members)) return;
+      last = members;
       listener(members);
     };
     cache.subscribe((event) => {
@@ -135,4 +139,13 @@ export class GroupMember {
     }
     await this.client.setData(this.ourPath, metadata, stat.version);
   }
+}
+
+function sameMembers(a: MemberMap, b: MemberMap): boolean {
+  if (a.size !== b.size) return false;
+  for (const [id, data] of a) {
+    const other = b.get(id);
+    if (other === undefined || !other.equals(data)) return false;
+  }
+  return true;
 }
