@@ -105,5 +105,14 @@ describe('DistributedQueue', () => {
     const waiting = consumer.take({ signal: controller.signal });
     controller.abort(new Error('no more work'));
     await assert.rejects(waiting, /no more work/);
+    // An abort racing a take never drops an item: it is either returned or still queued.
+    await queue.put(Buffer.from('kept'));
+    const racing = new AbortController();
+    const raced = consumer.take({ signal: racing.signal });
+    await b!.sync('/');
+    racing.abort(new Error('late'));
+    const outcome = await raced.then((item) => item.data.toString(), () => 'rejected');
+    const left = await consumer.size();
+    assert.ok((outcome === 'kept' && left === 0) || (outcome === 'rejected' && left === 1), `${outcome}, ${left} left`);
   });
 });

@@ -72,7 +72,8 @@ export class DistributedQueue {
         const watch = watchOnce();
         const { children, stat } = await scope.race(this.client.getChildren(this.path, watch.listener));
         if (sortBySequence(children, ITEM_PREFIX).length < this.capacity) {
-          const created = await scope.race(this.tryPut(data, stat));
+          // Not raced: a committed put is reported as done even if the wait ended meanwhile.
+          const created = await this.tryPut(data, stat);
           if (created !== undefined) return created;
         } else {
           await scope.race(watch.fired);
@@ -92,7 +93,8 @@ export class DistributedQueue {
         scope.check();
         const watch = watchOnce();
         const { children } = await scope.race(this.client.getChildren(this.path, watch.listener));
-        const item = await scope.race(this.consumeFirst(children));
+        // Not raced: an item consumed must be returned, never dropped by a timeout.
+        const item = await this.consumeFirst(children);
         if (item !== undefined) return item;
         await scope.race(watch.fired);
       }

@@ -67,9 +67,10 @@ export class DoubleBarrier {
       scope.check();
       const readyWatch = watchOnce();
       const ready = await scope.race(this.client.exists(this.readyPath, readyWatch.listener));
-      await this.createOurNode(scope);
-      if (ready !== null) return;
+      await this.createOurNode();
       try {
+        scope.check();
+        if (ready !== null) return;
         await this.waitForReady(scope, readyWatch.fired);
       } catch (error) {
         await deleteQuietly(this.client, this.ourPath);
@@ -91,9 +92,10 @@ export class DoubleBarrier {
     }
   }
 
-  private async createOurNode(scope: WaitScope): Promise<void> {
+  /** Not raced with the wait: a node created after an abort would be left behind. */
+  private async createOurNode(): Promise<void> {
     try {
-      await scope.race(createWithParents(this.client, this.ourPath, Buffer.alloc(0), { mode: 'ephemeral' }));
+      await createWithParents(this.client, this.ourPath, Buffer.alloc(0), { mode: 'ephemeral' });
     } catch (error) {
       if (isKeeperCode(error, ErrorCode.NodeExists)) {
         throw new RecipeStateError(`member ${this.memberId} has already entered`, this.ourPath);
@@ -108,7 +110,7 @@ export class DoubleBarrier {
       scope.check();
       const { children } = await scope.race(this.client.getChildren(this.path));
       if (children.filter((name) => name !== READY).length >= this.memberQty) {
-        await this.createReady(scope);
+        await this.createReady();
         return;
       }
       await scope.race(fired);
@@ -118,9 +120,9 @@ export class DoubleBarrier {
     }
   }
 
-  private async createReady(scope: WaitScope): Promise<void> {
+  private async createReady(): Promise<void> {
     try {
-      await scope.race(this.client.create(this.readyPath, Buffer.alloc(0), { mode: 'persistent' }));
+      await this.client.create(this.readyPath, Buffer.alloc(0), { mode: 'persistent' });
     } catch (error) {
       if (!isKeeperCode(error, ErrorCode.NodeExists)) throw error;
     }
@@ -138,12 +140,12 @@ export class DoubleBarrier {
         throw new RecipeStateError(`member ${this.memberId} has not entered (or its session ended)`, this.ourPath);
       }
       if (members.length === 1) {
-        if (ourNodeShouldExist) await scope.race(deleteQuietly(this.client, this.ourPath));
+        if (ourNodeShouldExist) await deleteQuietly(this.client, this.ourPath);
         return;
       }
       const watched = ourIndex === 0 ? members[members.length - 1]! : members[0]!;
       if (ourIndex !== 0 && ourNodeShouldExist) {
-        await scope.race(deleteQuietly(this.client, this.ourPath));
+        await deleteQuietly(this.client, this.ourPath);
         ourNodeShouldExist = false;
       }
       const watch = watchOnce();

@@ -120,6 +120,12 @@ describe('ReadWriteLock', () => {
     controller.abort(new Error('shutting down'));
     await assert.rejects(waiting, /shutting down/);
     assert.deepEqual((await lock.participants()).map((p) => p.path), [held.path]);
+    const early = new AbortController();
+    const abortedAtOnce = lock.readLock.acquire({ signal: early.signal });
+    early.abort(new Error('changed my mind'));
+    await assert.rejects(abortedAtOnce, /changed my mind/);
+    assert.deepEqual((await lock.participants()).map((p) => p.path), [held.path],
+      'an abort during the create leaves no orphan node');
     await held.release();
     await held.release();
   });

@@ -93,9 +93,12 @@ export class ReadWriteLock {
     const scope = new WaitScope(this.client, options, `the ${kind} lock`, this.path);
     try {
       scope.check();
-      const created = await scope.race(createWithParents(this.client,
-        joinPath(this.path, PREFIX[kind]), Buffer.alloc(0), { mode: 'ephemeral_sequential' }));
+      // Not raced: a create that completed after an abort would leave an orphan node that
+      // blocks the lock until the session ends (Curator's CURATOR-79).
+      const created = await createWithParents(this.client,
+        joinPath(this.path, PREFIX[kind]), Buffer.alloc(0), { mode: 'ephemeral_sequential' });
       try {
+        scope.check();
         await this.waitForTurn(kind, nameOf(created.path), scope);
       } catch (error) {
         await deleteQuietly(this.client, created.path);

@@ -41,6 +41,9 @@ function checkTimeout(timeoutMs: number | undefined): void {
 /**
  * One bounded wait. `race(p)` settles like `p` unless the wait fails first: timeout, abort, or
  * session lost. `dispose()` must be called when the wait is over (use try/finally).
+ * Recipes race only reads and watch events, never their writes: a write that completes after
+ * the wait failed would leave an orphan node (or drop a consumed item), so writes are
+ * awaited, then `check()` decides, and the recipe undoes what it created.
  */
 export class WaitScope {
   private readonly failure: Promise<never>;

@@ -93,6 +93,11 @@ describe('Semaphore', () => {
     const controller = new AbortController();
     controller.abort(new Error('cancelled'));
     await assert.rejects(semaphore.acquire({ signal: controller.signal }), /cancelled/);
+    const early = new AbortController();
+    const abortedAtOnce = semaphore.acquire({ signal: early.signal });
+    early.abort(new Error('changed my mind'));
+    await assert.rejects(abortedAtOnce, /changed my mind/);
+    assert.deepEqual(await semaphore.participantNodes(), [held.path], 'an abort during the create leaves no orphan lease');
     await assert.rejects(semaphore.acquireMany(4), BadArgumentsError);
     assert.throws(() => new Semaphore(b!, '/many', 0), BadArgumentsError);
     const two = await semaphore.acquireMany(2, { timeoutMs: WAIT_MS });

@@ -93,9 +93,11 @@ export class Semaphore {
 
   private async acquireIn(scope: WaitScope): Promise<Lease> {
     scope.check();
-    const created = await scope.race(createWithParents(this.client, joinPath(this.path, LEASE_PREFIX),
-      this.nodeData, { mode: 'ephemeral_sequential' }));
+    // Not raced: a create completing after an abort must still be deleted (no orphan lease).
+    const created = await createWithParents(this.client, joinPath(this.path, LEASE_PREFIX),
+      this.nodeData, { mode: 'ephemeral_sequential' });
     try {
+      scope.check();
       await this.waitForRank(nameOf(created.path), scope);
     } catch (error) {
       await deleteQuietly(this.client, created.path);
