@@ -9,6 +9,7 @@ export { ZabModule } from './nest/zab.module.js';
 export { ZAB_MODULE_OPTIONS } from './nest/zab.module-definition.js';
 export { ZAB_CLIENT, ZAB_REPLICA } from './nest/zab.constants.js';
 export { ZabAdminEndpoint } from './nest/zab-admin.endpoint.js';
+export { treeCache$, members$, counter$ } from './nest/recipe-observables.js';
 export type { ZabModuleOptions } from './nest/zab-module-options.interface.js';
 export {
   CoordinationService,

@@ -14,8 +14,14 @@
  *   loses the item; Curator's "lock safety" mode is not offered).
  * - Waits reject on `timeoutMs` (`RecipeTimeoutError`), abort (`signal.reason`) or session
  *   loss, having changed nothing.
+ * - A connection loss with the session alive (a leader change) is retried, bounded: a put's
+ *   item name carries a random marker (Curator's protected mode), so after the loss the put
+ *   finds out whether it committed and never enqueues twice; a take's delete is retried, and
+ *   a delete that committed before the loss reads as a lost race (the item is dropped, in
+ *   line with at-most-once).
  * Not a broker (Curator Tech Note 4): keep items small and queues short.
  */
+import { randomUUID } from 'node:crypto';
 import type { CoordinationClient } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import { keeperError } from '../state/keeper-error.js';
@@ -23,7 +29,12 @@ import type { Stat } from '../state/stat.js';
 import {
   checkRecipePath,
   ensurePath,
+  findProtected,
   isKeeperCode,
+  isTransientLoss,
+  LOSS_RETRIES_MAX,
+  lossBackoff,
+  retryingLoss,
   joinPath,
   sortBySequence,
   WaitScope,
@@ -46,6 +57,8 @@ export interface QueueItem {
 
 const ITEM_PREFIX = 'item-';
 
+type PutOutcome = { kind: 'put'; path: string } | { kind: 'raced' } | { kind: 'lost'; error: unknown };
+
 export class DistributedQueue {
   readonly capacity: number;
   private created = false;
@@ -67,14 +80,17 @@ export class DistributedQueue {
     const scope = new WaitScope(this.client, options, 'room in the queue', this.path);
     try {
       await scope.race(this.ensureQueue());
-      for (;;) {
+      const marker = `${ITEM_PREFIX}${randomUUID()}-`;
+      for (let losses = 0; ;) {
         scope.check();
         const watch = watchOnce();
-        const { children, stat } = await scope.race(this.client.getChildren(this.path, watch.listener));
+        const { children, stat } = await scope.race(retryingLoss(this.client,
+          () => this.client.getChildren(this.path, watch.listener)));
         if (sortBySequence(children, ITEM_PREFIX).length < this.capacity) {
           // Not raced: a committed put is reported as done even if the wait ended meanwhile.
-          const created = await this.tryPut(data, stat);
-          if (created !== undefined) return created;
+          const outcome = await this.tryPut(data, stat, marker);
+          if (outcome.kind === 'put') return outcome.path;
+          if (outcome.kind === 'lost' && ++losses >= LOSS_RETRIES_MAX) throw outcome.error;
         } else {
           await scope.race(watch.fired);
         }
@@ -92,7 +108,8 @@ export class DistributedQueue {
       for (;;) {
         scope.check();
         const watch = watchOnce();
-        const { children } = await scope.race(this.client.getChildren(this.path, watch.listener));
+        const { children } = await scope.race(retryingLoss(this.client,
+          () => this.client.getChildren(this.path, watch.listener)));
         // Not raced: an item consumed must be returned, never dropped by a timeout.
         const item = await this.consumeFirst(children);
         if (item !== undefined) return item;
@@ -117,19 +134,26 @@ export class DistributedQueue {
     return sortBySequence(children, ITEM_PREFIX).length;
   }
 
-  /** The commit that makes the bound exact; undefined when another put won the race. */
-  private async tryPut(data: Buffer, queueStat: Stat): Promise<string | undefined> {
+  /**
+   * The commit that makes the bound exact. `raced`: another put won, re-read. `lost`: a
+   * transient connection loss whose commit is not found under our marker (protected mode),
+   * so nothing was enqueued: re-read and try again.
+   */
+  private async tryPut(data: Buffer, queueStat: Stat, marker: string): Promise<PutOutcome> {
     try {
       const results = await this.client.multi([
         { op: 'setData', path: this.path, data: Buffer.alloc(0), version: queueStat.version },
-        { op: 'create', path: joinPath(this.path, ITEM_PREFIX), data, mode: 'persistent_sequential' },
+        { op: 'create', path: joinPath(this.path, marker), data, mode: 'persistent_sequential' },
       ]);
       const createdPath = results[1]?.path;
       if (createdPath === undefined) throw keeperError(ErrorCode.SystemError, this.path, 'multi returned no created path');
-      return createdPath;
+      return { kind: 'put', path: createdPath };
     } catch (error) {
-      if (isKeeperCode(error, ErrorCode.BadVersion)) return undefined;
-      throw error;
+      if (isKeeperCode(error, ErrorCode.BadVersion)) return { kind: 'raced' };
+      if (!isTransientLoss(this.client, error)) throw error;
+      await lossBackoff(1);
+      const found = await findProtected(this.client, this.path, marker);
+      return found !== undefined ? { kind: 'put', path: found.path } : { kind: 'lost', error };
     }
   }
 
@@ -139,7 +163,7 @@ export class DistributedQueue {
       const path = joinPath(this.path, child.name);
       try {
         const { data, stat } = await this.client.getData(path);
-        await this.client.delete(path, stat.version);
+        await retryingLoss(this.client, () => this.client.delete(path, stat.version));
         return { data, path, zxid: stat.czxid };
       } catch (error) {
         if (!isKeeperCode(error, ErrorCode.NoNode)) throw error;

@@ -16,6 +16,7 @@
 import type { CoordinationClient } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import { keeperError } from '../state/keeper-error.js';
+import { sessionLostError } from './recipe-errors.js';
 import {
   checkRecipePath,
   createWithParents,
@@ -110,7 +111,7 @@ export class GroupMember {
   /**
    * Reports the member map now and after every change (only when it differs from the last
    * report), until the returned function is
-   * called or the session is lost.
+   * called or the session is lost (then `onError` gets `SessionExpiredError`).
    */
   async subscribe(listener: (members: MemberMap) => void, onError?: (error: unknown) => void): Promise<() => Promise<void>> {
     const cache = new TreeCache(this.client, this.groupPath, { maxDepth: 1, onError });
@@ -126,6 +127,7 @@ export class GroupMember {
     };
     cache.subscribe((event) => {
       if (event.type !== 'closed') report();
+      else if (event.reason === 'lost') onError?.(sessionLostError('lost', this.groupPath));
     });
     await cache.start();
     return () => cache.close();

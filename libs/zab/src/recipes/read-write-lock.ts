@@ -16,6 +16,10 @@
  * it rejects at once with `RecipeStateError` instead. The lock is not reentrant: a second
  * write acquisition by the same object queues behind the first.
  *
+ * Queued nodes are created in Curator's protected mode (a random marker in the name), so a
+ * connection loss with the session alive (a leader change) during the create is recovered
+ * without an orphan or a duplicate node.
+ *
  * Failure semantics: a wait rejects on `timeoutMs` (`RecipeTimeoutError`), on abort
  * (`signal.reason`) and when the session is lost (`SessionExpiredError`/`ConnectionLossError`),
  * deleting its queued node. A held lease's `signal` fires on session loss (and on suspension
@@ -28,10 +32,11 @@ import { HeldLease, type Lease } from './lease.js';
 import { RecipeStateError } from './recipe-errors.js';
 import {
   checkRecipePath,
-  createWithParents,
+  createProtected,
   deleteQuietly,
   joinPath,
   nameOf,
+  retryingLoss,
   sortBySequence,
   type SequentialChild,
   type SuspendedPolicy,
@@ -95,8 +100,8 @@ export class ReadWriteLock {
       scope.check();
       // Not raced: a create that completed after an abort would leave an orphan node that
       // blocks the lock until the session ends (Curator's CURATOR-79).
-      const created = await createWithParents(this.client,
-        joinPath(this.path, PREFIX[kind]), Buffer.alloc(0), { mode: 'ephemeral_sequential' });
+      const created = await createProtected(this.client, this.path, PREFIX[kind], Buffer.alloc(0),
+        'ephemeral_sequential');
       try {
         scope.check();
         await this.waitForTurn(kind, nameOf(created.path), scope);
@@ -117,7 +122,7 @@ export class ReadWriteLock {
   private async waitForTurn(kind: LockKind, ourName: string, scope: WaitScope): Promise<void> {
     for (;;) {
       scope.check();
-      const { children } = await scope.race(this.client.getChildren(this.path));
+      const { children } = await scope.race(retryingLoss(this.client, () => this.client.getChildren(this.path)));
       const queue = sortBySequence(children);
       const ourIndex = queue.findIndex((child) => child.name === ourName);
       if (ourIndex < 0) {
@@ -126,7 +131,8 @@ export class ReadWriteLock {
       const blocker = kind === 'write' ? queue[ourIndex - 1] : this.nearestForeignWriter(queue, ourIndex);
       if (blocker === undefined) return;
       const watch = watchOnce();
-      const stat = await scope.race(this.client.exists(joinPath(this.path, blocker.name), watch.listener));
+      const stat = await scope.race(retryingLoss(this.client,
+        () => this.client.exists(joinPath(this.path, blocker.name), watch.listener)));
       if (stat !== null) await scope.race(watch.fired);
     }
   }

@@ -3,9 +3,12 @@
  * (`WaitScope`), the holder side of ownership (`Ownership`: an AbortSignal that fires when the
  * session is lost, or suspended under the default policy), sequential-node ordering, and
  * creating a node together with its missing parents (containers, so the leader removes them
- * once empty, as Curator's `creatingParentContainersIfNeeded`).
+ * once empty, as Curator's `creatingParentContainersIfNeeded`), and the handling of a
+ * connection loss while the session lives (bounded retries of idempotent calls; protected
+ * sequential creates, found again by a random marker in their name).
  * Only the `CoordinationClient` interface is used, so recipes run on any backend.
  */
+import { randomUUID } from 'node:crypto';
 import type { CoordinationClient, CreateOptions, WatchListener } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import { KeeperError, keeperError } from '../state/keeper-error.js';
@@ -221,14 +224,84 @@ export async function createWithParents(
   }
 }
 
-/** Deletes a node, ignoring that it is already gone or that the session has ended. */
+/**
+ * Connection loss with the session still alive (a leader change, a dropped socket): the
+ * request's outcome is unknown, the session goes on. Recipes retry only what is idempotent
+ * or can be recognised afterwards (protected creates), a bounded number of times.
+ */
+export function isTransientLoss(client: CoordinationClient, error: unknown): boolean {
+  return isKeeperCode(error, ErrorCode.ConnectionLoss) && client.state === 'connected';
+}
+
+export const LOSS_RETRIES_MAX = 6;
+
+/** Backoff before retry `attempt` (1-based) after a transient connection loss. */
+export function lossBackoff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 25 * 2 ** attempt)));
+}
+
+/** Runs an idempotent call, retrying transient connection losses (bounded). */
+export async function retryingLoss<T>(client: CoordinationClient, call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isTransientLoss(client, error) || attempt >= LOSS_RETRIES_MAX) throw error;
+      await lossBackoff(attempt);
+    }
+  }
+}
+
+/**
+ * Curator's protected mode for sequential creates: the node name carries a random id, so
+ * after a connection loss (did the create commit?) the recipe syncs, looks for its id among
+ * the children, and creates again only if it is absent. Resolves with the node and its stat.
+ */
+export async function createProtected(
+  client: CoordinationClient,
+  directory: string,
+  prefix: string,
+  data: Buffer,
+  mode: 'ephemeral_sequential' | 'persistent_sequential',
+): Promise<{ path: string; stat: Stat }> {
+  const marker = `${prefix}${randomUUID()}-`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createWithParents(client, joinPath(directory, marker), data, { mode });
+    } catch (error) {
+      if (!isTransientLoss(client, error) || attempt >= LOSS_RETRIES_MAX) throw error;
+      await lossBackoff(attempt);
+      const found = await findProtected(client, directory, marker);
+      if (found !== undefined) return found;
+    }
+  }
+}
+
+/** The protected node named with `marker`, once the replica has caught up (sync). */
+export async function findProtected(
+  client: CoordinationClient,
+  directory: string,
+  marker: string,
+): Promise<{ path: string; stat: Stat } | undefined> {
+  await retryingLoss(client, () => client.sync(directory));
+  const { children } = await retryingLoss(client, () => client.getChildren(directory));
+  const name = children.find((child) => child.startsWith(marker));
+  if (name === undefined) return undefined;
+  const path = joinPath(directory, name);
+  const stat = await client.exists(path);
+  return stat === null ? undefined : { path, stat };
+}
+
+/**
+ * Deletes a node, ignoring that it is already gone or that the session has ended; a
+ * transient connection loss is retried (bounded), so a release is not silently dropped.
+ */
 export async function deleteQuietly(client: CoordinationClient, path: string): Promise<void> {
   if (client.state !== 'connected') return;
   try {
-    await client.delete(path);
+    await retryingLoss(client, () => client.delete(path));
   } catch (error) {
-    if (isKeeperCode(error, ErrorCode.NoNode) || isKeeperCode(error, ErrorCode.SessionExpired) ||
-      isKeeperCode(error, ErrorCode.ConnectionLoss)) return;
+    if (isKeeperCode(error, ErrorCode.NoNode) || client.state !== 'connected') return;
     throw error;
   }
 }

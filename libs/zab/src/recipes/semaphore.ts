@@ -6,6 +6,8 @@
  * at most `maxLeases` nodes rank below `maxLeases` — the limit holds without an internal lock,
  * and leases are granted in arrival order (fair).
  *
+ * Lease nodes are created in Curator's protected mode (see `createProtected`), so a leader
+ * change during the create neither orphans nor duplicates a lease node.
  * Every process must use the same `maxLeases` for a path (as in Curator, nothing checks it).
  * Leases are released individually (`lease.release()`); `acquireMany(n)` takes n leases one
  * after another and returns them all or none. A wait rejects on `timeoutMs`
@@ -19,10 +21,11 @@ import { keeperError } from '../state/keeper-error.js';
 import { HeldLease, type Lease } from './lease.js';
 import {
   checkRecipePath,
-  createWithParents,
+  createProtected,
   deleteQuietly,
   joinPath,
   nameOf,
+  retryingLoss,
   sortBySequence,
   type SuspendedPolicy,
   WaitScope,
@@ -94,8 +97,8 @@ export class Semaphore {
   private async acquireIn(scope: WaitScope): Promise<Lease> {
     scope.check();
     // Not raced: a create completing after an abort must still be deleted (no orphan lease).
-    const created = await createWithParents(this.client, joinPath(this.path, LEASE_PREFIX),
-      this.nodeData, { mode: 'ephemeral_sequential' });
+    const created = await createProtected(this.client, this.path, LEASE_PREFIX, this.nodeData,
+      'ephemeral_sequential');
     try {
       scope.check();
       await this.waitForRank(nameOf(created.path), scope);
@@ -110,7 +113,8 @@ export class Semaphore {
     for (;;) {
       scope.check();
       const watch = watchOnce();
-      const { children } = await scope.race(this.client.getChildren(this.path, watch.listener));
+      const { children } = await scope.race(retryingLoss(this.client,
+        () => this.client.getChildren(this.path, watch.listener)));
       const rank = sortBySequence(children, LEASE_PREFIX).findIndex((child) => child.name === ourName);
       if (rank < 0) {
         throw keeperError(ErrorCode.SessionExpired, joinPath(this.path, ourName), 'the queued lease node vanished');

@@ -12,13 +12,16 @@
  *   read cannot make it spin;
  * - `subscribe(listener)` reports the current value, then every change (SharedCount's
  *   listener), until unsubscribed or the session ends.
+ * A connection loss with the session alive leaves a write's outcome unknown (another client
+ * may have written the same value), so it is not retried: it rejects with
+ * `ConnectionLossError` and the caller decides (as with DistributedAtomicLong).
  * The node is created on first use with `seedValue` (missing parents as containers).
  */
 import type { CoordinationClient } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import { keeperError } from '../state/keeper-error.js';
 import type { Stat } from '../state/stat.js';
-import { CasRetriesExhaustedError } from './recipe-errors.js';
+import { CasRetriesExhaustedError, sessionLostError } from './recipe-errors.js';
 import { checkRecipePath, createWithParents, isKeeperCode } from './recipe-support.js';
 
 export interface VersionedValue {
@@ -120,13 +123,21 @@ export class SharedCounter {
     return this.update((current) => current + delta);
   }
 
-  /** Reports the current value, then each change; returns the unsubscribe. */
-  async subscribe(listener: (value: VersionedValue) => void): Promise<() => void> {
+  /**
+   * Reports the current value, then each change; returns the unsubscribe. When the session
+   * ends, `onError` gets `SessionExpiredError` / `ConnectionLossError` and reports stop.
+   */
+  async subscribe(listener: (value: VersionedValue) => void, onError?: (error: unknown) => void): Promise<() => void> {
     await this.get();
-    return this.client.observe(this.path, 'data', (observation) => {
+    const stopOnEnd = this.client.onSessionEnd((state) => onError?.(sessionLostError(state, this.path)));
+    const stop = await this.client.observe(this.path, 'data', (observation) => {
       if (observation.kind !== 'data' || observation.value === null) return;
       listener(this.versioned(observation.value.data, observation.value.stat));
     });
+    return () => {
+      stopOnEnd();
+      stop();
+    };
   }
 
   /**
