@@ -6,6 +6,7 @@
 import type { ClientReplica } from '../node/client-replica.js';
 import { LocalCoordinationClient } from '../node/local-client.js';
 import { Replica } from '../node/replica.js';
+import { retryingLoss } from './recipe-support.js';
 
 /** Session tick of the test replica: sessions can expire within a few ticks. */
 export const TICK_MS = 50;
@@ -99,10 +100,11 @@ export class OverlapProbe {
 
 /**
  * A few committed writes to `path` (which must exist): a critical section spanning several
- * replica round trips, long enough for an unprotected contender to barge in.
+ * replica round trips, long enough for an unprotected contender to barge in. A leader change
+ * during a write is retried (bounded), as an application would.
  */
 export async function roundTrips(client: LocalCoordinationClient, path: string, count = 2): Promise<void> {
-  for (let i = 0; i < count; i++) await client.setData(path, Buffer.from([i]));
+  for (let i = 0; i < count; i++) await retryingLoss(client, () => client.setData(path, Buffer.from([i])));
 }
 
 /** Resolves once `path` has exactly `count` children (observed, not polled). */

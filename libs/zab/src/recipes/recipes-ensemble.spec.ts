@@ -1,8 +1,11 @@
 /**
  * Goal: the lock, semaphore and queue recipes keep their guarantees on a 3-replica ensemble
- * with sessions spread over leader and followers, also when a holder's session expires:
+ * with sessions spread over leader and followers, also when a holder's session expires or the
+ * leader fails over:
  * never two writers at once and fencing tokens increasing in grant order, never more than
  * n semaphore holders, each queue item consumed at most once and every item put consumed.
+ * The last test closes the leader while contenders on the followers queue and hold the lock:
+ * the sessions (global, pinged) survive, in-flight creates recovered by protected mode.
  * Method: three in-process `EnsembleReplica`s over TCP on 127.0.0.1 (OS-assigned ports) with
  * memory storage; expiring sessions are pinged until the test stops pinging. Waits are on
  * events (role changes, applied batches, the recipes' own promises), bounded by timeouts.
@@ -62,6 +65,19 @@ class Ensemble {
     const client = await LocalCoordinationClient.connect(this.replicas[index]!, 10_000);
     this.clients.push(client);
     return client;
+  }
+
+  async clientOn(replica: EnsembleReplica): Promise<LocalCoordinationClient> {
+    const client = await LocalCoordinationClient.connect(replica, 10_000, { local: false });
+    this.clients.push(client);
+    const pinger = setInterval(() => client.touch(), TICK_MS);
+    this.pingers.add(pinger);
+    return client;
+  }
+
+  async closeReplica(replica: EnsembleReplica): Promise<void> {
+    this.replicas.splice(this.replicas.indexOf(replica), 1);
+    await replica.close();
   }
 
   expiring(index: number): Promise<ExpiringClient> {
@@ -174,5 +190,35 @@ describe('recipes on a 3-replica ensemble', () => {
     await withTimeout(Promise.all([...puts, ...takes]), WAIT_MS * 2, 'every item put and taken');
     assert.equal(consumed.length, 30);
     assert.equal(new Set(consumed).size, 30, 'no item consumed twice');
+  });
+
+  test('write lock across a leader failover: contenders on the followers, the leader closed mid-run', async () => {
+    const leader = ensemble.replicas.find((r) => r.role === 'leading')!;
+    const followers = ensemble.replicas.filter((r) => r !== leader);
+    const clients = await Promise.all([0, 1, 0, 1].map((i) => ensemble.clientOn(followers[i]!)));
+    await clients[0]!.create('/probe3', Buffer.alloc(0));
+    const probe = new OverlapProbe();
+    const grants: bigint[] = [];
+    let progressed!: () => void;
+    const threeGrants = new Promise<void>((resolve) => {
+      progressed = resolve;
+    });
+    const contenders = clients.map(async (client) => {
+      const lock = new ReadWriteLock(client, '/ens/failover');
+      for (let round = 0; round < 4; round++) {
+        const lease = await lock.writeLock.acquire({ timeoutMs: WAIT_MS });
+        grants.push(lease.fencingToken);
+        if (grants.length === 3) progressed();
+        await probe.section('exclusive', () => roundTrips(client, '/probe3'));
+        await lease.release();
+      }
+    });
+    await withTimeout(threeGrants, WAIT_MS, 'three grants before the failover');
+    await ensemble.closeReplica(leader);
+    await withTimeout(Promise.all(contenders), WAIT_MS * 2, 'every contender done after the failover');
+    assert.equal(probe.overlaps, 0);
+    assert.equal(grants.length, 16);
+    assert.ok(grants.every((token, i) => i === 0 || token > grants[i - 1]!), 'fencing tokens increase in grant order');
+    assert.ok(followers.some((r) => r.role === 'leading'), 'a follower took over');
   });
 });
