@@ -5,8 +5,9 @@
  * pipelined changes; a delete + re-create is reported as removed + added; `maxDepth` limits
  * the cache; session loss ends it with `closed`/`lost`.
  * Method: a real in-memory Replica; a seeded PRNG drives 200 random creates/sets/deletes
- * in bursts sent without waiting (one session's FIFO keeps them in order); a sentinel node marks the
- * end; the model replay checks every event's precondition and the final state is compared
+ * in bursts sent without waiting (one session's FIFO keeps them in order), the first while
+ * the cache is starting; a sentinel node marks the end; the model replay checks every
+ * event's precondition and the final state is compared
  * with a fresh recursive read.
  */
 import { test, describe, afterEach } from 'node:test';
@@ -33,10 +34,13 @@ afterEach(async () => {
 /** Replays cache events on a model, asserting each event's precondition. */
 class TreeModel {
   readonly nodes = new Map<string, CachedNode>();
+  private initialized = false;
 
   apply(event: TreeCacheEvent): void {
+    assert.equal(event.type === 'initialized', !this.initialized, 'initialized comes first, once');
     switch (event.type) {
       case 'initialized':
+        this.initialized = true;
         for (const [path, node] of event.nodes) this.nodes.set(path, node);
         return;
       case 'added':
@@ -105,10 +109,8 @@ describe('TreeCache', () => {
       counts[event.type]++;
       model.apply(event);
     });
-    const initialized = eventOf(cache, (e) => e.type === 'initialized');
-    await cache.start();
-    await withTimeout(initialized, WAIT_MS, 'the snapshot');
-    assert.deepEqual([...model.nodes.keys()].sort(), ['/tree', '/tree/a']);
+    // The cache starts while the first writes are in flight.
+    const starting = cache.start();
 
     const random = new Prng(20261125);
     const present = ['/tree', '/tree/a'];
@@ -133,6 +135,7 @@ describe('TreeCache', () => {
       }
     }
     await withTimeout(Promise.all(writes), WAIT_MS, 'the random writes');
+    await withTimeout(starting, WAIT_MS, 'the cache start');
     const sentinel = eventOf(cache, (e) => e.type === 'added' && e.node.path === '/tree/done');
     await writer!.create('/tree/done', Buffer.from('end'));
     await withTimeout(sentinel, WAIT_MS, 'the sentinel in the cache');

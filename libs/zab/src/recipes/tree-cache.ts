@@ -80,10 +80,21 @@ export class TreeCache {
     this.unsubscribeConnection = this.client.onConnectionStateChange((state) => {
       if (state === 'lost') this.finish('lost');
     });
-    await this.client.addWatch(this.path, 'persistentRecursive', this.watchListener);
-    const load = this.work.then(() => this.loadInitial());
-    this.work = load.catch((error: unknown) => this.onError(error));
-    await load;
+    // Events that arrive while the snapshot loads queue behind it, so `initialized` comes
+    // first and each later event is applied to the loaded state.
+    let snapshotLoaded!: () => void;
+    this.work = new Promise<void>((resolve) => {
+      snapshotLoaded = resolve;
+    });
+    try {
+      await this.client.addWatch(this.path, 'persistentRecursive', this.watchListener);
+      await this.loadInitial();
+    } catch (error) {
+      this.finish('closed');
+      throw error;
+    } finally {
+      snapshotLoaded();
+    }
   }
 
   /** Subscribes; a subscriber that comes after the snapshot first gets it as `initialized`. */
