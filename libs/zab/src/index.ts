@@ -18,6 +18,7 @@ export {
   type LiveConfigDefinition,
   type ConfigSchema,
 } from './nest/live-config.js';
+export { treeCache$, members$, counter$ } from './nest/recipe-observables.js';
 export type { ZabModuleOptions } from './nest/zab-module-options.interface.js';
 export {
   CoordinationService,
@@ -112,3 +113,39 @@ export {
   type RequestQueueOptions,
   type RequestServer,
 } from './recipes/request-queue.js';
+// Coordination recipes (Curator counterparts), written against CoordinationClient only.
+export {
+  RecipeTimeoutError,
+  RecipeStateError,
+  CasRetriesExhaustedError,
+} from './recipes/recipe-errors.js';
+export type { WaitOptions, SuspendedPolicy } from './recipes/recipe-support.js';
+export type { Lease } from './recipes/lease.js';
+export {
+  ReadWriteLock,
+  type ReadWriteLockOptions,
+  type LockSide,
+  type LockKind,
+  type LockParticipant,
+} from './recipes/read-write-lock.js';
+export { Semaphore, type SemaphoreOptions } from './recipes/semaphore.js';
+export { Barrier } from './recipes/barrier.js';
+export { DoubleBarrier, type DoubleBarrierOptions } from './recipes/double-barrier.js';
+export {
+  SharedCounter,
+  type SharedCounterOptions,
+  type VersionedValue,
+  type CasResult,
+} from './recipes/shared-counter.js';
+export {
+  DistributedQueue,
+  type DistributedQueueOptions,
+  type QueueItem,
+} from './recipes/distributed-queue.js';
+export { GroupMember, type GroupMemberOptions, type MemberMap } from './recipes/group-member.js';
+export {
+  TreeCache,
+  type TreeCacheOptions,
+  type TreeCacheEvent,
+  type CachedNode,
+} from './recipes/tree-cache.js';
