@@ -210,6 +210,19 @@ describe('Discovery', () => {
     assert.deepEqual(sent(drain(leader), 2), []);
   });
 
+  test('a FollowerInfo that arrives before we decide to lead is answered when we do', () => {
+    const harness = makePeer(3, { timing: { finalizeWaitTicks: 1 } });
+    passQuiet(harness);
+    harness.peer.step(1, notification(3, 0n, 1));
+    harness.peer.step(1, { type: 'followerInfo', acceptedEpoch: 0, hasData: true });
+    assert.equal(harness.peer.role, 'looking', 'the finalize wait is still running');
+    drain(harness);
+    harness.peer.tick();
+    assert.equal(harness.peer.role, 'leading');
+    assert.deepEqual(ofType(sent(drain(harness), 1), 'leaderInfo'), [{ type: 'leaderInfo',
+      epoch: 1 }], 'epoch decided with it, without waiting for its resend');
+  });
+
   test('learner persists acceptedEpoch in the Ready that sends AckEpoch', () => {
     const follower = makePeer(2, { log: makeTxns(1, 3), persisted: { acceptedEpoch: 1,
       currentEpoch: 1 } });

@@ -35,7 +35,7 @@
  */
 import { assert } from '../util/assert.js';
 import type { Epoch, PeerId, Zxid } from './ids.js';
-import type { PeerMessage, SessionTouch } from './peer-message.js';
+import type { FollowerInfo, ObserverInfo, PeerMessage, SessionTouch } from './peer-message.js';
 import type { HistoryView, PersistedState, RandomSource, Ready, Role } from './ready.js';
 import { ReadyBuilder } from './ready-builder.js';
 import { Election } from './election/fast-leader-election.js';
@@ -110,6 +110,12 @@ export class ZabPeer implements PeerContext {
   private leaderPhases: LeaderPhases | undefined;
   private learnerPhases: LearnerPhases | undefined;
   private pendingTouches: SessionTouch[] = [];
+  /**
+   * FollowerInfo / ObserverInfo that reached us while looking: a learner may decide for us
+   * before we do (its lease wait ended first). Replayed when we lead, so it need not wait for
+   * its next resend; dropped at every other transition. One per member at most.
+   */
+  private readonly earlyLearnerInfos = new Map<PeerId, FollowerInfo | ObserverInfo>();
 
   constructor(config: ZabConfig, persisted: PersistedState, history: HistoryView,
     random: RandomSource) {
@@ -196,6 +202,10 @@ export class ZabPeer implements PeerContext {
     }
     if (this.leaderPhases !== undefined) this.leaderPhases.receive(from, message);
     else if (this.learnerPhases !== undefined) this.learnerPhases.receive(from, message);
+    else if ((message.type === 'followerInfo' || message.type === 'observerInfo') &&
+      (this.config.voters.includes(from) || this.config.observers.includes(from))) {
+      this.earlyLearnerInfos.set(from, message);
+    }
   }
 
   /**
@@ -207,6 +217,7 @@ export class ZabPeer implements PeerContext {
    * leader forgets that learner, who reconnects from discovery.
    */
   connectionLost(peer: PeerId): void {
+    this.earlyLearnerInfos.delete(peer);
     if (this.leaderPhases !== undefined) this.leaderPhases.forgetLearner(peer);
     else if (this.learnerPhases !== undefined && this.learnerPhases.leader === peer) {
       this.becomeLooking('learner: connection to the leader lost');
@@ -270,12 +281,19 @@ export class ZabPeer implements PeerContext {
     this.learnerPhases = undefined;
     this.leaderPhases = new LeaderPhases(this, vote);
     this.noteRole('elected by FLE', false);
+    const early = [...this.earlyLearnerInfos];
+    this.earlyLearnerInfos.clear();
+    for (const [from, info] of early) {
+      if (this.leaderPhases === undefined) return; // it gave up (e.g. a newer accepted epoch)
+      this.leaderPhases.receive(from, info);
+    }
   }
 
   becomeLearner(leader: PeerId): void {
     this.role = this.isVoter ? 'following' : 'observing';
     this.leaderPhases = undefined;
     this.learnerPhases = new LearnerPhases(this, leader);
+    this.earlyLearnerInfos.clear();
     this.noteRole('FLE decided', false);
   }
 
@@ -286,6 +304,7 @@ export class ZabPeer implements PeerContext {
     this.leaderPhases = undefined;
     this.learnerPhases = undefined;
     this.pendingTouches = [];
+    this.earlyLearnerInfos.clear();
     this.role = 'looking';
     this.noteRole(reason, false);
     this.election.start(reason);
