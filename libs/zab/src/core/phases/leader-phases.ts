@@ -140,8 +140,9 @@ export class LeaderPhases {
    * (connection lost, gap, refusal) or restarts. Any new leader needs one of them. So our lease
    * ends before a new leader can be established provided
    * (leaseTicks + 1) / slowestClockRate <= leaseWaitTicks / fastestRate (the +1 is tick
-   * granularity: the follower's first tick after our message may come at once). The simulator draws clock rates down to 0.8 and checks, at
-   * every establishment, that no other replica still holds a valid lease.
+   * granularity: the follower's first tick after our message may come at once). The simulator
+   * draws clock rates down to 0.8 and checks, at every establishment, that no other replica
+   * still holds a valid lease.
    */
   leaseExpiryTick(): number {
     const echoed = this.quorumEchoedHeartbeat();
