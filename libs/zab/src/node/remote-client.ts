@@ -9,10 +9,13 @@
  * - per-session FIFO comes from the server (ZooKeeper answers a session in order);
  * - a request in flight when the connection drops rejects with `ConnectionLossError` and is
  *   not retried (a write may have been applied); the caller decides;
- * - `observe` of data, children or existence uses a persistent watch and re-reads the node on
- *   each event: it reports the current value first, then the value after each change in
- *   order, but changes that land between two reads are coalesced (ZooKeeper keeps no history
- *   to read them from). Event kinds report every event.
+ * - `observe` of data, children or existence reads with a one-shot watch and re-reads on each
+ *   event: it reports the current value first, then the value after each change in order, but
+ *   changes that land between two reads are coalesced (ZooKeeper keeps no history to read them
+ *   from). Event kinds use persistent watches and report every event.
+ * - ZooKeeper 3.8 servers keep one watch mode per (connection, path): a one-shot watch and a
+ *   persistent watch set on the same path by one session interfere on the server (the later
+ *   mode wins; fixed in ZooKeeper 3.9). nestjs-zab replicas do not have this limit.
  */
 import { ErrorCode } from '../state/error-code.js';
 import { CreateModeFlag, isCreateModeName, isSequentialMode, type CreateModeName } from '../state/create-mode.js';
@@ -375,8 +378,10 @@ export class RemoteCoordinationClient implements CoordinationClient {
         serverTypes.add(WatcherType.data);
       } else if (kind === 'child' && !this.watches.watched('child', path)) {
         serverTypes.add(WatcherType.children);
-      } else if ((kind === 'persistent' || kind === 'persistentRecursive') && !this.watches.watched(kind, path)) {
-        serverTypes.add(WatcherType[kind]);
+      } else if ((kind === 'persistent' || kind === 'persistentRecursive') && !this.watches.watchedAny(path)) {
+        // ZooKeeper 3.8 servers refuse the persistent watcher types in removeWatches (3.9
+        // accepts them); with no other watch left here, Any removes it.
+        serverTypes.add(WatcherType.any);
       }
     }
     await Promise.all([...serverTypes].map((watcherType) =>
@@ -409,9 +414,11 @@ export class RemoteCoordinationClient implements CoordinationClient {
   }
 
   /**
-   * A persistent watch, then a read after it and after each relevant event; reads return in
-   * order, so a read that completes before the first one is older and is skipped, and a read
-   * showing the same version as the last report is not reported again.
+   * Curator's NodeCache method: every read sets a one-shot watch on the node (a data or child
+   * watch, or an exist watch while it is missing), and each event re-reads and re-arms, so no
+   * change escapes between a read and its watch. Reads return in order; a read showing the
+   * version last reported is not reported again. After a reconnect SetWatches2 fires the
+   * watches of nodes that changed meanwhile, and each observer re-reads anyway.
    */
   private async observeValue(
     path: string,
@@ -420,6 +427,7 @@ export class RemoteCoordinationClient implements CoordinationClient {
   ): Promise<() => void> {
     let stopped = false;
     let lastKey: string | undefined;
+    const onEvent: WatchListener = () => observer.refresh();
     const deliver = (observation: Observation): void => {
       const key = observationKey(observation);
       if (stopped || lastKey === undefined || key === lastKey) return;
@@ -428,43 +436,33 @@ export class RemoteCoordinationClient implements CoordinationClient {
     };
     const observer = {
       refresh: (): void => {
-        if (!stopped) this.currentValue(path, kind).then(deliver, () => undefined);
+        if (!stopped) this.readArmed(path, kind, onEvent).then(deliver, () => undefined);
       },
     };
-    const onEvent: WatchListener = (event) => {
-      const relevant = kind === 'children' ? event.type !== 'dataChanged' : event.type !== 'childrenChanged';
-      if (relevant) observer.refresh();
-    };
-    await this.addWatch(path, 'persistent', onEvent);
-    try {
-      const first = await this.currentValue(path, kind);
-      lastKey = observationKey(first);
-      report(first);
-    } catch (error) {
-      await this.removeWatches(path, onEvent, 'persistent').catch(() => undefined);
-      throw error;
-    }
+    const first = await this.readArmed(path, kind, onEvent);
+    lastKey = observationKey(first);
+    report(first);
     this.observers.add(observer);
     return () => {
       stopped = true;
-      if (this.observers.delete(observer)) void this.removeWatches(path, onEvent, 'persistent').catch(() => undefined);
+      if (this.observers.delete(observer)) void this.removeWatches(path, onEvent, 'any').catch(() => undefined);
     };
   }
 
-  private async currentValue(path: string, kind: 'data' | 'children' | 'exists'): Promise<Observation> {
-    const orNull = <T>(promise: Promise<T>): Promise<T | null> =>
-      promise.catch((error: unknown) => {
-        if (error instanceof KeeperError && error.code === ErrorCode.NoNode) return null;
-        throw error;
-      });
-    switch (kind) {
-      case 'data':
-        return { kind, value: await orNull(this.getData(path)) };
-      case 'children':
-        return { kind, value: await orNull(this.getChildren(path)) };
-      case 'exists':
-        return { kind, value: await this.exists(path) };
+  /** Reads the observed value and leaves a one-shot watch for `listener` on the node. */
+  private async readArmed(path: string, kind: 'data' | 'children' | 'exists', listener: WatchListener): Promise<Observation> {
+    if (kind === 'exists') return { kind, value: await this.exists(path, listener) };
+    // A node created between the failed read and the exists is read again (bounded).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        if (kind === 'data') return { kind, value: await this.getData(path, listener) };
+        return { kind, value: await this.getChildren(path, listener) };
+      } catch (error) {
+        if (!(error instanceof KeeperError && error.code === ErrorCode.NoNode)) throw error;
+      }
+      if ((await this.exists(path, listener)) === null) return { kind, value: null };
     }
+    throw keeperError(ErrorCode.OperationTimeout, path, 'the node kept appearing and vanishing while observed');
   }
 
   /** Sends closeSession (the ensemble deletes the ephemerals at once) and ends the session. */

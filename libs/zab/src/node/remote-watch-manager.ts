@@ -62,6 +62,11 @@ export class RemoteWatchManager {
     return this.byKind[kind].has(path);
   }
 
+  /** True while any listener holds any watch at `path`. */
+  watchedAny(path: string): boolean {
+    return Object.values(this.byKind).some((byPath) => byPath.has(path));
+  }
+
   /** The listeners that hear `event`, each once; one-shot registrations it fires are dropped. */
   materialize(event: WatchEvent): Set<WatchListener> {
     const result = new Set<WatchListener>();
