@@ -23,6 +23,7 @@ import type { ConnectRequest } from '../wire/records/connect.js';
 import { serializeConnectResponse, serializeReply } from '../wire/server-reply-serializer.js';
 import type { ConnectionState } from './coordination-client.js';
 import { RemoteCoordinationClient } from './remote-client.js';
+import { chunkSetWatches } from './remote-session.js';
 
 const STAT: Stat = {
   czxid: 1n, mzxid: 1n, ctime: 0n, mtime: 0n, version: 0, cversion: 0, aversion: 0,
@@ -203,4 +204,22 @@ test('pings flow at a third of the negotiated timeout', async () => {
   assert.equal(client.sessionTimeoutMs, 600, 'the negotiated timeout');
   const afterMs = await withTimeout(pinged.promise, 5000, 'a ping');
   assert.ok(afterMs >= 150, `first ping after ${afterMs} ms`);
+});
+
+test('SetWatches2 after a reconnect is split into bodies of at most 128 KiB, every watch once', () => {
+  const paths = Array.from({ length: 3000 }, (_, i) => `/watched/${String(i).padStart(90, '0')}`);
+  const watches = {
+    relativeZxid: 9n, dataWatches: paths.slice(0, 1000), existWatches: paths.slice(1000, 1500),
+    childWatches: paths.slice(1500, 2500), persistentWatches: paths.slice(2500, 2900),
+    persistentRecursiveWatches: paths.slice(2900),
+  };
+  const chunks = chunkSetWatches(watches, 128 * 1024);
+  assert.ok(chunks.length >= 3, `${chunks.length} chunks`);
+  const lists = ['dataWatches', 'existWatches', 'childWatches', 'persistentWatches', 'persistentRecursiveWatches'] as const;
+  for (const chunk of chunks) {
+    assert.equal(chunk.relativeZxid, 9n);
+    const bytes = lists.reduce((sum, list) => sum + chunk[list].reduce((s, p) => s + 4 + p.length, 0), 0);
+    assert.ok(bytes <= 128 * 1024, `chunk of ${bytes} bytes`);
+  }
+  for (const list of lists) assert.deepEqual(chunks.flatMap((c) => c[list]), watches[list]);
 });

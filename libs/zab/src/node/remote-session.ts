@@ -25,6 +25,7 @@ import { serializeClientRequest, serializeConnectRequest } from '../wire/client-
 import { OpCode } from '../wire/op-code.js';
 import type { OperationRequest, OperationResponse } from '../wire/operation.js';
 import type { ConnectResponse } from '../wire/records/connect.js';
+import type { SetWatches2 } from '../wire/records/set-watches.js';
 import type { WatcherEvent } from '../wire/records/watcher-event.js';
 import { parseServerReply } from '../wire/server-reply-parser.js';
 import { SpecialXid } from '../wire/special-xid.js';
@@ -35,6 +36,8 @@ import { RemoteConnection } from './remote-connection.js';
 import type { ReplicaLogger } from './replica.js';
 
 const PASSWORD_BYTES = 16;
+/** ZooKeeper's client splits SetWatches at 128 KiB (SET_WATCHES_MAX_LENGTH). */
+const SET_WATCHES_BYTES_MAX = 128 * 1024;
 const XID_MAX = 0x7fffffff;
 
 export interface AuthInfo {
@@ -64,7 +67,7 @@ export interface RemoteSessionEvents {
   /** The session ended: final. */
   ended(state: 'expired' | 'closed'): void;
   /** SetWatches2 content for a reconnect (server paths), or null when there is no watch. */
-  watchesToRestore(): import('../wire/records/set-watches.js').SetWatches2 | null;
+  watchesToRestore(): SetWatches2 | null;
 }
 
 type Settle = (err: number, response: OperationResponse | null) => void;
@@ -248,13 +251,13 @@ export class RemoteSession {
     }
   }
 
+  /** SetWatches2 frames of at most ~128 KiB each (as ZooKeeper's client), all watches. */
   private restoreWatches(connection: RemoteConnection): void {
     const watches = this.events.watchesToRestore();
     if (watches === null) return;
-    connection.send(serializeClientRequest(SpecialXid.setWatches, {
-      type: OpCode.setWatches2,
-      body: { ...watches, relativeZxid: this.lastZxidSeen },
-    }));
+    for (const chunk of chunkSetWatches({ ...watches, relativeZxid: this.lastZxidSeen }, SET_WATCHES_BYTES_MAX)) {
+      connection.send(serializeClientRequest(SpecialXid.setWatches, { type: OpCode.setWatches2, body: chunk }));
+    }
   }
 
   private disconnected(connection: RemoteConnection, reason: string): void {
@@ -387,6 +390,36 @@ export class RemoteSession {
     clearTimeout(this.retryTimer);
     clearTimeout(this.lostTimer);
   }
+}
+
+const WATCH_LISTS = ['dataWatches', 'existWatches', 'childWatches', 'persistentWatches', 'persistentRecursiveWatches'] as const;
+
+/**
+ * Splits `watches` into SetWatches2 bodies whose paths take at most `bytesMax` bytes each
+ * (a single longer path gets a body of its own), so no frame exceeds the server's limit.
+ */
+export function chunkSetWatches(watches: SetWatches2, bytesMax: number): SetWatches2[] {
+  const empty = (): SetWatches2 => ({
+    relativeZxid: watches.relativeZxid, dataWatches: [], existWatches: [], childWatches: [],
+    persistentWatches: [], persistentRecursiveWatches: [],
+  });
+  const chunks: SetWatches2[] = [];
+  let current = empty();
+  let bytes = 0;
+  for (const list of WATCH_LISTS) {
+    for (const path of watches[list]) {
+      const pathBytes = 4 + Buffer.byteLength(path);
+      if (bytes > 0 && bytes + pathBytes > bytesMax) {
+        chunks.push(current);
+        current = empty();
+        bytes = 0;
+      }
+      current[list].push(path);
+      bytes += pathBytes;
+    }
+  }
+  if (bytes > 0) chunks.push(current);
+  return chunks;
 }
 
 function toStoredAuth(info: AuthInfo): StoredAuth {

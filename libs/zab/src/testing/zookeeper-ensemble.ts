@@ -61,6 +61,17 @@ export function fourLetterWord(port: number, word: string, timeoutMs = 2000): Pr
   });
 }
 
+/** Every server JVM still running, killed by pid if the test process exits without `stop()`. */
+const liveServers = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function killLiveServersOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of liveServers) child.kill('SIGKILL');
+  });
+}
+
 export class ZooKeeperEnsemble {
   private readonly processes: Array<ChildProcess | undefined> = [];
   private readonly logs: string[][] = [];
@@ -185,6 +196,9 @@ export class ZooKeeperEnsemble {
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     this.processes[index] = child;
+    liveServers.add(child);
+    child.once('exit', () => liveServers.delete(child));
+    killLiveServersOnExit();
   }
 
   private waitForQuorum(timeoutMs: number): Promise<void> {
