@@ -4,10 +4,11 @@
  * reports suspended, moves to another server with the same session (its ephemerals survive)
  * and its watches (re-registered by SetWatches2), then reports reconnected; digest auth and
  * ACLs (auth option, addAuth, setAcl/getAcl, NoAuth for others); chroot isolation; and
+ * a request in flight when its server dies fails with ConnectionLoss and is not resent;
  * `ZabModule.forRoot({ connect })` serving CoordinationService, closing its session on
  * app.close(), and refusing replica options next to `connect`.
  * Method: one 3-node ensemble from the Debian package started for the file on free loopback
- * ports; a server is killed by pid (SIGKILL); waits are on connection-state and watch events
+ * ports; a server is frozen (SIGSTOP) and killed (SIGKILL) by pid; waits are on connection-state and watch events
  * with bounded timeouts.
  */
 import 'reflect-metadata';
@@ -17,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { Test } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 import {
+  ConnectionLossError,
   CoordinationService,
   KeeperError,
   ErrorCode,
@@ -59,6 +61,8 @@ describe('RemoteCoordinationClient against a 3-node Apache ZooKeeper 3.8 ensembl
     assert.deepEqual((await alice.getAcl('/secret')).acl, acl);
     assert.equal((await alice.getData('/secret')).data.toString(), 's');
     await assert.rejects(stranger.getData('/secret'), (e: unknown) => e instanceof KeeperError && e.code === ErrorCode.NoAuth);
+    await assert.rejects(stranger.addAuth('no-such-scheme', 'x'), (e: unknown) =>
+      e instanceof KeeperError && e.code === ErrorCode.AuthFailed);
     await stranger.addAuth('digest', 'alice:secret');
     assert.equal((await stranger.getData('/secret')).data.toString(), 's');
     const stat = await alice.setAcl('/secret', [{ perms: Perms.Read, scheme: 'world', id: 'anyone' }], 0);
@@ -105,13 +109,18 @@ describe('RemoteCoordinationClient against a 3-node Apache ZooKeeper 3.8 ensembl
     const victim = ensemble.indexOfClientPort(Number(before.split(':')[1]));
     assert.ok(victim >= 0, `connected to ${before}`);
 
+    // Frozen, the server holds the request unanswered; killed, it fails with ConnectionLoss.
+    await ensemble.pause(victim);
+    const inFlight = assert.rejects(client.setData('/failover', text('never applied')), ConnectionLossError);
     await ensemble.kill(victim);
+    await inFlight;
     await withTimeout(suspended.promise, 10_000, 'suspended');
     await withTimeout(reconnected.promise, 20_000, 'reconnected');
     assert.deepEqual(states, ['suspended', 'reconnected']);
     assert.equal(client.sessionId, sessionId, 'the same session');
     assert.notEqual(client.connectedServer, before);
     assert.notEqual(await client.exists('/failover/lease'), null, 'the session\'s ephemeral survived');
+    assert.equal((await client.getData('/failover')).data.toString(), 'v0', 'the lost write was not resent');
 
     // The watches set before the failover fire for changes made after it (SetWatches2).
     await client.setData('/failover', text('v1'));

@@ -223,3 +223,17 @@ test('SetWatches2 after a reconnect is split into bodies of at most 128 KiB, eve
   }
   for (const list of lists) assert.deepEqual(chunks.flatMap((c) => c[list]), watches[list]);
 });
+
+test('no server reachable for a whole session timeout: lost, as Curator decides (session expired)', async () => {
+  const fake = await fakeServer([{ timeOutMs: 600, onRequest: serve }]);
+  const client = await clientOf(fake.port);
+  const tracked = track(client);
+  const ended = deferred<string>();
+  client.onSessionEnd((state) => ended.resolve(state));
+  const closed = new Promise<void>((resolve) => fake.server.close(() => resolve()));
+  for (const connection of fake.connections) connection.socket.destroy();
+  await closed; // nothing listens on the port any more: every reconnect is refused
+  assert.equal(await withTimeout(ended.promise, 5000, 'session end'), 'expired');
+  assert.deepEqual(tracked.states, ['suspended', 'lost']);
+  await assert.rejects(client.getData('/x'), SessionExpiredError);
+});

@@ -9,7 +9,7 @@
  * and data; `stop()` kills every server this harness started and removes the directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +72,16 @@ function killLiveServersOnExit(): void {
   });
 }
 
+/** A thread's state letter from /proc/<pid>/task/<tid>/stat (undefined if it has exited). */
+function threadState(statPath: string): string | undefined {
+  try {
+    const stat = readFileSync(statPath, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
 export class ZooKeeperEnsemble {
   private readonly processes: Array<ChildProcess | undefined> = [];
   private readonly logs: string[][] = [];
@@ -126,6 +136,26 @@ export class ZooKeeperEnsemble {
   /** The last log lines of server `index` (stdout and stderr), for failure messages. */
   logTail(index: number): string {
     return (this.logs[index] ?? []).slice(-20).join('');
+  }
+
+  /**
+   * Freezes server `index` (SIGSTOP by pid): it holds its connections but answers nothing.
+   * Resolves once every thread of the JVM is stopped (Linux /proc; bounded), so nothing sent
+   * afterwards can be processed.
+   */
+  async pause(index: number, timeoutMs = 5000): Promise<void> {
+    const child = this.processes[index];
+    if (child?.pid === undefined) return;
+    child.kill('SIGSTOP');
+    const tasks = `/proc/${child.pid}/task`;
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const states = readdirSync(tasks).map((task) => threadState(join(tasks, task, 'stat')));
+      if (states.every((state) => state === 'T' || state === 't' || state === undefined)) return;
+      if (Date.now() > deadline) break;
+      await new Promise<void>((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error(`server ${index + 1} (pid ${child.pid}) did not stop within ${timeoutMs} ms`);
   }
 
   /** SIGKILLs server `index` (by pid) and waits until its process has exited. */
