@@ -12,7 +12,7 @@
  * made to expire by not pinging (embedded) or by closing it from a second connection that
  * re-attached to it (remote: ZooKeeper's own expiry test method, the client always pings);
  * watches are counted in the replica's registry (embedded) or with `wchc` on every server
- * (remote); the remote `observe` re-reads after each event, so changes that land between two
+ * (remote; ZooKeeper lists its data-side watches there); the remote `observe` re-reads after each event, so changes that land between two
  * reads coalesce (ZooKeeper keeps no history): it is held to "current value first, then an
  * in-order subsequence ending with the final value". Waits are on events with bounded
  * timeouts, never sleeps.

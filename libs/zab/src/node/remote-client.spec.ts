@@ -1,6 +1,7 @@
 /**
  * Goal: the remote client's connection rules that a healthy ZooKeeper never exercises: a
- * request in flight when the connection drops fails with ConnectionLoss and is NOT resent;
+ * write in flight when the connection drops fails with ConnectionLoss and is NOT resent, a
+ * read is resent (a bounded number of times);
  * the reconnect carries the session id, password and last zxid seen; bad server bytes
  * (undecodable frame, a reply to no request, an oversized length) drop the connection and the
  * client reconnects instead of crashing; a server that reports the session expired makes it
@@ -23,7 +24,7 @@ import type { ConnectRequest } from '../wire/records/connect.js';
 import { serializeConnectResponse, serializeReply } from '../wire/server-reply-serializer.js';
 import type { ConnectionState } from './coordination-client.js';
 import { RemoteCoordinationClient } from './remote-client.js';
-import { chunkSetWatches } from './remote-session.js';
+import { chunkSetWatches, READ_RETRIES_MAX } from './remote-session.js';
 
 const STAT: Stat = {
   czxid: 1n, mzxid: 1n, ctime: 0n, mtime: 0n, version: 0, cversion: 0, aversion: 0,
@@ -91,6 +92,8 @@ function newConnection(socket: Socket, connect: ConnectRequest): FakeConnection 
     reply: (xid, zxid, request) => {
       if (request.type === OpCode.getData) {
         socket.write(serializeReply({ xid, zxid, err: 0 }, { type: OpCode.getData, body: { data: Buffer.from('v'), stat: STAT } }));
+      } else if (request.type === OpCode.setData) {
+        socket.write(serializeReply({ xid, zxid, err: 0 }, { type: OpCode.setData, body: { stat: STAT } }));
       } else if (request.type === OpCode.exists) {
         socket.write(serializeReply({ xid, zxid, err: 0 }, { type: OpCode.exists, body: { stat: STAT } }));
       } else if (request.type === OpCode.ping) {
@@ -128,17 +131,20 @@ function track(client: RemoteCoordinationClient): { states: ConnectionState[]; r
   };
 }
 
-test('an in-flight request fails with ConnectionLoss and is not resent; the session reconnects with id, password and last zxid', async () => {
-  const dropOnB: Script = (connection, xid, request) => {
-    if (request.type === OpCode.getData && request.body.path === '/b') connection.socket.destroy();
+test('in flight when the connection drops: a write fails with ConnectionLoss and is not resent, a read is resent; the reconnect carries id, password and last zxid', async () => {
+  const dropOnWrite: Script = (connection, xid, request) => {
+    if (request.type === OpCode.setData) connection.socket.destroy();
+    else if (request.type === OpCode.getData && request.body.path === '/held') return; // unanswered
     else connection.reply(xid, 5n, request);
   };
-  const fake = await fakeServer([{ timeOutMs: 3000, onRequest: dropOnB }, { timeOutMs: 3000, onRequest: serve }]);
+  const fake = await fakeServer([{ timeOutMs: 3000, onRequest: dropOnWrite }, { timeOutMs: 3000, onRequest: serve }]);
   cleanups.push(() => new Promise((resolve) => fake.server.close(() => resolve())));
   const client = await clientOf(fake.port);
   const tracked = track(client);
   assert.equal((await client.getData('/a')).data.toString(), 'v');
-  await assert.rejects(client.getData('/b'), ConnectionLossError);
+  const read = client.getData('/held');
+  await assert.rejects(client.setData('/b', Buffer.from('w')), ConnectionLossError);
+  assert.equal((await withTimeout(read, 5000, 'the resent read')).data.toString(), 'v');
   await tracked.reached('reconnected');
   assert.deepEqual(tracked.states, ['suspended', 'reconnected']);
   const second = await withTimeout(fake.accepted(1), 5000, 'second connection');
@@ -147,7 +153,20 @@ test('an in-flight request fails with ConnectionLoss and is not resent; the sess
   assert.equal(second.connect.lastZxidSeen, 5n);
   assert.notEqual(await client.exists('/c'), null);
   const ops = second.received.filter((r) => r.request.type !== OpCode.ping);
-  assert.deepEqual(ops.map((r) => r.request.type), [OpCode.exists], 'the lost getData /b was not resent');
+  assert.deepEqual(ops.map((r) => r.request.type), [OpCode.getData, OpCode.exists], 'the lost setData was not resent');
+});
+
+test('a read rides out at most READ_RETRIES_MAX connection losses, then fails with ConnectionLoss', async () => {
+  const dropOnRead: Script = (connection, xid, request) => {
+    if (request.type === OpCode.getData) connection.socket.destroy();
+    else connection.reply(xid, 5n, request);
+  };
+  const fake = await fakeServer([{ timeOutMs: 3000, onRequest: dropOnRead }]);
+  cleanups.push(() => new Promise((resolve) => fake.server.close(() => resolve())));
+  const client = await clientOf(fake.port);
+  await assert.rejects(client.getData('/x'), ConnectionLossError);
+  const reads = fake.connections.flatMap((c) => c.received).filter((r) => r.request.type === OpCode.getData);
+  assert.equal(reads.length, 1 + READ_RETRIES_MAX);
 });
 
 test('bad server bytes drop the connection and the client reconnects, never crashing', async () => {
@@ -157,14 +176,14 @@ test('bad server bytes drop the connection and the client reconnects, never cras
     (socket) => socket.write(Buffer.from([0x7f, 0xff, 0xff, 0xff])), // length over replyBytesMax
   ];
   const misbehave = (bad: (socket: Socket, xid: number) => void): Script => (connection, xid, request) => {
-    if (request.type === OpCode.getData) bad(connection.socket, xid);
+    if (request.type === OpCode.setData) bad(connection.socket, xid);
     else connection.reply(xid, 5n, request);
   };
   const fake = await fakeServer([...badReplies.map((bad) => ({ timeOutMs: 3000, onRequest: misbehave(bad) })), { timeOutMs: 3000, onRequest: serve }]);
   cleanups.push(() => new Promise((resolve) => fake.server.close(() => resolve())));
   const client = await clientOf(fake.port);
   for (let round = 0; round < badReplies.length; round++) {
-    await assert.rejects(client.getData('/x'), ConnectionLossError, `round ${round}`);
+    await assert.rejects(client.setData('/x', Buffer.from('w')), ConnectionLossError, `round ${round}`);
     await withTimeout(fake.accepted(round + 1), 5000, `connection ${round + 1}`);
   }
   assert.equal((await client.getData('/x')).data.toString(), 'v');
@@ -173,17 +192,17 @@ test('bad server bytes drop the connection and the client reconnects, never cras
 });
 
 test('a server reporting the session expired (timeout 0) makes it lost; calls fail with SessionExpired', async () => {
-  const dropOnGet: Script = (connection, xid, request) => {
-    if (request.type === OpCode.getData) connection.socket.destroy();
+  const dropOnSet: Script = (connection, xid, request) => {
+    if (request.type === OpCode.setData) connection.socket.destroy();
     else connection.reply(xid, 5n, request);
   };
-  const fake = await fakeServer([{ timeOutMs: 3000, onRequest: dropOnGet }, { timeOutMs: 0, onRequest: serve }]);
+  const fake = await fakeServer([{ timeOutMs: 3000, onRequest: dropOnSet }, { timeOutMs: 0, onRequest: serve }]);
   cleanups.push(() => new Promise((resolve) => fake.server.close(() => resolve())));
   const client = await clientOf(fake.port);
   const tracked = track(client);
   const ended = deferred<string>();
   client.onSessionEnd((state) => ended.resolve(state));
-  await assert.rejects(client.getData('/x'), ConnectionLossError);
+  await assert.rejects(client.setData('/x', Buffer.from('w')), ConnectionLossError);
   assert.equal(await withTimeout(ended.promise, 5000, 'session end'), 'expired');
   assert.deepEqual(tracked.states, ['suspended', 'lost']);
   await assert.rejects(client.exists('/x'), SessionExpiredError);

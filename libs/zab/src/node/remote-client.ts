@@ -7,8 +7,9 @@
  *
  * Same contract as the embedded clients, with the differences a network imposes:
  * - per-session FIFO comes from the server (ZooKeeper answers a session in order);
- * - a request in flight when the connection drops rejects with `ConnectionLossError` and is
- *   not retried (a write may have been applied); the caller decides;
+ * - a write in flight when the connection drops rejects with `ConnectionLossError` and is
+ *   not retried (it may have been applied); the caller decides. Reads are resent on the next
+ *   connection (a few times at most), as they are safe to repeat;
  * - `observe` of data, children or existence reads with a one-shot watch and re-reads on each
  *   event: it reports the current value first, then the value after each change in order, but
  *   changes that land between two reads are coalesced (ZooKeeper keeps no history to read them

@@ -10,9 +10,11 @@
  * - Replies come back in request order: a reply must answer the oldest request in flight;
  *   anything else (another xid, undecodable or oversized bytes) drops the connection, which
  *   reconnects. Bad server bytes never throw out of the socket callback.
- * - A request in flight when the connection drops fails with ConnectionLoss and is NOT resent
- *   (a write may have been applied). A request issued while disconnected waits, unsent, for
- *   the next connection (or fails when the session ends).
+ * - A write in flight when the connection drops fails with ConnectionLoss and is NOT resent
+ *   (it may have been applied). A read in flight (`RETRIED_OPS`: nothing changes if the server
+ *   ran it twice) is resent on the next connection, at most `READ_RETRIES_MAX` times, ahead of
+ *   the requests issued since. A request issued while disconnected waits, unsent, for the next
+ *   connection (or fails when the session ends).
  * - Pings every timeout/3; a connection silent for 2/3 of the timeout is dropped.
  * - Curator's states: `suspended` when an established connection drops, `reconnected` when the
  *   session is re-established, `lost` (final) when the server reports it expired, when no
@@ -39,6 +41,13 @@ const PASSWORD_BYTES = 16;
 /** ZooKeeper's client splits SetWatches at 128 KiB (SET_WATCHES_MAX_LENGTH). */
 const SET_WATCHES_BYTES_MAX = 128 * 1024;
 const XID_MAX = 0x7fffffff;
+/** Ops that change nothing on the server, so resending one after a lost connection is safe. */
+const RETRIED_OPS: ReadonlySet<number> = new Set([
+  OpCode.exists, OpCode.getData, OpCode.getChildren, OpCode.getChildren2, OpCode.getACL,
+  OpCode.getAllChildrenNumber, OpCode.getEphemerals, OpCode.sync, OpCode.checkWatches,
+]);
+/** How many connection losses a read rides out before it fails with ConnectionLoss. */
+export const READ_RETRIES_MAX = 2;
 
 export interface AuthInfo {
   scheme: string;
@@ -76,6 +85,8 @@ interface Pending {
   xid: number;
   opCode: number;
   frame: Buffer;
+  /** Resends left after a lost connection (0 for writes). */
+  retriesLeft: number;
   settle: Settle;
   fail(error: KeeperError): void;
 }
@@ -154,7 +165,8 @@ export class RemoteSession {
         `request of ${frame.length - FRAME_LENGTH_BYTES} bytes exceeds requestBytesMax ${this.options.limits.requestBytesMax}`,
       );
     }
-    const entry: Pending = { xid: this.xid, opCode: request.type, frame, settle, fail };
+    const retriesLeft = RETRIED_OPS.has(request.type) ? READ_RETRIES_MAX : 0;
+    const entry: Pending = { xid: this.xid, opCode: request.type, frame, settle, fail, retriesLeft };
     if (this.handshakeDone) this.transmit(entry);
     else this.outgoing.push(entry);
   }
@@ -269,7 +281,16 @@ export class RemoteSession {
     this.authsInFlight = [];
     if (this.state === 'expired' || this.state === 'closed') return;
     const loss = keeperError(ErrorCode.ConnectionLoss, undefined, `connection to ${connection.address} lost: ${reason}`);
-    for (const entry of this.pending.splice(0)) entry.fail(loss);
+    const resend: Pending[] = [];
+    for (const entry of this.pending.splice(0)) {
+      if (entry.retriesLeft > 0) {
+        entry.retriesLeft -= 1;
+        resend.push(entry);
+      } else {
+        entry.fail(loss);
+      }
+    }
+    this.outgoing.unshift(...resend);
     if (wasConnected) {
       this.options.logger.warn(`session 0x${this.sessionId.toString(16)}: ${loss.message}; reconnecting`);
       this.startLostTimer();
