@@ -2,19 +2,21 @@
  * Goal: the `connect` backend behaves like a ZooKeeper client against Apache ZooKeeper 3.8
  * where the shared contract suite cannot look: when the server it is connected to dies it
  * reports suspended, moves to another server with the same session (its ephemerals survive)
- * and its watches (re-registered by SetWatches2), then reports reconnected; digest auth and
- * ACLs (auth option, addAuth, setAcl/getAcl, NoAuth for others); chroot isolation; and
- * a request in flight when its server dies fails with ConnectionLoss and is not resent;
- * `ZabModule.forRoot({ connect })` serving CoordinationService, closing its session on
- * app.close(), and refusing replica options next to `connect`.
+ * and its watches (re-registered by SetWatches2), then reports reconnected, while a request in
+ * flight to the dead server fails with ConnectionLoss and is not resent; digest auth and ACLs
+ * (auth option, addAuth, AuthFailed, setAcl/getAcl, NoAuth for others); chroot isolation; and
+ * `ZabModule.forRoot({ connect })` serving CoordinationService with the `auth` identity and a
+ * ready health indicator, closing its session on app.close(), and refusing replica options
+ * next to `connect`.
  * Method: one 3-node ensemble from the Debian package started for the file on free loopback
- * ports; a server is frozen (SIGSTOP) and killed (SIGKILL) by pid; waits are on connection-state and watch events
- * with bounded timeouts.
+ * ports; a server is frozen (SIGSTOP) then killed (SIGKILL) by pid; waits are on
+ * connection-state and watch events with bounded timeouts.
  */
 import 'reflect-metadata';
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { TerminusModule } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 import {
@@ -30,6 +32,7 @@ import {
   type ConnectionState,
   type WatchEvent,
 } from '../libs/zab/src/index.js';
+import { ZabHealthIndicator } from '../libs/zab/src/health.js';
 import { deferred, withTimeout } from '../libs/zab/src/testing/with-timeout.js';
 import { ZooKeeperEnsemble } from '../libs/zab/src/testing/zookeeper-ensemble.js';
 
@@ -135,11 +138,19 @@ describe('RemoteCoordinationClient against a 3-node Apache ZooKeeper 3.8 ensembl
     const observer = await connect(ensemble.connectString());
     await observer.create('/nest', text(''));
     const moduleRef = await Test.createTestingModule({
-      imports: [ZabModule.forRoot({ connect: ensemble.connectString('/nest'), sessionTimeoutMs: 8000 })],
+      imports: [TerminusModule, ZabModule.forRoot({ connect: ensemble.connectString('/nest'), sessionTimeoutMs: 8000, auth: [{ scheme: 'digest', credentials: 'nest:pw' }] })],
+      providers: [ZabHealthIndicator],
     }).compile();
     await moduleRef.init();
     const zk = moduleRef.get(CoordinationService);
     assert.equal(moduleRef.get(ZAB_REPLICA), null, 'no replica runs in connect mode');
+    const health = await moduleRef.get(ZabHealthIndicator).isReady();
+    assert.deepEqual(health.zab, { status: 'up', session: 'connected', connection: 'connected' });
+    // The auth option's identity is the session's: a node only it may read.
+    const digest = createHash('sha1').update('nest:pw').digest('base64');
+    await zk.create('/private', 'p', { acl: [{ perms: Perms.All, scheme: 'digest', id: `nest:${digest}` }] });
+    assert.equal((await zk.get('/private')).data.toString(), 'p');
+    await assert.rejects(observer.getData('/nest/private'), (e: unknown) => e instanceof KeeperError && e.code === ErrorCode.NoAuth);
     assert.equal(await zk.create('/worker', 'up', { mode: 'ephemeral' }), '/worker');
     assert.equal((await observer.getData('/nest/worker')).data.toString(), 'up');
     const first = await firstValueFrom(zk.data$('/worker'));
