@@ -75,6 +75,24 @@ export {
 } from './node/ensemble-replica.js';
 export { WorkerReplicaHandle, type WorkerTraffic } from './node/worker-host.js';
 export { WorkerCoordinationClient } from './node/worker-client.js';
+export {
+  RemoteCoordinationClient,
+  type RemoteClientOptions,
+  type AuthInfo,
+} from './node/remote-client.js';
+export {
+  parseConnectString,
+  ConnectStringError,
+  type ConnectString,
+  type ServerAddress,
+} from './node/connect-string.js';
+export {
+  resolveZabOptions,
+  type ConnectOptions,
+  type ConnectOptionsInput,
+  type ResolvedZabOptions,
+  type ZabOptionsInput,
+} from './node/connect-options.js';
 export { ReplicaWorkerExitedError, type RecordedEvent } from './node/worker-protocol.js';
 export {
   MultiError,
