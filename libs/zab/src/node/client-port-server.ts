@@ -110,6 +110,19 @@ export class ClientPortServer implements ClientConnectionHost {
     if (this.bySession.get(connection.sessionId) === connection) this.bySession.delete(connection.sessionId);
   }
 
+  /** Open client connections (protocol ones, not four-letter words). */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Drops every client connection but keeps listening (operators, tests): clients reconnect,
+   * here or to another replica, and re-establish their sessions.
+   */
+  dropConnections(): void {
+    for (const connection of [...this.connections]) connection.socket.destroy();
+  }
+
   /** Stops listening and drops every connection (sessions live on until their timeout). */
   async close(): Promise<void> {
     this.unsubscribe();
