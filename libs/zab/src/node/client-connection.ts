@@ -68,6 +68,8 @@ export interface ConnectionStats {
   lastCxid: number;
   lastZxid: Zxid;
   establishedMs: number;
+  /** Most requests this connection ever had unanswered at once (bounded by the limit). */
+  queuedMax: number;
 }
 
 type Phase = 'connecting' | 'establishing' | 'serving' | 'closing' | 'closed';
@@ -87,8 +89,12 @@ export class ClientConnection implements ReplicaWatcher {
   private phase: Phase = 'connecting';
   private readonly decoder: FrameDecoder;
   private readonly slots: ReplySlot[] = [];
-  /** Frames decoded while the session is being created (processed once it exists). */
-  private readonly early: Buffer[] = [];
+  /**
+   * Frames decoded but not yet served: those that arrived while the session was being
+   * established, and those over the in-flight limit (one socket chunk may hold many frames;
+   * they wait here, and the socket is paused, until replies drain).
+   */
+  private readonly backlog: Buffer[] = [];
   private writesInFlight = 0;
   private lastWrite: Promise<unknown> = Promise.resolve();
   private readPaused = false;
@@ -102,7 +108,7 @@ export class ClientConnection implements ReplicaWatcher {
   ) {
     this.decoder = new FrameDecoder(host.requestBytesMax);
     this.stats = { received: 0, sent: 0, lastOperation: 'NA', lastCxid: -1, lastZxid: -1n,
-      establishedMs: Date.now() };
+      establishedMs: Date.now(), queuedMax: 0 };
     const connection = this;
     this.context = {
       replica: host.replica,
@@ -161,10 +167,26 @@ export class ClientConnection implements ReplicaWatcher {
   private onFrame(payload: Buffer): void {
     if (this.phase === 'closing' || this.phase === 'closed') return;
     this.stats.received += 1;
-    if (this.phase === 'establishing') {
-      this.early.push(payload);
+    if (this.phase === 'establishing' || this.backlog.length > 0 || this.atLimit()) {
+      this.backlog.push(payload);
+      this.updateReading();
       return;
     }
+    this.serveFrame(payload);
+  }
+
+  private atLimit(): boolean {
+    return this.phase === 'serving' && this.slots.length >= this.host.requestsInFlightMax;
+  }
+
+  /** Serves backlogged frames while under the in-flight limit. */
+  private drainBacklog(): void {
+    while (this.backlog.length > 0 && this.phase === 'serving' && !this.atLimit()) {
+      this.serveFrame(this.backlog.shift()!);
+    }
+  }
+
+  private serveFrame(payload: Buffer): void {
     const parsed = parseClientRequest(payload, this.phase === 'connecting' ? 'connect' : 'operation',
       { requestBytesMax: this.host.requestBytesMax, replyBytesMax: Number.MAX_SAFE_INTEGER });
     this.dispatch(parsed);
@@ -178,7 +200,7 @@ export class ClientConnection implements ReplicaWatcher {
         return;
       case 'connect':
         this.phase = 'establishing';
-        this.socket.pause();
+        this.pauseReading();
         void this.establish(parsed.request);
         return;
       case 'unknownOperation':
@@ -221,20 +243,17 @@ export class ClientConnection implements ReplicaWatcher {
       return;
     }
     if (this.phase !== 'establishing') return; // the socket closed meanwhile
-    this.startServing(request.readOnly);
+    // A read-write server answers a read-only-capable client as read-write (ZooKeeper too).
+    this.startServing();
   }
 
-  private startServing(readOnly: boolean): void {
+  private startServing(): void {
     this.phase = 'serving';
     this.host.attach(this);
     this.write(serializeConnectResponse({ protocolVersion: PROTOCOL_VERSION, timeOut: this.timeoutMs,
       sessionId: this.sessionId, passwd: this.host.passwords.passwordOf(this.sessionId), readOnly: false }));
-    void readOnly; // a read-write server answers read-only clients as read-write (ZooKeeper too)
-    this.socket.resume();
-    for (const payload of this.early.splice(0)) {
-      this.stats.received -= 1; // counted when it arrived
-      this.onFrame(payload);
-    }
+    this.drainBacklog();
+    this.updateReading();
   }
 
   /** ZooKeeper's answer to a bad password or an expired session: timeout 0, then close. */
@@ -319,6 +338,7 @@ export class ClientConnection implements ReplicaWatcher {
   private reserve(endAfter: boolean): ReplySlot {
     const slot: ReplySlot = { frame: undefined, endAfter };
     this.slots.push(slot);
+    if (this.slots.length > this.stats.queuedMax) this.stats.queuedMax = this.slots.length;
     this.updateReading();
     return slot;
   }
@@ -351,6 +371,7 @@ export class ClientConnection implements ReplicaWatcher {
         return;
       }
     }
+    this.drainBacklog();
     this.updateReading();
   }
 
@@ -365,13 +386,24 @@ export class ClientConnection implements ReplicaWatcher {
     this.socket.write(frame);
   }
 
-  /** Reads only while under the in-flight limit and while the socket drains its writes. */
+  /**
+   * Reads only while serving, under the in-flight limit, with nothing backlogged and while the
+   * socket drains its writes (a client that does not read its replies stops being read).
+   */
   private updateReading(): void {
     if (this.phase !== 'serving') return;
-    const shouldPause = this.slots.length >= this.host.requestsInFlightMax || this.socket.writableNeedDrain;
-    if (shouldPause && !this.readPaused) this.socket.pause();
-    if (!shouldPause && this.readPaused) this.socket.resume();
-    this.readPaused = shouldPause;
+    const shouldPause = this.backlog.length > 0 || this.atLimit() || this.socket.writableNeedDrain;
+    if (shouldPause) this.pauseReading();
+    else if (this.readPaused) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  private pauseReading(): void {
+    if (this.readPaused) return;
+    this.readPaused = true;
+    this.socket.pause();
   }
 
   /** Bad input or a failed request: log why and drop the connection (never the replica). */

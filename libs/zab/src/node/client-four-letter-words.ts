@@ -80,6 +80,12 @@ function connectionLine(c: ConnectionSummary, detailed: boolean): string {
     `lresp=${c.establishedMs},llat=0,minlat=0,avglat=0,maxlat=0)`;
 }
 
+/** ZooKeeper prints whole milliseconds for min and max, a decimal average. */
+function latency(s: ReplicaStatus): string {
+  const { minMs, avgMs, maxMs } = s.latency;
+  return `${Math.round(minMs)}/${Number(avgMs.toFixed(4))}/${Math.round(maxMs)}`;
+}
+
 function serverStats(inputs: FourLetterInputs, withClients: boolean): string {
   const s = inputs.status;
   const lines = [`Zookeeper version: ${zookeeperVersion(s)}`];
@@ -87,7 +93,7 @@ function serverStats(inputs: FourLetterInputs, withClients: boolean): string {
     lines.push('Clients:', ...inputs.connections.map((c) => ` ${connectionLine(c, false)}`), '');
   }
   lines.push(
-    `Latency min/avg/max: ${s.latency.minMs}/${s.latency.avgMs}/${s.latency.maxMs}`,
+    `Latency min/avg/max: ${latency(s)}`,
     `Received: ${inputs.packetsReceived}`,
     `Sent: ${inputs.packetsSent}`,
     `Connections: ${inputs.connections.length}`,
@@ -105,9 +111,9 @@ function monitor(inputs: FourLetterInputs): string {
   const entries: Array<[string, string | number]> = [
     ['zk_version', zookeeperVersion(s)],
     ['zk_server_state', s.mode],
-    ['zk_avg_latency', s.latency.avgMs],
-    ['zk_max_latency', s.latency.maxMs],
-    ['zk_min_latency', s.latency.minMs],
+    ['zk_avg_latency', Number(s.latency.avgMs.toFixed(4))],
+    ['zk_max_latency', Math.round(s.latency.maxMs)],
+    ['zk_min_latency', Math.round(s.latency.minMs)],
     ['zk_packets_received', inputs.packetsReceived],
     ['zk_packets_sent', inputs.packetsSent],
     ['zk_num_alive_connections', inputs.connections.length],

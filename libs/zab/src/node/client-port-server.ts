@@ -9,7 +9,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { SessionId } from '../core/ids.js';
 import type { ServedReplica } from './client-replica.js';
-import { ClientConnection, type ClientConnectionHost } from './client-connection.js';
+import { ClientConnection, type ClientConnectionHost, type ConnectionStats } from './client-connection.js';
 import {
   FOUR_LETTER_WORDS,
   fourLetterWordOf,
@@ -113,6 +113,11 @@ export class ClientPortServer implements ClientConnectionHost {
   /** Open client connections (protocol ones, not four-letter words). */
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Counters of each open connection (tests, diagnostics). */
+  connectionStats(): ConnectionStats[] {
+    return [...this.connections].map((c) => ({ ...c.stats }));
   }
 
   /**

@@ -1,0 +1,192 @@
+/**
+ * Goal: the client port's protocol rules at the byte level, where a real client library would
+ * hide them: replies leave in request order (a pipelined write then read), unknown ops get
+ * Unimplemented, a client that saw a newer zxid is refused without a response, a reconnect
+ * with a wrong password is told "expired" (timeout 0) and one with the right password
+ * resumes the session and closes its older connection, oversized and malformed frames close
+ * only their own connection, the per-host connection cap holds, no connection has more than
+ * `clientRequestsInFlightMax` requests unanswered (the rest wait unread), and the four-letter words answer in
+ * ZooKeeper's formats, refusing those not allow-listed.
+ * Method: a standalone in-memory `Replica` with a client port on 127.0.0.1:0, driven by
+ * `RawClient` (wire codec over a plain socket). Waits are on frames or socket events,
+ * bounded by `withTimeout`; the port and the replica are closed in `after`.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { Replica } from './replica.js';
+import { resolveReplicaOptions, type ReplicaOptions } from './replica-options.js';
+import { ClientPortServer, startClientPort } from './client-port-server.js';
+import { connectRequest, RawClient } from './client-port-raw.test-support.js';
+import { OpCode } from '../wire/op-code.js';
+import { ErrorCode } from '../state/error-code.js';
+import { withTimeout } from '../testing/with-timeout.js';
+import { SessionPasswords } from './client-session-password.js';
+
+const logged: string[] = [];
+const logger = { log: (m: string) => logged.push(m), warn: (m: string) => logged.push(m), error: (m: string) => logged.push(m) };
+
+let replica: Replica;
+let server: ClientPortServer;
+let options: ReplicaOptions;
+const raws: RawClient[] = [];
+
+async function session(request = {}): Promise<{ client: RawClient; response: Awaited<ReturnType<typeof RawClient.session>>['response'] }> {
+  const opened = await RawClient.session(server.port, request);
+  raws.push(opened.client);
+  return opened;
+}
+
+async function fourLetters(word: string): Promise<string> {
+  const socket = connect(server.port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.write(word);
+  await withTimeout(new Promise((resolve) => socket.on('close', resolve)), 10_000, `${word} answer`);
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+/** A RequestHeader frame with an op ZooKeeper does not have (the serializer refuses one). */
+function unknownOp(xid: number, type: number): Buffer {
+  const frame = Buffer.alloc(12);
+  frame.writeInt32BE(8, 0);
+  frame.writeInt32BE(xid, 4);
+  frame.writeInt32BE(type, 8);
+  return frame;
+}
+
+before(async () => {
+  options = resolveReplicaOptions({ dataDir: ':memory:', tickMs: 500, clientPort: 0, clientHost: '127.0.0.1',
+    secret: 'raw-client-port-secret-0123', clientConnectionsPerHostMax: 12, clientRequestsInFlightMax: 4,
+    clientRequestBytesMax: 4096, fourLetterWords: ['ruok', 'srvr', 'mntr', 'wchs', 'cons'] });
+  replica = await Replica.open(options);
+  server = (await startClientPort(replica, options, logger))!;
+});
+
+after(async () => {
+  for (const raw of raws) raw.close();
+  await server?.close();
+  await replica?.close();
+});
+
+test('pipelined requests are answered in order, and a read sees the write sent before it', async () => {
+  const { client, response } = await session();
+  assert.equal(response.timeOut, 4000);
+  assert.deepEqual(response.passwd, new SessionPasswords(options.secret).passwordOf(response.sessionId));
+  client.send(Buffer.concat([
+    client.request(1, { type: OpCode.create, body: { path: '/order', data: Buffer.from('x'), acl: [{ perms: 31, scheme: 'world', id: 'anyone' }], flags: 0 } }),
+    client.request(2, { type: OpCode.getData, body: { path: '/order', watch: false } }),
+    client.request(3, { type: OpCode.getData, body: { path: '/missing', watch: false } }),
+    client.request(-2, { type: OpCode.ping, body: null }),
+    unknownOp(4, 9999),
+  ]));
+  const replies = await Promise.all([1, 2, 3, 4, 5].map((i) => client.reply(i)));
+  const headers = replies.map((r) => (r.kind === 'reply' || r.kind === 'unexpectedXid' ? r.header : undefined));
+  assert.deepEqual(headers.map((h) => h?.xid), [1, 2, 3, -2, 4]);
+  assert.deepEqual(headers.map((h) => h?.err), [0, 0, ErrorCode.NoNode, 0, ErrorCode.Unimplemented]);
+  const read = replies[1]!;
+  assert.ok(read.kind === 'reply' && read.response?.type === OpCode.getData);
+  assert.equal(read.response.body.data?.toString(), 'x');
+  assert.equal(headers[0]!.zxid <= headers[1]!.zxid, true, 'the read reply carries a zxid at least the write\'s');
+});
+
+test('a client that has seen a newer zxid is refused without a response', async () => {
+  const client = await RawClient.open(server.port);
+  raws.push(client);
+  client.send(connectRequest({ lastZxidSeen: replica.tree.lastZxid + 1000n }));
+  await client.waitClosed();
+  assert.equal(client.frames.length, 0);
+  assert.match(logged.join('\n'), /has seen zxid/);
+});
+
+test('a reconnect with a wrong password is told the session expired', async () => {
+  const { response } = await session();
+  const client = await RawClient.open(server.port);
+  raws.push(client);
+  client.send(connectRequest({ sessionId: response.sessionId, passwd: Buffer.alloc(16, 7) }));
+  const refused = await client.connectResponse();
+  assert.equal(refused.timeOut, 0);
+  await client.waitClosed();
+  assert.equal(replica.tree.hasSession(response.sessionId), true, 'the session itself is untouched');
+});
+
+test('a reconnect with the right password resumes the session and closes the old connection', async () => {
+  const first = await session();
+  const second = await session({ sessionId: first.response.sessionId, passwd: first.response.passwd });
+  assert.equal(second.response.sessionId, first.response.sessionId);
+  assert.equal(second.response.timeOut, first.response.timeOut);
+  await first.client.waitClosed();
+  second.client.send(second.client.request(1, { type: OpCode.exists, body: { path: '/', watch: false } }));
+  const reply = await second.client.reply(1);
+  assert.ok(reply.kind === 'reply' && reply.header.err === 0);
+});
+
+test('an oversized frame and a malformed frame close only their own connection', async () => {
+  const healthy = await session();
+  const big = await session();
+  const huge = Buffer.alloc(8);
+  huge.writeInt32BE(4097, 0);
+  big.client.send(huge);
+  await big.client.waitClosed();
+  const bad = await session();
+  const garbage = Buffer.from([0, 0, 0, 6, 0, 0, 0, 1, 0, 0]); // header cut short
+  bad.client.send(garbage);
+  await bad.client.waitClosed();
+  const badConnect = await RawClient.open(server.port);
+  raws.push(badConnect);
+  badConnect.send(Buffer.from([0, 0, 0, 3, 1, 2, 3]));
+  await badConnect.waitClosed();
+  assert.match(logged.join('\n'), /4097/);
+  assert.match(logged.join('\n'), /malformed/);
+  healthy.client.send(healthy.client.request(7, { type: OpCode.exists, body: { path: '/', watch: false } }));
+  const reply = await healthy.client.reply(1);
+  assert.ok(reply.kind === 'reply' && reply.header.xid === 7 && reply.header.err === 0);
+  assert.equal(replica.state, 'serving');
+});
+
+test('no connection has more than clientRequestsInFlightMax requests unanswered', async () => {
+  for (const raw of raws.splice(0)) raw.close();
+  const { client } = await session();
+  // 64 pipelined writes in one chunk: with 4 in flight the rest wait, unread, until replies drain.
+  const creates = Array.from({ length: 64 }, (_, i) => client.request(i + 1, { type: OpCode.create,
+    body: { path: `/limit-${i}`, data: null, acl: [{ perms: 31, scheme: 'world', id: 'anyone' }], flags: 0 } }));
+  client.send(Buffer.concat(creates));
+  const last = await client.reply(64);
+  assert.ok(last.kind === 'reply' && last.header.xid === 64 && last.header.err === 0);
+  const stats = server.connectionStats();
+  assert.equal(stats.length, 1);
+  assert.equal(stats[0]!.queuedMax, 4);
+  assert.equal(replica.tree.getChildren('/')!.filter((name) => name.startsWith('limit-')).length, 64);
+});
+
+test('four-letter words answer in ZooKeeper\'s formats; others are refused', async () => {
+  assert.equal(await fourLetters('ruok'), 'imok');
+  const srvr = await fourLetters('srvr');
+  const fields = new Map(srvr.trim().split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]));
+  assert.match(fields.get('Zookeeper version')!, /^3\.8\.0-nestjs-zab-/);
+  assert.equal(fields.get('Mode'), 'standalone');
+  assert.equal(fields.get('Zxid'), `0x${replica.tree.lastZxid.toString(16)}`);
+  assert.equal(fields.get('Node count'), String(replica.tree.nodeCount));
+  assert.match(fields.get('Latency min/avg/max')!, /^\d+\/[\d.]+\/\d+$/);
+  const mntr = new Map((await fourLetters('mntr')).trim().split('\n').map((line) => line.split('\t') as [string, string]));
+  assert.equal(mntr.get('zk_server_state'), 'standalone');
+  assert.equal(mntr.get('zk_znode_count'), String(replica.tree.nodeCount));
+  assert.equal(Number(mntr.get('zk_num_alive_connections')), server.connectionCount);
+  assert.match(await fourLetters('wchs'), /^\d+ connections watching \d+ paths\nTotal watches:\d+\n$/);
+  assert.match(await fourLetters('cons'), /^ \/127\.0\.0\.1:\d+\[1\]\(queued=\d+,recved=\d+,sent=\d+,sid=0x[0-9a-f]+,/);
+  assert.equal(await fourLetters('envi'), 'envi is not executed because it is not in the whitelist.\n');
+});
+
+test('connections from one host beyond the cap are closed at once', async () => {
+  for (const raw of raws.splice(0)) raw.close();
+  await withTimeout(new Promise<void>((resolve) => {
+    const check = (): void => (server.connectionCount === 0 ? resolve() : void setImmediate(check));
+    check();
+  }), 10_000, 'old connections gone');
+  const open = await Promise.all(Array.from({ length: 12 }, () => session()));
+  const extra = await RawClient.open(server.port);
+  raws.push(extra);
+  await extra.waitClosed();
+  assert.equal(open.length, 12);
+  assert.match(logged.join('\n'), /too many connections from 127\.0\.0\.1 - max is 12/);
+});
