@@ -17,7 +17,7 @@ import { connect } from 'node:net';
 import { Replica } from './replica.js';
 import { resolveReplicaOptions, type ReplicaOptions } from './replica-options.js';
 import { ClientPortServer, startClientPort } from './client-port-server.js';
-import { connectRequest, RawClient } from './client-port-raw.test-support.js';
+import { connectRequest, RawClient } from '../testing/raw-client-port-client.js';
 import { OpCode } from '../wire/op-code.js';
 import { ErrorCode } from '../state/error-code.js';
 import { withTimeout } from '../testing/with-timeout.js';

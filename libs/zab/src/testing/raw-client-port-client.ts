@@ -9,7 +9,7 @@ import { parseConnectResponse, parseServerReply, type ServerReply } from '../wir
 import { serializeClientRequest, serializeConnectRequest } from '../wire/client-request-serializer.js';
 import type { OperationRequest } from '../wire/operation.js';
 import type { ConnectRequest, ConnectResponse } from '../wire/records/connect.js';
-import { withTimeout } from '../testing/with-timeout.js';
+import { withTimeout } from './with-timeout.js';
 
 const WAIT_MS = 10_000;
 
