@@ -6,7 +6,9 @@
  * resumes the session and closes its older connection, oversized and malformed frames close
  * only their own connection, the per-host connection cap holds, no connection has more than
  * `clientRequestsInFlightMax` requests unanswered (the rest wait unread), and the four-letter words answer in
- * ZooKeeper's formats, refusing those not allow-listed.
+ * ZooKeeper's formats, refusing those not allow-listed. Also the ops no client library here
+ * offers (createTTL, createContainer, getEphemerals, getAllChildrenNumber, multiRead, sync,
+ * addWatch, checkWatches, removeWatches, SetWatches2), and session expiry after a disconnect.
  * Method: a standalone in-memory `Replica` with a client port on 127.0.0.1:0, driven by
  * `RawClient` (wire codec over a plain socket). Waits are on frames or socket events,
  * bounded by `withTimeout`; the port and the replica are closed in `after`.
@@ -142,6 +144,79 @@ test('an oversized frame and a malformed frame close only their own connection',
   const reply = await healthy.client.reply(1);
   assert.ok(reply.kind === 'reply' && reply.header.xid === 7 && reply.header.err === 0);
   assert.equal(replica.state, 'serving');
+});
+
+const OPEN = [{ perms: 31, scheme: 'world', id: 'anyone' }];
+
+function errOf(reply: Awaited<ReturnType<RawClient['reply']>>): number | undefined {
+  return reply.kind === 'reply' || reply.kind === 'notification' ? reply.header.err : undefined;
+}
+
+test('the ops no library here offers: TTL, container, ephemerals, counts, multiRead, sync, watch management', async () => {
+  const { client } = await session();
+  client.send(Buffer.concat([
+    client.request(1, { type: OpCode.createTTL, body: { path: '/ops2', data: null, acl: OPEN, flags: 5, ttl: 60_000n } }),
+    client.request(2, { type: OpCode.createContainer, body: { path: '/ops2/box', data: null, acl: OPEN, flags: 4 } }),
+    client.request(3, { type: OpCode.create2, body: { path: '/ops2/box/e', data: Buffer.from('e'), acl: OPEN, flags: 1 } }),
+    client.request(4, { type: OpCode.getEphemerals, body: { prefixPath: '/ops2' } }),
+    client.request(5, { type: OpCode.getAllChildrenNumber, body: { path: '/ops2' } }),
+    client.request(6, { type: OpCode.multiRead, body: { operations: [
+      { type: OpCode.getData, body: { path: '/ops2/box/e', watch: false } },
+      { type: OpCode.getChildren, body: { path: '/missing', watch: false } }] } }),
+    client.request(7, { type: OpCode.sync, body: { path: '/ops2' } }),
+    client.request(8, { type: OpCode.createTTL, body: { path: '/ops2/bad', data: null, acl: OPEN, flags: 0, ttl: 1n } }),
+    client.request(9, { type: OpCode.addWatch, body: { path: '/ops2', mode: 1 } }),
+    client.request(10, { type: OpCode.checkWatches, body: { path: '/ops2', type: 5 } }),
+    client.request(11, { type: OpCode.checkWatches, body: { path: '/ops2', type: 1 } }),
+    client.request(12, { type: OpCode.removeWatches, body: { path: '/ops2', type: 5 } }),
+    client.request(13, { type: OpCode.checkWatches, body: { path: '/ops2', type: 5 } }),
+  ]));
+  const replies = await Promise.all(Array.from({ length: 13 }, (_, i) => client.reply(i + 1)));
+  assert.deepEqual(replies.map(errOf), [0, 0, 0, 0, 0, 0, 0, ErrorCode.BadArguments, 0, 0,
+    ErrorCode.NoWatcher, 0, ErrorCode.NoWatcher]);
+  const body = (i: number): unknown => (replies[i]!.kind === 'reply' ? (replies[i] as { response: { body: unknown } }).response.body : undefined);
+  assert.deepEqual(body(3), { ephemerals: ['/ops2/box/e'] });
+  assert.deepEqual(body(4), { totalNumber: 2 });
+  const multi = body(5) as { results: Array<{ type: number; err?: number; body?: { data: Buffer } }> };
+  assert.equal(multi.results[0]!.body!.data.toString(), 'e');
+  assert.deepEqual(multi.results[1], { type: OpCode.error, err: ErrorCode.NoNode });
+  assert.deepEqual(body(6), { path: '/ops2' });
+  assert.equal(replica.tree.nodeInfo('/ops2')?.kind, 'ttl');
+  assert.equal(replica.tree.nodeInfo('/ops2/box')?.kind, 'container');
+});
+
+test('SetWatches2 fires at once for changes after relativeZxid and re-adds persistent watches', async () => {
+  const { client } = await session();
+  client.send(client.request(1, { type: OpCode.create, body: { path: '/sw', data: null, acl: OPEN, flags: 0 } }));
+  const created = await client.reply(1);
+  const seen = created.kind === 'reply' ? created.header.zxid : 0n;
+  client.send(client.request(2, { type: OpCode.setData, body: { path: '/sw', data: Buffer.from('1'), version: -1 } }));
+  await client.reply(2);
+  client.send(client.request(-8, { type: OpCode.setWatches2, body: { relativeZxid: seen,
+    dataWatches: ['/sw', '/sw-gone'], existWatches: ['/sw'], childWatches: [],
+    persistentWatches: ['/sw'], persistentRecursiveWatches: [] } }));
+  const frames = await Promise.all([3, 4, 5, 6].map((i) => client.reply(i)));
+  const events = frames.filter((f) => f.kind === 'notification').map((f) => f.kind === 'notification' ? [f.event.type, f.event.path] : []);
+  assert.deepEqual(events, [[3, '/sw'], [2, '/sw-gone'], [1, '/sw']]);
+  assert.ok(frames[3]!.kind === 'reply' && frames[3]!.header.xid === -8, 'the reply comes after its events');
+  client.send(client.request(3, { type: OpCode.delete, body: { path: '/sw', version: -1 } }));
+  const deleted = await client.reply(7);
+  assert.ok(deleted.kind === 'notification' && deleted.event.type === 2, 'the persistent watch was re-added');
+});
+
+test('a disconnected session lives until its timeout, then expires and loses its ephemerals', async () => {
+  const { client, response } = await session({ timeOut: 1000 });
+  assert.equal(response.timeOut, 1000);
+  client.send(client.request(1, { type: OpCode.create, body: { path: '/left', data: null, acl: OPEN, flags: 1 } }));
+  await client.reply(1);
+  const ended = new Promise<string>((resolve) => replica.onSessionEnd((id, state) => {
+    if (id === response.sessionId) resolve(state);
+  }));
+  client.close();
+  await client.waitClosed();
+  assert.equal(replica.tree.hasSession(response.sessionId), true, 'alive right after the disconnect');
+  assert.equal(await withTimeout(ended, 10_000, 'the session to expire'), 'expired');
+  assert.equal(replica.tree.stat('/left'), undefined);
 });
 
 test('no connection has more than clientRequestsInFlightMax requests unanswered', async () => {
