@@ -10,6 +10,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect as tcpConnect } from 'node:net';
 import { withTimeout } from '../libs/zab/src/testing/with-timeout.js';
 import { ClientPortEnsemble } from './fixtures/client-port-ensemble.js';
 import { nextEvent, zookeeper, ZkTestClient } from './fixtures/zookeeper-client.js';
@@ -41,6 +42,29 @@ async function visible(client: ZkTestClient, path: string): Promise<void> {
   if (await client.exists(path, created.watcher) !== null) return;
   await withTimeout(created.event, WAIT_MS, `${path} visible`);
 }
+
+/** Sends a four-letter word to `port` and resolves with the whole answer. */
+async function fourLetters(port: number, word: string): Promise<string> {
+  const socket = tcpConnect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', () => undefined);
+  socket.write(word);
+  await withTimeout(new Promise((resolve) => socket.on('close', resolve)), WAIT_MS, `${word} answer`);
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+test('srvr reports one leader and two followers', async () => {
+  const modes: string[] = [];
+  for (const member of ensemble.members) {
+    const lines = (await fourLetters(member.server.port, 'srvr')).split('\n');
+    const mode = lines.find((line) => line.startsWith('Mode: '));
+    assert.ok(mode, 'srvr has a Mode line');
+    modes.push(mode.slice('Mode: '.length));
+    assert.ok(lines.some((line) => /^Zxid: 0x[0-9a-f]+$/.test(line)));
+  }
+  assert.deepEqual(modes.sort(), ['follower', 'follower', 'leader']);
+});
 
 test('a write through one member is read, and watched, through the others', async () => {
   const one = await connect(ensemble.connectString([1]));
@@ -87,3 +111,4 @@ test('a session moves to another member with its ephemeral and its watches', asy
   assert.equal((await withTimeout(childWatch.event, WAIT_MS, 'child watch after the move')).getType(),
     Event.NODE_CHILDREN_CHANGED);
 });
+

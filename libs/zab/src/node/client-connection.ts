@@ -10,7 +10,8 @@
  * - Replies leave in request order (one slot per request, flushed from the head).
  * - Writes (and sync, closeSession) are submitted at once, pipelined; a read that arrives
  *   while writes of this session are in flight is served after they were applied, so a
- *   session always reads its own writes (ZooKeeper's CommitProcessor rule).
+ *   session always reads its own writes (ZooKeeper's CommitProcessor rule), and a write that
+ *   arrives while such a read waits is submitted after it, so the read never sees it.
  * - Watch events are written the moment the replica applies the change, before the reply of
  *   any read that could see it (reads are computed after the apply that fired the event).
  *
@@ -97,6 +98,9 @@ export class ClientConnection implements ReplicaWatcher {
   private readonly backlog: Buffer[] = [];
   private writesInFlight = 0;
   private lastWrite: Promise<unknown> = Promise.resolve();
+  /** Reads waiting for this session's writes, and the promise of the newest of them. */
+  private readsWaiting = 0;
+  private lastWaitingRead: Promise<unknown> = Promise.resolve();
   private readPaused = false;
   private readonly context: OperationContext;
 
@@ -281,12 +285,24 @@ export class ClientConnection implements ReplicaWatcher {
         break;
     }
     if (isOrderedLikeWrite(request.type)) {
-      this.ordered(xid, () => serveWrite(this.context, xid, request));
-    } else if (this.writesInFlight === 0) {
+      // Behind a waiting read, a write waits too: the read must not see it.
+      this.ordered(xid, () => (this.readsWaiting === 0 ? serveWrite(this.context, xid, request)
+        : this.lastWaitingRead.then(() => serveWrite(this.context, xid, request))));
+    } else if (this.writesInFlight === 0 && this.readsWaiting === 0) {
       this.reply(xid, serveRead(this.context, request));
     } else {
-      this.ordered(xid, () => this.lastWrite.then(() => serveRead(this.context, request)), false);
+      this.waitingRead(xid, request);
     }
+  }
+
+  /** A read behind in-flight writes: served once they were applied, in arrival order. */
+  private waitingRead(xid: number, request: OperationRequest): void {
+    this.readsWaiting += 1;
+    const read = this.lastWrite.then(() => serveRead(this.context, request)).finally(() => {
+      this.readsWaiting -= 1;
+    });
+    this.lastWaitingRead = read.catch(() => undefined);
+    this.ordered(xid, () => read, false);
   }
 
   /**

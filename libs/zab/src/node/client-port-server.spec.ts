@@ -71,7 +71,7 @@ after(async () => {
   await replica?.close();
 });
 
-test('pipelined requests are answered in order, and a read sees the write sent before it', async () => {
+test('pipelined requests are answered in order; a read sees the write before it, not the one after', async () => {
   const { client, response } = await session();
   assert.equal(response.timeOut, 4000);
   assert.deepEqual(response.passwd, new SessionPasswords(options.secret).passwordOf(response.sessionId));
@@ -81,11 +81,13 @@ test('pipelined requests are answered in order, and a read sees the write sent b
     client.request(3, { type: OpCode.getData, body: { path: '/missing', watch: false } }),
     client.request(-2, { type: OpCode.ping, body: null }),
     unknownOp(4, 9999),
+    // Sent after the read: the read (waiting for the create) must not see it.
+    client.request(5, { type: OpCode.setData, body: { path: '/order', data: Buffer.from('y'), version: -1 } }),
   ]));
-  const replies = await Promise.all([1, 2, 3, 4, 5].map((i) => client.reply(i)));
+  const replies = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => client.reply(i)));
   const headers = replies.map((r) => (r.kind === 'reply' || r.kind === 'unexpectedXid' ? r.header : undefined));
-  assert.deepEqual(headers.map((h) => h?.xid), [1, 2, 3, -2, 4]);
-  assert.deepEqual(headers.map((h) => h?.err), [0, 0, ErrorCode.NoNode, 0, ErrorCode.Unimplemented]);
+  assert.deepEqual(headers.map((h) => h?.xid), [1, 2, 3, -2, 4, 5]);
+  assert.deepEqual(headers.map((h) => h?.err), [0, 0, ErrorCode.NoNode, 0, ErrorCode.Unimplemented, 0]);
   const read = replies[1]!;
   assert.ok(read.kind === 'reply' && read.response?.type === OpCode.getData);
   assert.equal(read.response.body.data?.toString(), 'x');
