@@ -12,7 +12,7 @@ import { ErrorCode } from '../state/error-code.js';
 import { KeeperError } from '../state/keeper-error.js';
 import { pathProblem } from '../state/path.js';
 import type { MultiOpRequest, WriteRequest } from '../state/request.js';
-import { Perms } from '../state/stat.js';
+import { Perms, type Stat } from '../state/stat.js';
 import type { OpResult } from '../state/tree-view.js';
 import { WatchEventTypeCode, type WatchEventType } from '../state/watch-event.js';
 import type { WatcherType as RegistryWatcherType } from '../state/watch-registry.js';
@@ -285,6 +285,7 @@ export async function serveWrite(
     }
     write = toWriteRequest(request);
   } catch (error) {
+    if (error instanceof MultiOpRejected) return ok(replica.tree.lastZxid, error.response);
     return outcomeOfError(error, replica.tree.lastZxid);
   }
   const result = await replica.submit(context.sessionId, cxid, write);
@@ -349,33 +350,57 @@ function toCreate(request: CreateLike): WriteRequest & MultiOpRequest {
   return create;
 }
 
+/**
+ * An op of a multi failed validation before submission: the multi is answered as ZooKeeper
+ * answers a failed one (reply err 0; the ops before it Ok, it its code, the ops after it
+ * RuntimeInconsistency), and nothing is submitted.
+ */
+class MultiOpRejected extends Error {
+  readonly response: OperationResponse;
+  constructor(count: number, index: number, code: number) {
+    super(`multi op ${index} rejected with ${code}`);
+    const results: MultiResult[] = Array.from({ length: count }, (_, i) => ({ type: OpCode.error,
+      err: i < index ? ErrorCode.Ok : i === index ? code : ErrorCode.RuntimeInconsistency }));
+    this.response = { type: OpCode.multi, body: { results } };
+  }
+}
+
 function toMultiOps(operations: MultiOperation[]): MultiOpRequest[] {
-  return operations.map((operation): MultiOpRequest => {
-    switch (operation.type) {
-      case OpCode.create:
-      case OpCode.create2:
-      case OpCode.createContainer:
-      case OpCode.createTTL:
-        return toCreate(operation);
-      case OpCode.delete:
-        checkPath(operation.body.path);
-        return { op: 'delete', path: operation.body.path, version: operation.body.version };
-      case OpCode.setData:
-        checkPath(operation.body.path);
-        return { op: 'setData', path: operation.body.path, data: copy(operation.body.data),
-          version: operation.body.version };
-      case OpCode.check:
-        checkPath(operation.body.path);
-        return { op: 'check', path: operation.body.path, version: operation.body.version };
-      default:
-        throw fail(ErrorCode.BadArguments, `op ${operation.type} is not allowed in multi`);
+  return operations.map((operation, index) => {
+    try {
+      return toMultiOp(operation);
+    } catch (error) {
+      if (error instanceof KeeperError) throw new MultiOpRejected(operations.length, index, error.code);
+      throw error;
     }
   });
 }
 
+function toMultiOp(operation: MultiOperation): MultiOpRequest {
+  switch (operation.type) {
+    case OpCode.create:
+    case OpCode.create2:
+    case OpCode.createContainer:
+    case OpCode.createTTL:
+      return toCreate(operation);
+    case OpCode.delete:
+      checkPath(operation.body.path);
+      return { op: 'delete', path: operation.body.path, version: operation.body.version };
+    case OpCode.setData:
+      checkPath(operation.body.path);
+      return { op: 'setData', path: operation.body.path, data: copy(operation.body.data),
+        version: operation.body.version };
+    case OpCode.check:
+      checkPath(operation.body.path);
+      return { op: 'check', path: operation.body.path, version: operation.body.version };
+    default:
+      throw fail(ErrorCode.BadArguments, `op ${operation.type} is not allowed in multi`);
+  }
+}
+
 function writeResponse(
   request: OperationRequest,
-  result: { path?: string; stat?: import('../state/stat.js').Stat; results?: OpResult[] },
+  result: { path?: string; stat?: Stat; results?: OpResult[] },
 ): OperationResponse | null {
   switch (request.type) {
     case OpCode.create: return { type: request.type, body: { path: result.path! } };

@@ -187,6 +187,21 @@ test('the ops no library here offers: TTL, container, ephemerals, counts, multiR
   assert.equal(replica.tree.nodeInfo('/ops2/box')?.kind, 'container');
 });
 
+test('a multi with an invalid op is answered as a failed multi, with nothing applied', async () => {
+  const { client } = await session();
+  client.send(client.request(1, { type: OpCode.multi, body: { operations: [
+    { type: OpCode.create, body: { path: '/m-ok', data: null, acl: OPEN, flags: 0 } },
+    { type: OpCode.create, body: { path: 'no-slash', data: null, acl: OPEN, flags: 0 } },
+    { type: OpCode.delete, body: { path: '/m-ok', version: -1 } }] } }));
+  const reply = await client.reply(1);
+  assert.ok(reply.kind === 'reply' && reply.header.err === 0 && reply.response?.type === OpCode.multi);
+  assert.deepEqual(reply.response.body.results, [
+    { type: OpCode.error, err: ErrorCode.Ok },
+    { type: OpCode.error, err: ErrorCode.BadArguments },
+    { type: OpCode.error, err: ErrorCode.RuntimeInconsistency }]);
+  assert.equal(replica.tree.stat('/m-ok'), undefined);
+});
+
 test('SetWatches2 fires at once for changes after relativeZxid and re-adds persistent watches', async () => {
   const { client } = await session();
   client.send(client.request(1, { type: OpCode.create, body: { path: '/sw', data: null, acl: OPEN, flags: 0 } }));
