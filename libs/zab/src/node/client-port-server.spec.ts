@@ -8,7 +8,8 @@
  * `clientRequestsInFlightMax` requests unanswered (the rest wait unread), and the four-letter words answer in
  * ZooKeeper's formats, refusing those not allow-listed. Also the ops no client library here
  * offers (createTTL, createContainer, getEphemerals, getAllChildrenNumber, multiRead, sync,
- * addWatch, checkWatches, removeWatches, SetWatches2), and session expiry after a disconnect.
+ * addWatch, checkWatches, removeWatches, SetWatches2), the ACL hooks (addAuth, checkPermission) and session expiry after a
+ * disconnect.
  * Method: a standalone in-memory `Replica` with a client port on 127.0.0.1:0, driven by
  * `RawClient` (wire codec over a plain socket). Waits are on frames or socket events,
  * bounded by `withTimeout`; the port and the replica are closed in `after`.
@@ -22,6 +23,8 @@ import { ClientPortServer, startClientPort } from './client-port-server.js';
 import { connectRequest, RawClient } from '../testing/raw-client-port-client.js';
 import { OpCode } from '../wire/op-code.js';
 import { ErrorCode } from '../state/error-code.js';
+import { KeeperError } from '../state/keeper-error.js';
+import { Perms } from '../state/stat.js';
 import { withTimeout } from '../testing/with-timeout.js';
 import { SessionPasswords } from './client-session-password.js';
 
@@ -200,6 +203,35 @@ test('a multi with an invalid op is answered as a failed multi, with nothing app
     { type: OpCode.error, err: ErrorCode.BadArguments },
     { type: OpCode.error, err: ErrorCode.RuntimeInconsistency }]);
   assert.equal(replica.tree.stat('/m-ok'), undefined);
+});
+
+test('addAuth and reads go through the replica\'s addAuth and checkPermission (the ACL hooks)', async (t) => {
+  const auths: Array<[bigint, string, string]> = [];
+  t.mock.method(replica, 'addAuth', (sessionId: bigint, scheme: string, auth: Buffer) => {
+    if (scheme === 'bad') throw new KeeperError(ErrorCode.AuthFailed, undefined, 'bad credentials');
+    auths.push([sessionId, scheme, auth.toString()]);
+  });
+  t.mock.method(replica, 'checkPermission', (_sessionId: bigint, path: string, permission: number) => {
+    if (path === '/secret' && (permission & Perms.Read) !== 0) throw new KeeperError(ErrorCode.NoAuth, path);
+  });
+  const { client, response } = await session();
+  client.send(Buffer.concat([
+    client.request(-4, { type: OpCode.auth, body: { type: 0, scheme: 'digest', auth: Buffer.from('u:p') } }),
+    client.request(1, { type: OpCode.create, body: { path: '/secret', data: Buffer.from('s'), acl: OPEN, flags: 0 } }),
+    client.request(2, { type: OpCode.getData, body: { path: '/secret', watch: false } }),
+    client.request(3, { type: OpCode.getChildren2, body: { path: '/secret', watch: false } }),
+    client.request(4, { type: OpCode.exists, body: { path: '/secret', watch: false } }),
+  ]));
+  const replies = await Promise.all([1, 2, 3, 4, 5].map((i) => client.reply(i)));
+  assert.deepEqual(replies.map(errOf), [0, 0, ErrorCode.NoAuth, ErrorCode.NoAuth, 0]);
+  assert.deepEqual(auths, [[response.sessionId, 'digest', 'u:p']]);
+  // A failed addAuth: the AuthFailed reply, an AuthFailed state event, then the close.
+  client.send(client.request(-4, { type: OpCode.auth, body: { type: 0, scheme: 'bad', auth: null } }));
+  const failed = await client.reply(6);
+  assert.ok(failed.kind === 'reply' && failed.header.xid === -4 && failed.header.err === ErrorCode.AuthFailed);
+  const event = await client.reply(7);
+  assert.ok(event.kind === 'notification' && event.event.state === 4 && event.event.path === null);
+  await client.waitClosed();
 });
 
 test('SetWatches2 fires at once for changes after relativeZxid and re-adds persistent watches', async () => {
