@@ -89,11 +89,14 @@ test('setACL and getACL round-trip; mkdirp works', async () => {
   assert.deepEqual((await client.getChildren('/tree/a')).children.sort(), ['b', 'x']);
   assert.deepEqual((await client.getChildren('/tree/a/b')).children, ['c']);
   const readOnly = [new zookeeper.ACL(zookeeper.Permission.READ, new zookeeper.Id('world', 'anyone'))];
+  assert.equal(await codeOf(client.setACL('/tree/a/x', readOnly as never, 5)), Exception.BAD_VERSION);
   const stat = await client.setACL('/tree/a/x', readOnly as never, 0);
   assert.equal(stat.aversion, 1);
   const { acl } = await client.getACL('/tree/a/x');
   assert.deepEqual(acl.map((a) => [a.permission, a.id.scheme, a.id.id]), [[1, 'world', 'anyone']]);
-  assert.equal(await codeOf(client.setACL('/tree/a/x', readOnly as never, 0)), Exception.BAD_VERSION);
+  // The replica enforces the new ACL on requests from the port: no WRITE, no ADMIN.
+  assert.equal(await codeOf(client.setData('/tree/a/x', Buffer.from('y'))), Exception.NO_AUTH);
+  assert.equal(await codeOf(client.setACL('/tree/a/x', readOnly as never, 1)), Exception.NO_AUTH);
   for (const path of ['/tree/a/b/c', '/tree/a/b', '/tree/a/x', '/tree/a', '/tree']) await client.remove(path);
   assert.equal(await client.exists('/tree'), null);
 });

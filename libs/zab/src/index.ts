@@ -10,6 +10,16 @@ export { ZAB_MODULE_OPTIONS } from './nest/zab.module-definition.js';
 export { ZAB_CLIENT, ZAB_REPLICA } from './nest/zab.constants.js';
 export { ZabAdminEndpoint } from './nest/zab-admin.endpoint.js';
 export { ZabClientPortEndpoint } from './nest/zab-client-port.endpoint.js';
+export { ZabFeatureModule } from './nest/zab.module.js';
+export {
+  LiveConfig,
+  defineLiveConfig,
+  InjectLiveConfig,
+  bridgeToConfigService,
+  type LiveConfigDefinition,
+  type ConfigSchema,
+} from './nest/live-config.js';
+export { treeCache$, members$, counter$ } from './nest/recipe-observables.js';
 export type { ZabModuleOptions } from './nest/zab-module-options.interface.js';
 export {
   CoordinationService,
@@ -93,8 +103,60 @@ export * from './state/error-code.js';
 export * from './state/keeper-error.js';
 export type { Stat, Acl } from './state/stat.js';
 export { Perms, OPEN_ACL_UNSAFE } from './state/stat.js';
+export { isPermitted, fixupAcl, redactDigests, SUPER_ID, type AuthId } from './state/acl.js';
+export { generateDigest, SessionAuth, SESSION_IDENTITIES_MAX } from './node/session-auth.js';
 export type { CreateModeName } from './state/create-mode.js';
 export type { WatchEvent, WatchEventType } from './state/watch-event.js';
 export type { OpResult } from './state/tree-view.js';
 export { StorageFailedError, StorageCorruptionError } from './storage/storage-errors.js';
 export type { Zxid, SessionId } from './core/ids.js';
+
+export {
+  EventLog,
+  type EventLogOptions,
+  type LoggedEvent,
+  type ConsumeOptions,
+  type EventConsumer,
+} from './recipes/event-log.js';
+export {
+  RequestQueue,
+  RequestTimeoutError,
+  type RequestQueueOptions,
+  type RequestServer,
+} from './recipes/request-queue.js';
+// Coordination recipes (Curator counterparts), written against CoordinationClient only.
+export {
+  RecipeTimeoutError,
+  RecipeStateError,
+  CasRetriesExhaustedError,
+} from './recipes/recipe-errors.js';
+export type { WaitOptions, SuspendedPolicy } from './recipes/recipe-support.js';
+export type { Lease } from './recipes/lease.js';
+export {
+  ReadWriteLock,
+  type ReadWriteLockOptions,
+  type LockSide,
+  type LockKind,
+  type LockParticipant,
+} from './recipes/read-write-lock.js';
+export { Semaphore, type SemaphoreOptions } from './recipes/semaphore.js';
+export { Barrier } from './recipes/barrier.js';
+export { DoubleBarrier, type DoubleBarrierOptions } from './recipes/double-barrier.js';
+export {
+  SharedCounter,
+  type SharedCounterOptions,
+  type VersionedValue,
+  type CasResult,
+} from './recipes/shared-counter.js';
+export {
+  DistributedQueue,
+  type DistributedQueueOptions,
+  type QueueItem,
+} from './recipes/distributed-queue.js';
+export { GroupMember, type GroupMemberOptions, type MemberMap } from './recipes/group-member.js';
+export {
+  TreeCache,
+  type TreeCacheOptions,
+  type TreeCacheEvent,
+  type CachedNode,
+} from './recipes/tree-cache.js';

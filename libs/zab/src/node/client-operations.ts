@@ -12,7 +12,8 @@ import { ErrorCode } from '../state/error-code.js';
 import { KeeperError } from '../state/keeper-error.js';
 import { pathProblem } from '../state/path.js';
 import type { MultiOpRequest, WriteRequest } from '../state/request.js';
-import { Perms, type Stat } from '../state/stat.js';
+import { Perms, type Acl, type Stat } from '../state/stat.js';
+import { redactDigests } from '../state/acl.js';
 import type { OpResult } from '../state/tree-view.js';
 import { WatchEventTypeCode, type WatchEventType } from '../state/watch-event.js';
 import type { WatcherType as RegistryWatcherType } from '../state/watch-registry.js';
@@ -109,14 +110,7 @@ function readResponse(context: OperationContext, request: OperationRequest): Ope
     }
     case OpCode.getChildren2:
       return { type: request.type, body: getChildren(context, request.body) };
-    case OpCode.getACL: {
-      const { path } = request.body;
-      checkPath(path);
-      replica.checkPermission(context.sessionId, path, Perms.Read | Perms.Admin);
-      const found = replica.tree.getAcl(path);
-      if (found === undefined) throw fail(ErrorCode.NoNode, path);
-      return { type: request.type, body: found };
-    }
+    case OpCode.getACL: return { type: request.type, body: getAcl(context, request.body.path) };
     case OpCode.getAllChildrenNumber: {
       const { path } = request.body;
       checkPath(path);
@@ -155,6 +149,25 @@ function getData(
   if (node === undefined) throw fail(ErrorCode.NoNode, body.path);
   if (body.watch) context.replica.watches.add(body.path, 'data', context.watcher);
   return node;
+}
+
+/**
+ * getACL needs READ or ADMIN; without ADMIN, digest ids come back redacted (`user:x`), as
+ * ZooKeeper 3.6+ and LocalCoordinationClient answer.
+ */
+function getAcl(context: OperationContext, path: string): { acl: Acl[]; stat: Stat } {
+  checkPath(path);
+  const { replica, sessionId } = context;
+  const found = replica.tree.getAcl(path);
+  if (found === undefined) throw fail(ErrorCode.NoNode, path);
+  replica.checkPermission(sessionId, path, Perms.Read | Perms.Admin);
+  try {
+    replica.checkPermission(sessionId, path, Perms.Admin);
+    return found;
+  } catch (error) {
+    if (!(error instanceof KeeperError) || error.code !== ErrorCode.NoAuth) throw error;
+    return { acl: redactDigests(found.acl), stat: found.stat };
+  }
 }
 
 function exists(context: OperationContext, body: { path: string; watch: boolean }) {

@@ -187,3 +187,14 @@ test('--client-port and --client-host, or ZAB_CLIENT_PORT and ZAB_CLIENT_HOST', 
   assert.equal(bad.kind, 'invalid');
   assert.match(JSON.stringify(bad), /--client-port: \\"x\\" is not a whole number; e\.g\. --client-port 2181/);
 });
+
+test('--super-digest and ZAB_SUPER_DIGEST set superDigest; a bad one is named, not echoed', () => {
+  const digest = 'super:D/InIHSb7yEEbrWz8b9l71RjZJU=';
+  assert.equal(run(parseReplicaCommandLine(['--super-digest', digest], {})).superDigest, digest);
+  assert.equal(run(parseReplicaCommandLine([], { ZAB_SUPER_DIGEST: digest })).superDigest, digest);
+  const problems = invalid(parseReplicaCommandLine([], { ZAB_SUPER_DIGEST: 'super:plain-password' }));
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!, /^ZAB_SUPER_DIGEST: superDigest must be user:base64/);
+  assert.ok(!problems[0]!.includes('plain-password'));
+  assert.match(REPLICA_USAGE, /--super-digest D .*\n.*ZAB_SUPER_DIGEST/);
+});
