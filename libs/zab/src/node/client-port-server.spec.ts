@@ -268,6 +268,30 @@ test('a disconnected session lives until its timeout, then expires and loses its
   assert.equal(replica.tree.stat('/left'), undefined);
 });
 
+test('pings keep a session alive; a silent one expires and its connection is closed', async () => {
+  const pinging = await session({ timeOut: 1000 });
+  const silent = await session({ timeOut: 1000 });
+  const expired = new Promise<void>((resolve) => replica.onSessionEnd((id, state) => {
+    if (id === silent.response.sessionId && state === 'expired') resolve();
+  }));
+  // The client's heartbeat (a third of the timeout, as ZooKeeper clients ping); bounded by
+  // the wait below, cleared in finally.
+  let pings = 0;
+  const heartbeat = setInterval(() => {
+    pings += 1;
+    pinging.client.send(pinging.client.request(-2, { type: OpCode.ping, body: null }));
+  }, 300);
+  try {
+    await withTimeout(expired, 10_000, 'the silent session to expire');
+  } finally {
+    clearInterval(heartbeat);
+  }
+  // Created first with the same timeout: without its pings it would have expired first.
+  assert.equal(replica.tree.hasSession(pinging.response.sessionId), true);
+  assert.equal(pings > 0, true);
+  await silent.client.waitClosed();
+});
+
 test('no connection has more than clientRequestsInFlightMax requests unanswered', async () => {
   for (const raw of raws.splice(0)) raw.close();
   const { client } = await session();
