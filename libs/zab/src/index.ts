@@ -9,6 +9,7 @@ export { ZabModule } from './nest/zab.module.js';
 export { ZAB_MODULE_OPTIONS } from './nest/zab.module-definition.js';
 export { ZAB_CLIENT, ZAB_REPLICA } from './nest/zab.constants.js';
 export { ZabAdminEndpoint } from './nest/zab-admin.endpoint.js';
+export { ZabClientPortEndpoint } from './nest/zab-client-port.endpoint.js';
 export { ZabFeatureModule } from './nest/zab.module.js';
 export {
   LiveConfig,
@@ -59,6 +60,16 @@ export {
   ZAB_VERSION,
 } from './node/replica-status.js';
 export { AdminServer, adminResponse, type AdminServerOptions } from './node/admin-server.js';
+export {
+  ClientPortServer,
+  startClientPort,
+  type ClientPortServerOptions,
+} from './node/client-port-server.js';
+export {
+  FOUR_LETTER_WORDS,
+  FOUR_LETTER_WORDS_DEFAULT,
+  type FourLetterWord,
+} from './node/client-four-letter-words.js';
 export {
   parseReplicaCommandLine,
   REPLICA_USAGE,

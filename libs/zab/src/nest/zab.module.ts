@@ -11,6 +11,7 @@ import { CoordinationService } from './coordination.service.js';
 import { ZAB_CLIENT, ZAB_REPLICA, ZAB_RESOLVED_OPTIONS } from './zab.constants.js';
 import { ZabLifecycle } from './zab.lifecycle.js';
 import { ZabAdminEndpoint } from './zab-admin.endpoint.js';
+import { ZabClientPortEndpoint } from './zab-client-port.endpoint.js';
 import { LiveConfig, liveConfigToken, type LiveConfigDefinition } from './live-config.js';
 import {
   ZAB_ASYNC_OPTIONS_TYPE,
@@ -98,8 +99,9 @@ function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
     CoordinationService,
     ZabLifecycle,
     ZabAdminEndpoint,
+    ZabClientPortEndpoint,
   ],
-  exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA, ZabAdminEndpoint],
+  exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA, ZabAdminEndpoint, ZabClientPortEndpoint],
 })
 export class ZabModule extends ZabConfigurableModule {
   /** `ZabModule.forRoot()` with no options runs a durable single replica in `./.zab/1`. */

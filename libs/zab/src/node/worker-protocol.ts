@@ -187,7 +187,8 @@ export type Reply = [id: number, value: unknown];
 
 /** Worker -> main thread, in the order the worker produced them. */
 export type WorkerItem =
-  | { kind: 'opened' }
+  /** `clientPort`: the port the worker's client port listens on, when one is configured. */
+  | { kind: 'opened'; clientPort?: number }
   | { kind: 'openFailed'; error: WireError }
   | Reply
   | { kind: 'fail'; id: number; error: WireError }
