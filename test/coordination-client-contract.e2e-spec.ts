@@ -1,7 +1,8 @@
 /**
  * Goal: the `CoordinationClient` contract holds on every backend: the in-process client on a
  * replica on this thread, the worker-backed client whose replica runs in a worker thread, and
- * the remote client (`connect` mode) of a 3-node Apache ZooKeeper 3.8 ensemble. All pass the
+ * the remote client (`connect` mode) of a 3-node Apache ZooKeeper 3.8 ensemble and of a
+ * 3-replica nestjs-zab ensemble over its ZooKeeper client ports. All pass the
  * same table: operations and typed errors, per-session FIFO, ZooKeeper's watch ordering (event
  * before the changed data can be read), observations, ephemerals on close and on expiry, multi
  * errors, buffer ownership.
@@ -11,8 +12,9 @@
  * the embedded backends). Per-backend differences, each stated where it applies: a session is
  * made to expire by not pinging (embedded) or by closing it from a second connection that
  * re-attached to it (remote: ZooKeeper's own expiry test method, the client always pings);
- * watches are counted in the replica's registry (embedded) or with `wchc` on every server
- * (remote; ZooKeeper lists its data-side watches there); the remote `observe` re-reads after each event, so changes that land between two
+ * watches are counted in the replica's registry (embedded, and summed over the members of the
+ * nestjs-zab ensemble) or with `wchc` on every server (Apache ZooKeeper lists its data-side
+ * watches there); the remote `observe` re-reads after each event, so changes that land between two
  * reads coalesce (ZooKeeper keeps no history): it is held to "current value first, then an
  * in-order subsequence ending with the final value". Waits are on events with bounded
  * timeouts, never sleeps.
@@ -42,6 +44,7 @@ import {
 import { RemoteCoordinationClient } from '../libs/zab/src/node/remote-client.js';
 import { deferred, withTimeout } from '../libs/zab/src/testing/with-timeout.js';
 import { fourLetterWord, ZooKeeperEnsemble } from '../libs/zab/src/testing/zookeeper-ensemble.js';
+import { ClientPortEnsemble } from './fixtures/client-port-ensemble.js';
 
 /** One replica with sessions on it, however it is hosted. */
 interface BackendInstance {
@@ -437,6 +440,59 @@ describeCoordinationClient({
 });
 
 describeCoordinationClient(remoteBackend());
+describeCoordinationClient(clientPortBackend());
+
+/**
+ * The same remote client on a 3-replica nestjs-zab ensemble over its ZooKeeper client ports:
+ * the server side of the wire protocol against the client side, both ours, through the same
+ * table Apache ZooKeeper passes. Chroots and session placement as for Apache ZooKeeper.
+ */
+function clientPortBackend(): Backend {
+  let ensemble: ClientPortEnsemble | undefined;
+  let admin: RemoteCoordinationClient | undefined;
+  let instances = 0;
+  return {
+    name: 'a nestjs-zab 3-replica ensemble over its client ports (RemoteCoordinationClient)',
+    observesEveryChange: false,
+    async setUp() {
+      ensemble = await ClientPortEnsemble.start({ tickMs: 500 });
+      admin = await RemoteCoordinationClient.connect({ connect: ensemble.connectString() });
+    },
+    async tearDown() {
+      await admin?.close();
+      await ensemble?.close();
+    },
+    async open() {
+      const chroot = `/contract-${++instances}`;
+      await admin!.create(chroot, text(''));
+      const connectString = `${ensemble!.connectString()}${chroot}`;
+      const clients: RemoteCoordinationClient[] = [];
+      const connect = async (sessionTimeoutMs: number): Promise<RemoteCoordinationClient> => {
+        const client = await RemoteCoordinationClient.connect({ connect: connectString, sessionTimeoutMs, hostOrder: 'given' });
+        clients.push(client);
+        return client;
+      };
+      return {
+        connect,
+        expiringSession: async () => {
+          const client = await connect(10_000);
+          const expire = async (): Promise<void> => {
+            const intruder = await RemoteCoordinationClient.connect({
+              connect: connectString,
+              session: { sessionId: client.sessionId, password: client.sessionPassword },
+            });
+            await intruder.close();
+          };
+          return { client, expire, timeoutMs: undefined };
+        },
+        watchCount: async () => ensemble!.members.reduce((sum, m) => sum + m.replica.watches.watchCount, 0),
+        close: async () => {
+          for (const client of clients) await client.close();
+        },
+      };
+    },
+  };
+}
 
 /**
  * The remote client on a 3-node Apache ZooKeeper 3.8 ensemble, started once for the file. Each
