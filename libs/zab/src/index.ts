@@ -17,6 +17,38 @@ export {
   type CoordinationOp,
   type ConfigOptions,
 } from './nest/coordination.service.js';
+export { LeaderOnly, type LeaderOnlyOptions } from './nest/leader-only.decorator.js';
+export { WithLock, Fence, type WithLockOptions, type LockKeySpec } from './nest/with-lock.decorator.js';
+export { LeaderOnlyGuard } from './nest/leader-only.guard.js';
+export { CoordinationExplorer } from './nest/coordination.explorer.js';
+export { ZabElections } from './nest/zab-elections.service.js';
+export { ZabLocks } from './nest/zab-locks.service.js';
+export {
+  currentLock,
+  currentLeadership,
+  type LockContext,
+  type LeadershipContext,
+} from './nest/coordination-context.js';
+export {
+  Mutex,
+  LOCKS_ROOT,
+  type MutexOptions,
+  type AcquireOptions,
+  type LockLease,
+} from './recipes/mutex.js';
+export {
+  LeaderElection,
+  LEADER_ROOT,
+  type LeaderElectionOptions,
+  type LeadershipListener,
+} from './recipes/leader-election.js';
+export {
+  LockTimeoutError,
+  LockLostError,
+  NotLeaderError,
+  type LockLossReason,
+  type SuspendedPolicy,
+} from './recipes/lock-errors.js';
 
 export {
   Replica,

@@ -1,4 +1,5 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import type { CoordinationClient } from '../node/coordination-client.js';
 import { EnsembleReplica } from '../node/ensemble-replica.js';
 import { LocalCoordinationClient } from '../node/local-client.js';
@@ -12,6 +13,10 @@ import { WorkerReplicaHandle } from '../node/worker-host.js';
 import { CoordinationService } from './coordination.service.js';
 import { ZAB_CLIENT, ZAB_REPLICA } from './zab.constants.js';
 import { ZabLifecycle } from './zab.lifecycle.js';
+import { CoordinationExplorer } from './coordination.explorer.js';
+import { LeaderOnlyGuard } from './leader-only.guard.js';
+import { ZabElections } from './zab-elections.service.js';
+import { ZabLocks } from './zab-locks.service.js';
 import { ZabAdminEndpoint } from './zab-admin.endpoint.js';
 import {
   ZAB_ASYNC_OPTIONS_TYPE,
@@ -60,6 +65,7 @@ function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
  * `EnsembleReplica`.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: ZAB_REPLICA,
@@ -87,8 +93,13 @@ function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
     CoordinationService,
     ZabLifecycle,
     ZabAdminEndpoint,
+    ZabElections,
+    ZabLocks,
+    CoordinationExplorer,
+    LeaderOnlyGuard,
   ],
-  exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA, ZabAdminEndpoint],
+  exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA, ZabAdminEndpoint, ZabElections, ZabLocks,
+    LeaderOnlyGuard],
 })
 export class ZabModule extends ZabConfigurableModule {
   /** `ZabModule.forRoot()` with no options runs a durable single replica in `./.zab/1`. */

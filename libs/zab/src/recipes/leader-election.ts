@@ -193,6 +193,12 @@ export class LeaderElection {
       return;
     }
     if (index === 0) {
+      // Watch our own node too: deleted by anyone but us, the leadership ends at once.
+      const own = await this.client.exists(this.ownPath, () => this.scheduleCheck());
+      if (own === null) {
+        this.checkAgain = true;
+        return;
+      }
       this.setLeader(this.connectionAllowsLeading());
       return;
     }
