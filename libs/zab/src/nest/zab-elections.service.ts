@@ -50,6 +50,10 @@ export class ZabElections implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.closing = true;
-    await Promise.all([...this.elections.values()].map(({ election }) => election.close()));
+    const closed = Promise.all([...this.elections.values()].map(({ election }) => election.close()));
+    // Out of quorum the deletions cannot commit now; leadership already ended (isLeader is
+    // false at once) and the session's end removes the nodes: do not hold the shutdown.
+    if (this.client.connectionState === 'suspended') void closed.catch(() => undefined);
+    else await closed;
   }
 }

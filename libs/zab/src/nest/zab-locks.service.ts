@@ -75,7 +75,9 @@ export class ZabLocks implements OnModuleDestroy {
     for (const lease of leases) this.controllers.get(lease)?.abort(new LockLostError(lease.keys, 'shutdown'));
     for (const timer of this.delayed.values()) clearTimeout(timer);
     this.delayed.clear();
-    await Promise.allSettled(leases.map((lease) => this.finish(lease)));
+    const released = Promise.allSettled(leases.map((lease) => this.finish(lease)));
+    // Out of quorum the deletions cannot commit now; the session's end removes the nodes.
+    if (this.client.connectionState !== 'suspended') await released;
   }
 
   private async take(keys: readonly string[], options: WithLockOptions):
@@ -108,7 +110,9 @@ export class ZabLocks implements OnModuleDestroy {
     if (!this.held.has(lease) || this.delayed.has(lease)) return;
     const remainingMs = (lockAtLeastForMs ?? 0) - (Date.now() - startedMs);
     if (remainingMs <= 0) {
-      await this.finish(lease);
+      // A lost lock's node may need a quorum to delete: do not hold the caller for it.
+      if (lease.signal.aborted) void this.finish(lease);
+      else await this.finish(lease);
       return;
     }
     this.delayed.set(lease, setTimeout(() => {
