@@ -6,7 +6,8 @@
  * the leader's replica (the successor waits for the session to expire); a lock contended
  * from the three apps never has two holders and its fencing tokens strictly increase across
  * holders; and a lock holder whose replica loses its quorum sees its signal abort
- * (connection `suspended`) while the session is still alive.
+ * (connection `suspended`) while the session is still alive, with the replica on the app's
+ * thread and in a worker thread (the suspension crosses the worker boundary).
  * Method: three Nest apps in this process through @nestjs/testing, each ZabModule.forRoot with
  * the same ensemble (isolation 'main', in-memory storage, peer ports reserved from the OS on
  * 127.0.0.1). All apps share one event loop, so "two leaders" and "two holders" are checked
@@ -33,6 +34,7 @@ import {
   type ConnectionState,
   type CoordinationClient,
   type EnsembleReplica,
+  type WorkerReplicaHandle,
   type LockContext,
 } from '../libs/zab/src/index.js';
 import { reserveLoopbackPorts } from '../libs/zab/src/transport/tcp/tcp-peer-transport.test-support.js';
@@ -154,16 +156,16 @@ class JobsModule {}
 interface App {
   id: number;
   moduleRef: TestingModule;
-  replica: EnsembleReplica;
+  replica: EnsembleReplica | WorkerReplicaHandle;
   states: ConnectionState[];
 }
 
-async function startApps(): Promise<Map<number, App>> {
+async function startApps(isolation: 'main' | 'worker' = 'main'): Promise<Map<number, App>> {
   const ports = await reserveLoopbackPorts(3);
   const ensemble = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
   const started = await Promise.all([1, 2, 3].map(async (id): Promise<App> => {
     const moduleRef = await Test.createTestingModule({
-      imports: [ScheduleModule.forRoot(), ZabModule.forRoot({ id, ensemble, isolation: 'main', dataDir: ':memory:',
+      imports: [ScheduleModule.forRoot(), ZabModule.forRoot({ id, ensemble, isolation, dataDir: ':memory:',
         tickMs: 50, sessionTimeoutMs: 1_000, secret: 'leadership-ensemble' }), JobsModule],
     }).setLogger({ log() {}, warn() {}, error() {} }).compile();
     await moduleRef.init();
@@ -172,7 +174,7 @@ async function startApps(): Promise<Map<number, App>> {
       states.push(state);
       recorder.changed();
     });
-    return { id, moduleRef, replica: moduleRef.get<EnsembleReplica>(ZAB_REPLICA), states };
+    return { id, moduleRef, replica: moduleRef.get<EnsembleReplica | WorkerReplicaHandle>(ZAB_REPLICA), states };
   }));
   return new Map(started.map((app) => [app.id, app]));
 }
@@ -267,6 +269,31 @@ test('a lock contended from three apps has one holder at a time and increasing t
     assert.ok(reason instanceof LockLostError && reason.reason === 'suspended', String(reason));
     assert.equal(holder.states.at(-1), 'suspended');
     assert.equal(holder.moduleRef.get(ZAB_CLIENT).state, 'connected', 'the session itself is still alive');
+  } finally {
+    await closeAll(apps);
+  }
+});
+
+test('replicas in worker threads: quorum loss suspends the session, ends leadership and aborts a holder', async () => {
+  const apps = await startApps('worker');
+  try {
+    await recorder.until(() => recorder.leaders('cron').length === 1, 15_000, 'a leader of cron');
+    const holder = apps.get(recorder.leaders('cron')[0]!)!;
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const running = holder.moduleRef.get(EnsembleJobs).holdUntilLost(entered);
+    await withTimeout(inside, 10_000, 'lock taken');
+    await Promise.all([...apps.keys()].filter((id) => id !== holder.id).map(async (id) => {
+      await apps.get(id)!.moduleRef.close();
+      apps.delete(id);
+    }));
+    const reason = await withTimeout(running, 10_000, 'the holder aborted when its replica lost quorum');
+    assert.ok(reason instanceof LockLostError && reason.reason === 'suspended', String(reason));
+    assert.equal(holder.states.at(-1), 'suspended');
+    assert.deepEqual(recorder.leaders('cron'), [], 'the suspended instance no longer leads');
+    assert.deepEqual(recorder.violations, []);
   } finally {
     await closeAll(apps);
   }
