@@ -50,6 +50,8 @@ export class LeaderElection {
   private state: 'idle' | 'started' | 'closed' = 'idle';
   private checking: Promise<void> | undefined;
   private checkAgain = false;
+  /** Set at `reconnected`: the next look first waits until this replica has caught up. */
+  private syncFirst = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<LeadershipListener>();
   private offConnection: () => void = () => undefined;
@@ -146,6 +148,7 @@ export class LeaderElection {
     } else if (state === 'suspended') {
       if (this.policy === 'lost') this.setLeader(false);
     } else if (state === 'reconnected') {
+      this.syncFirst = true;
       this.scheduleCheck();
     }
   }
@@ -178,6 +181,13 @@ export class LeaderElection {
 
   private async lookAtQueue(): Promise<void> {
     if (this.state !== 'started') return;
+    if (this.syncFirst) {
+      // Back in a quorum: see every write committed meanwhile (an expiry of our own session
+      // included, which ends it as `lost`) before trusting our place at the head.
+      await this.client.sync(this.dir);
+      this.syncFirst = false;
+      if (this.state !== 'started') return;
+    }
     if (this.ownPath === undefined) {
       const data = Buffer.from(this.participantId, 'utf8');
       this.ownPath = (await joinQueue(this.client, this.dir, LATCH_PREFIX, data)).path;
