@@ -166,7 +166,7 @@ async function startApps(isolation: 'main' | 'worker' = 'main'): Promise<Map<num
   const started = await Promise.all([1, 2, 3].map(async (id): Promise<App> => {
     const moduleRef = await Test.createTestingModule({
       imports: [ScheduleModule.forRoot(), ZabModule.forRoot({ id, ensemble, isolation, dataDir: ':memory:',
-        tickMs: 50, sessionTimeoutMs: 1_000, secret: 'leadership-ensemble' }), JobsModule],
+        tickMs: 200, sessionTimeoutMs: 3_000, secret: 'leadership-ensemble' }), JobsModule],
     }).setLogger({ log() {}, warn() {}, error() {} }).compile();
     await moduleRef.init();
     const states: ConnectionState[] = [];

@@ -1,7 +1,8 @@
 /**
  * Public API of nestjs-zab.
  *
- * Nest: `ZabModule`, `CoordinationService`. Library: the embedded `Replica`, its worker-thread
+ * Nest: `ZabModule`, `CoordinationService`, `@LeaderOnly`, `@WithLock`, `@Fence`,
+ * `LeaderOnlyGuard`. Recipes: `Mutex`, `LeaderElection`. Library: the embedded `Replica`, its worker-thread
  * host (`WorkerReplicaHandle`), the coordination client interface with its in-process and
  * worker-backed implementations, typed errors with ZooKeeper's codes.
  */
