@@ -64,10 +64,10 @@ export async function retryConnectionLoss<T>(client: CoordinationClient, write: 
     try {
       return await write();
     } catch (error) {
-      // Each attempt already waits for a leader (bounded by the replica's request timeout);
-      // out of quorum (suspended) one attempt is all a caller should wait for.
+      // A leader change fails the writes in flight; each new attempt waits for the next
+      // leader (bounded by the replica's request timeout), at most WRITE_ATTEMPTS_MAX times.
       if (!isCode(error, ErrorCode.ConnectionLoss) || attempt >= WRITE_ATTEMPTS_MAX ||
-        client.state !== 'connected' || client.connectionState === 'suspended') throw error;
+        client.state !== 'connected') throw error;
     }
   }
 }
