@@ -1,4 +1,5 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { resolveZabOptions, type ResolvedZabOptions } from '../node/connect-options.js';
 import type { CoordinationClient } from '../node/coordination-client.js';
 import { EnsembleReplica } from '../node/ensemble-replica.js';
@@ -10,6 +11,10 @@ import { WorkerReplicaHandle } from '../node/worker-host.js';
 import { CoordinationService } from './coordination.service.js';
 import { ZAB_CLIENT, ZAB_REPLICA, ZAB_RESOLVED_OPTIONS } from './zab.constants.js';
 import { ZabLifecycle } from './zab.lifecycle.js';
+import { CoordinationExplorer } from './coordination.explorer.js';
+import { LeaderOnlyGuard } from './leader-only.guard.js';
+import { ZabElections } from './zab-elections.service.js';
+import { ZabLocks } from './zab-locks.service.js';
 import { ZabAdminEndpoint } from './zab-admin.endpoint.js';
 import { ZabClientPortEndpoint } from './zab-client-port.endpoint.js';
 import { LiveConfig, liveConfigToken, type LiveConfigDefinition } from './live-config.js';
@@ -62,6 +67,7 @@ function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
  * `app.close()` closes.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: ZAB_RESOLVED_OPTIONS,
@@ -100,8 +106,13 @@ function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
     ZabLifecycle,
     ZabAdminEndpoint,
     ZabClientPortEndpoint,
+    ZabElections,
+    ZabLocks,
+    CoordinationExplorer,
+    LeaderOnlyGuard,
   ],
-  exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA, ZabAdminEndpoint, ZabClientPortEndpoint],
+  exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA, ZabAdminEndpoint, ZabClientPortEndpoint,
+    ZabElections, ZabLocks, LeaderOnlyGuard],
 })
 export class ZabModule extends ZabConfigurableModule {
   /** `ZabModule.forRoot()` with no options runs a durable single replica in `./.zab/1`. */

@@ -370,6 +370,16 @@ export class EnsembleReplica implements ClientReplica {
     return counterOf(logged);
   }
 
+  /** See `ClientReplica.onQuorumChange`: the `established` edges of the role changes. */
+  onQuorumChange(listener: (inQuorum: boolean) => void): () => void {
+    let inQuorum = this.peer.isEstablished;
+    return this.onRoleChange((change) => {
+      if (change.established === inQuorum) return;
+      inQuorum = change.established;
+      listener(inQuorum);
+    });
+  }
+
   /** Calls `listener` for every role change the core reports. Returns unsubscribe. */
   onRoleChange(listener: (change: RoleChange) => void): () => void {
     this.roleListeners.add(listener);

@@ -1,7 +1,7 @@
 /**
  * Goal: the holders' suspended policy works as documented: under `'lost'` (the default) a
  * suspended connection aborts a held lease's and a member's signal at once (ownership is
- * doubtful); under `'wait'` they stay held through suspended and reconnected; waiters are
+ * doubtful); under `'keep'` they stay held through suspended and reconnected; waiters are
  * not failed by a suspension (only by session loss).
  * Method: a real in-memory Replica and a proxy client whose connection state the test sets
  * (a standalone replica never suspends by itself); the recipes see it only through the
@@ -81,7 +81,7 @@ describe('suspended policy', () => {
     const h = await harness();
     const other = await h.client();
     const { client, set } = controlled(await h.client());
-    const lease = await new Semaphore(client, '/w', 1, { suspendedPolicy: 'wait' }).acquire();
+    const lease = await new Semaphore(client, '/w', 1, { suspendedPolicy: 'keep' }).acquire();
     const waiting = new Semaphore(client, '/w', 1).acquire({ timeoutMs: WAIT_MS });
     await withTimeout(childCount(other, '/w', 2), WAIT_MS, 'the waiter queued');
     set('suspended');
