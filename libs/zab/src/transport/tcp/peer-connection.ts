@@ -14,7 +14,7 @@ import type { PeerId } from '../../core/ids.js';
 import { FrameTooLargeError } from '../errors/frame-errors.js';
 import { HandshakeProtocolError, HandshakeTimeoutError } from '../errors/handshake-errors.js';
 import { FrameDecoder } from '../frame-decoder.js';
-import { encodeFrame, encodeFrameHeader } from '../frame-encoder.js';
+import { encodeFrame, encodeFrameHeader, FRAME_LENGTH_BYTES } from '../frame-encoder.js';
 import type { TransportMetrics } from '../transport-metrics.js';
 import {
   AcceptorHandshake,
@@ -23,6 +23,37 @@ import {
   type HandshakeStep,
 } from './handshake.js';
 import type { SendQueue } from './send-queue.js';
+
+/** Frames are copied into one write buffer up to this many bytes. */
+const COALESCE_BYTES_MAX = 256 * 1024;
+/** A payload this large is written by reference after its own prefix, never copied. */
+const COALESCE_PAYLOAD_BYTES_MAX = 16 * 1024;
+
+/**
+ * Takes the leading small payloads of `queue` (at least one) whose frames fit in
+ * COALESCE_BYTES_MAX and returns their frames (prefix + payload each) in one new buffer.
+ */
+function coalesce(queue: SendQueue, counted: (frames: number, payloadBytes: number) => void):
+  Buffer {
+  let frames = 0;
+  let bytes = 0;
+  const taken: Buffer[] = [];
+  for (let next = queue.peek(); next !== undefined && next.length < COALESCE_PAYLOAD_BYTES_MAX &&
+    (frames === 0 || bytes + FRAME_LENGTH_BYTES + next.length <= COALESCE_BYTES_MAX);
+    next = queue.peek()) {
+    taken.push(queue.shift()!);
+    frames += 1;
+    bytes += FRAME_LENGTH_BYTES + next.length;
+  }
+  const out = Buffer.allocUnsafe(bytes);
+  let offset = 0;
+  for (const payload of taken) {
+    offset = out.writeUInt32BE(payload.length, offset);
+    offset += payload.copy(out, offset);
+  }
+  counted(frames, bytes - frames * FRAME_LENGTH_BYTES);
+  return out;
+}
 
 /** How long a connection that sent its last frame (REJECTED, DIAL_BACK) may linger. */
 const LINGER_AFTER_END_MS = 1_000;
@@ -116,31 +147,47 @@ export class PeerConnection {
 
   /**
    * Writes queued payloads until the queue is empty or the socket asks us to wait; on
-   * 'drain', `onWritable` lets the owner call this again. Each payload is written after its
-   * own prefix without copying; cork/uncork turns a batch into few syscalls.
+   * 'drain', `onWritable` lets the owner call this again. Small frames (prefix + payload) are
+   * copied into one buffer per write, up to COALESCE_BYTES_MAX: one stream write and one iovec
+   * instead of two per frame (a write per frame costs more than the copy of ~100 bytes). A
+   * payload of COALESCE_PAYLOAD_BYTES_MAX or more goes out after its own prefix, not copied.
    */
   writeFrom(queue: SendQueue): void {
     if (this.stateValue !== 'established' || this.awaitingDrain) return;
     const socket = this.socket;
     socket.cork();
     try {
-      for (let payload = queue.shift(); payload !== undefined; payload = queue.shift()) {
-        socket.write(encodeFrameHeader(payload.length));
-        const more = socket.write(payload);
-        this.metrics.framesSent += 1;
-        this.metrics.payloadBytesSent += payload.length;
-        if (!more) {
-          this.awaitingDrain = true;
-          socket.once('drain', () => {
-            this.awaitingDrain = false;
-            if (this.stateValue === 'established') this.events.onWritable(this);
-          });
-          break;
-        }
-      }
+      for (let more = true; more && queue.length > 0;) more = this.writeSome(queue);
     } finally {
       socket.uncork();
     }
+  }
+
+  /** One socket write: a run of small frames coalesced, or one large frame. */
+  private writeSome(queue: SendQueue): boolean {
+    const first = queue.peek()!;
+    let more: boolean;
+    if (first.length >= COALESCE_PAYLOAD_BYTES_MAX) {
+      queue.shift();
+      this.socket.write(encodeFrameHeader(first.length));
+      more = this.socket.write(first);
+      this.countSent(1, first.length);
+    } else {
+      more = this.socket.write(coalesce(queue, (frames, bytes) => this.countSent(frames, bytes)));
+    }
+    if (!more) {
+      this.awaitingDrain = true;
+      this.socket.once('drain', () => {
+        this.awaitingDrain = false;
+        if (this.stateValue === 'established') this.events.onWritable(this);
+      });
+    }
+    return more;
+  }
+
+  private countSent(frames: number, payloadBytes: number): void {
+    this.metrics.framesSent += frames;
+    this.metrics.payloadBytesSent += payloadBytes;
   }
 
   /** Closes at once (destroy). `why` is an Error for failures, a string for orderly ends. */

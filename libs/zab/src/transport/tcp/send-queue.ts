@@ -37,6 +37,11 @@ export class SendQueue {
     return true;
   }
 
+  /** The next payload without removing it. */
+  peek(): Buffer | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
+
   shift(): Buffer | undefined {
     if (this.head >= this.items.length) return undefined;
     const payload = this.items[this.head]!;
