@@ -155,6 +155,8 @@ export class EnsembleReplica implements ClientReplica {
   private pumping: Promise<void> | undefined;
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
+  /** The last proposal encoded, reused for its other followers (see `encode`). */
+  private lastProposal: { zxid: Zxid; txn: Buffer; bytes: Buffer } | undefined;
   private readonly writes = new Map<string, PendingWrite>();
   /** Writes taken while no leader could serve them; retried every tick until their timeout. */
   private waiting: WaitingWrite[] = [];
@@ -491,7 +493,13 @@ export class EnsembleReplica implements ClientReplica {
         continue;
       }
       const ready = this.peer.ready();
-      await this.perform(ready);
+      // Steps 1-2 need awaited I/O; without them the Ready is performed synchronously, so the
+      // Readys of one pump share a turn: their sends leave in one write per link.
+      if (ready.epochWrite !== undefined || ready.truncateAfterZxid !== undefined ||
+        ready.installSnapshot !== undefined) {
+        await this.performDurableSteps(ready);
+      }
+      this.perform(ready);
       this.peer.advance();
       // Inputs only after advance: the leader prepares and proposes forwarded writes now.
       for (const request of ready.requests) {
@@ -500,10 +508,15 @@ export class EnsembleReplica implements ClientReplica {
     }
   }
 
-  private async perform(ready: Ready): Promise<void> {
+  /** Ready steps 1 and 2 (ready.ts): the epoch record, then TRUNC or a snapshot install. */
+  private async performDurableSteps(ready: Ready): Promise<void> {
     if (ready.epochWrite !== undefined) await this.storage.epochs.setEpochs(ready.epochWrite);
     if (ready.truncateAfterZxid !== undefined) await this.truncate(ready.truncateAfterZxid);
     if (ready.installSnapshot !== undefined) await this.installSnapshot(ready.installSnapshot);
+  }
+
+  /** Ready steps 3-6, after `performDurableSteps`. */
+  private perform(ready: Ready): void {
     for (const logged of ready.append) {
       this.storage.log.append(logged.zxid, logged.txn);
       this.history.append(logged);
@@ -522,7 +535,22 @@ export class EnsembleReplica implements ClientReplica {
 
   private send(to: PeerId, message: PeerMessage): void {
     // A dropped send needs nothing here: the link is down and the core hears connectionLost.
-    this.transport?.send(to, encodePeerMessage(message));
+    this.transport?.send(to, this.encode(message));
+  }
+
+  /**
+   * The core sends a proposal to each follower as its own message with the same txn: encode
+   * it once (the transport never writes into a payload it was given).
+   */
+  private encode(message: PeerMessage): Buffer {
+    if (message.type !== 'proposal') return encodePeerMessage(message);
+    const last = this.lastProposal;
+    if (last !== undefined && last.txn === message.txn && last.zxid === message.zxid) {
+      return last.bytes;
+    }
+    const bytes = encodePeerMessage(message);
+    this.lastProposal = { zxid: message.zxid, txn: message.txn, bytes };
+    return bytes;
   }
 
   private receive(from: PeerId, payload: Buffer): void {
