@@ -346,29 +346,41 @@ async function ensembleCpuUs(members: Member[]): Promise<number> {
   return usages.reduce((sum, u) => sum + Number(u.userUs) + Number(u.systemUs), 0);
 }
 
+/**
+ * A run whose load fails (e.g. the leader stepped down after an event-loop stall on a busy
+ * host: ConnectionLoss) is reported and replaced by a fresh ensemble, at most `runs` times.
+ */
 async function benchEnsemble(): Promise<void> {
   const runs = quick ? 2 : 5;
   type LoadResult = { opsPerSecond: number; p50Ms: number; p99Ms: number; count: number;
     cpuUsPerWrite?: number };
   const onLeader: LoadResult[] = [];
   const onFollower: LoadResult[] = [];
-  for (let run = 0; run < runs; run++) {
+  let failures = 0;
+  while (onFollower.length < runs && failures < runs) {
     const { members, root, leader } = await startEnsemble();
     try {
       const follower = members.find((m) => m !== leader)!;
       const durationMs = quick ? 1000 : 3000;
-      for (const [target, into] of [[leader, onLeader], [follower, onFollower]] as const) {
+      const results: LoadResult[] = [];
+      for (const target of [leader, follower]) {
         const cpuBefore = await ensembleCpuUs(members);
         const result = await target.request({ cmd: 'load', durationMs, countMax: 1_000_000 },
           durationMs + 30_000);
         if (typeof result.error === 'string') throw new Error(result.error);
         const cpuUs = (await ensembleCpuUs(members)) - cpuBefore;
-        into.push({ ...(result as LoadResult), cpuUsPerWrite: cpuUs / (result as LoadResult).count });
+        results.push({ ...(result as LoadResult), cpuUsPerWrite: cpuUs / (result as LoadResult).count });
       }
+      onLeader.push(results[0]!);
+      onFollower.push(results[1]!);
+    } catch (error) {
+      failures++;
+      console.log(`  run failed (${failures} so far), retried on a fresh ensemble: ${String(error)}`);
     } finally {
       await stopEnsemble(members, root);
     }
   }
+  if (onFollower.length === 0) throw new Error(`every ensemble run failed (${failures})`);
   report('3-replica durable writes on the leader (create/set, 100 B, 256 in flight)', onLeader, 20_000);
   report('3-replica durable writes on a follower (forwarded, 100 B, 256 in flight)', onFollower, 20_000);
 }
