@@ -687,6 +687,8 @@ export class EnsembleReplica implements ClientReplica {
   }
 
   private answer(txn: Txn, result: ApplyResult): void {
+    // A follower under load through the leader has no writes of its own: no key to build.
+    if (this.writes.size === 0) return;
     const key = writeKey(txn.header.sessionId, txn.header.cxid);
     const write = this.writes.get(key);
     if (write === undefined) return;
