@@ -14,7 +14,7 @@ import type { PeerId } from '../../core/ids.js';
 import { FrameTooLargeError } from '../errors/frame-errors.js';
 import { HandshakeProtocolError, HandshakeTimeoutError } from '../errors/handshake-errors.js';
 import { FrameDecoder } from '../frame-decoder.js';
-import { encodeFrame, encodeFrameHeader, FRAME_LENGTH_BYTES } from '../frame-encoder.js';
+import { encodeFrame, encodeFrameHeader } from '../frame-encoder.js';
 import type { TransportMetrics } from '../transport-metrics.js';
 import {
   AcceptorHandshake,
@@ -28,32 +28,6 @@ import type { SendQueue } from './send-queue.js';
 const COALESCE_BYTES_MAX = 256 * 1024;
 /** A payload this large is written by reference after its own prefix, never copied. */
 const COALESCE_PAYLOAD_BYTES_MAX = 16 * 1024;
-
-/**
- * Takes the leading small payloads of `queue` (at least one) whose frames fit in
- * COALESCE_BYTES_MAX and returns their frames (prefix + payload each) in one new buffer.
- */
-function coalesce(queue: SendQueue, counted: (frames: number, payloadBytes: number) => void):
-  Buffer {
-  let frames = 0;
-  let bytes = 0;
-  const taken: Buffer[] = [];
-  for (let next = queue.peek(); next !== undefined && next.length < COALESCE_PAYLOAD_BYTES_MAX &&
-    (frames === 0 || bytes + FRAME_LENGTH_BYTES + next.length <= COALESCE_BYTES_MAX);
-    next = queue.peek()) {
-    taken.push(queue.shift()!);
-    frames += 1;
-    bytes += FRAME_LENGTH_BYTES + next.length;
-  }
-  const out = Buffer.allocUnsafe(bytes);
-  let offset = 0;
-  for (const payload of taken) {
-    offset = out.writeUInt32BE(payload.length, offset);
-    offset += payload.copy(out, offset);
-  }
-  counted(frames, bytes - frames * FRAME_LENGTH_BYTES);
-  return out;
-}
 
 /** How long a connection that sent its last frame (REJECTED, DIAL_BACK) may linger. */
 const LINGER_AFTER_END_MS = 1_000;
@@ -163,17 +137,18 @@ export class PeerConnection {
     }
   }
 
-  /** One socket write: a run of small frames coalesced, or one large frame. */
+  /** One socket write: a run of short frames coalesced, or one long frame by reference. */
   private writeSome(queue: SendQueue): boolean {
-    const first = queue.peek()!;
+    const taken = queue.takeFrames(COALESCE_BYTES_MAX, COALESCE_PAYLOAD_BYTES_MAX);
     let more: boolean;
-    if (first.length >= COALESCE_PAYLOAD_BYTES_MAX) {
-      queue.shift();
-      this.socket.write(encodeFrameHeader(first.length));
-      more = this.socket.write(first);
-      this.countSent(1, first.length);
+    if (taken !== null) {
+      more = this.socket.write(taken.frames);
+      this.countSent(taken.count, taken.payloadBytes);
     } else {
-      more = this.socket.write(coalesce(queue, (frames, bytes) => this.countSent(frames, bytes)));
+      const payload = queue.shift()!;
+      this.socket.write(encodeFrameHeader(payload.length));
+      more = this.socket.write(payload);
+      this.countSent(1, payload.length);
     }
     if (!more) {
       this.awaitingDrain = true;
