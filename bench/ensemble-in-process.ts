@@ -5,9 +5,11 @@
  * shows all the CPU a committed write costs, without the cross-process preemption that
  * blurs the member profiles of `npm run bench -- --only ensemble` on a shared host.
  *
- *   node --cpu-prof build/bench/ensemble-in-process.js [leader|follower] [durationMs]
+ *   node --cpu-prof build/bench/ensemble-in-process.js [leader|follower] [durationMs] [zabTickMs]
  *
  * Prints ops/s and the process CPU per write. Bounded: one run of `durationMs` (default 3 s).
+ * `zabTickMs` (default 50, the replica default) may be raised on an overloaded host, where
+ * the one shared event loop stalls past the lag guard's limit and the leader steps down.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -19,6 +21,7 @@ import { closedLoop } from './closed-loop.js';
 
 const target = process.argv[2] === 'follower' ? 'follower' : 'leader';
 const durationMs = Number(process.argv[3] ?? 3000);
+const zabTickMs = Number(process.argv[4] ?? 50);
 const VALUE = Buffer.alloc(100, 0x61);
 
 function freePort(): Promise<number> {
@@ -36,7 +39,7 @@ const root = mkdtempSync(join(tmpdir(), 'zab-bench-inproc-'));
 const ports = [await freePort(), await freePort(), await freePort()];
 const ensemble = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
 const replicas = await Promise.all([1, 2, 3].map((id) => EnsembleReplica.open({ id, ensemble,
-  dataDir: join(root, String(id)), tickMs: 2000, pendingWritesMax: 100_000,
+  dataDir: join(root, String(id)), tickMs: 2000, zabTickMs, pendingWritesMax: 100_000,
   secret: 'bench-ensemble-secret-0123456789' }, { requestTimeoutMs: 10_000 })));
 try {
   const deadline = performance.now() + 15_000;
