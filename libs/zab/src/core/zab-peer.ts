@@ -39,7 +39,7 @@ import type { PeerMessage, SessionTouch } from './peer-message.js';
 import type { HistoryView, PersistedState, RandomSource, Ready, Role } from './ready.js';
 import { ReadyBuilder } from './ready-builder.js';
 import { Election } from './election/fast-leader-election.js';
-import { LeaderPhases } from './phases/leader-phases.js';
+import { LeaderPhases, type LearnerCounts } from './phases/leader-phases.js';
 import { LearnerPhases } from './phases/learner-phases.js';
 import type { PeerContext } from './phases/peer-context.js';
 
@@ -135,6 +135,11 @@ export class ZabPeer implements PeerContext {
 
   get isEstablished(): boolean {
     return this.leaderPhases?.isEstablished ?? this.learnerPhases?.isUpToDate ?? false;
+  }
+
+  /** Leader only (undefined otherwise): its learners and pending syncs, for `mntr`. */
+  learnerCounts(): LearnerCounts | undefined {
+    return this.leaderPhases?.learnerCounts();
   }
 
   isLeaseValid(): boolean {

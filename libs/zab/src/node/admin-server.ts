@@ -99,7 +99,7 @@ function monitor(s: ReplicaStatus): Record<string, unknown> {
     global_sessions: s.sessionCount,
     followers: s.followers,
     synced_followers: s.syncedFollowers,
-    pending_syncs: 0,
+    pending_syncs: s.pendingSyncs,
     ensemble_size: s.ensembleSize,
     proposal_count: s.proposalCount,
     commit_count: s.commitCount,

@@ -59,7 +59,8 @@ import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
 import { resolveReplicaOptions, type ReplicaOptions, type ReplicaOptionsInput }
   from './replica-options.js';
 import { LoopLagGuard } from './loop-lag-guard.js';
-import { ZAB_VERSION, type ReplicaStatus, type ServerMode } from './replica-status.js';
+import { LatencyCounter, ZAB_VERSION, type ReplicaStatus, type ServerMode }
+  from './replica-status.js';
 
 export type ZabTiming = Omit<ZabConfig, 'id' | 'voters' | 'observers'>;
 
@@ -99,6 +100,8 @@ interface PendingWrite {
   readonly resolve: (result: CommittedResult) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
+  /** Monotonic ms when it was submitted, for the latency `mntr` reports. */
+  readonly submittedMs: number;
   /** Proposed or forwarded: its outcome now depends on the current leadership. */
   routed: boolean;
 }
@@ -180,6 +183,9 @@ export class EnsembleReplica implements ClientReplica {
   private readonly requestTimeoutMs: number;
   /** Measures this loop's lag on every tick; a leader stalled past its limit steps down. */
   private readonly lagGuard: LoopLagGuard;
+  /** Submit-to-answer time of the writes answered here (`srvr`/`mntr` latency). */
+  private readonly latency = new LatencyCounter();
+  private readonly startedMs: number;
 
   private constructor(
     readonly options: ReplicaOptions,
@@ -211,6 +217,7 @@ export class EnsembleReplica implements ClientReplica {
     this.peer = new ZabPeer(config, persisted, history as HistoryView, random);
     this.requestTimeoutMs = requestTimeoutMs;
     this.lagGuard = LoopLagGuard.forTiming(options.zabTickMs, timing.syncLimitTicks);
+    this.startedMs = now;
   }
 
   /**
@@ -313,8 +320,9 @@ export class EnsembleReplica implements ClientReplica {
   }
 
   /**
-   * What `srvr`/`mntr` report. Latency, uptime and the synced-follower count are not
-   * measured by this driver yet (reported as 0); followers = connected peers when leading.
+   * What `srvr`/`mntr` report: latency of the writes submitted here (submit to answer),
+   * uptime since open, and on the leader its voting learners, the synced ones (NEWLEADER
+   * acked) and the sync() requests awaiting a quorum; 0 on a learner, as in ZooKeeper.
    */
   status(): ReplicaStatus {
     let ephemeralsCount = 0;
@@ -323,8 +331,7 @@ export class EnsembleReplica implements ClientReplica {
     }
     const modes: Record<RoleChange['role'], ServerMode> = { leading: 'leader',
       following: 'follower', observing: 'observer', looking: 'looking' };
-    const leading = this.peer.role === 'leading';
-    const connected = this.transport?.connectedPeers().length ?? 0;
+    const learners = this.peer.learnerCounts();
     return {
       version: ZAB_VERSION, serverId: this.options.id, role: this.options.role,
       mode: modes[this.peer.role], state: this.stateValue, failure: this.failure?.message,
@@ -334,9 +341,11 @@ export class EnsembleReplica implements ClientReplica {
       watchCount: this.watches.watchCount, ephemeralsCount,
       outstandingRequests: this.writes.size, proposalCount: this.stats.proposals,
       commitCount: this.stats.applied, snapshotsTaken: this.snapshots.taken,
-      latency: { minMs: 0, avgMs: 0, maxMs: 0, count: 0 },
-      followers: leading ? connected : 0, syncedFollowers: 0,
-      ensembleSize: this.options.ensemble?.length ?? 1, uptimeMs: 0,
+      latency: this.latency.summary(),
+      followers: learners?.followers ?? 0, syncedFollowers: learners?.syncedFollowers ?? 0,
+      pendingSyncs: learners?.pendingSyncs ?? 0,
+      ensembleSize: this.options.ensemble?.length ?? 1,
+      uptimeMs: this.clock.monotonicMs() - this.startedMs,
     };
   }
 
@@ -386,7 +395,8 @@ export class EnsembleReplica implements ClientReplica {
     return new Promise<CommittedResult>((resolve, reject) => {
       const timer = setTimeout(() => this.failWrite(key, connectionLoss(
         `no commit within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
-      this.writes.set(key, { resolve, reject, timer, routed: false });
+      this.writes.set(key, { resolve, reject, timer, routed: false,
+        submittedMs: this.clock.monotonicMs() });
       const write = { key, sessionId, cxid: tagged, request, failFast };
       // Behind the waiting ones: a session's writes are proposed in the order submitted.
       this.input(() => (this.waiting.length > 0 ? this.waiting.push(write) : this.route(write)));
@@ -629,6 +639,7 @@ export class EnsembleReplica implements ClientReplica {
     if (write === undefined) return;
     this.writes.delete(key);
     clearTimeout(write.timer);
+    this.latency.add(this.clock.monotonicMs() - write.submittedMs);
     write.resolve({ ...result, zxid: txn.header.zxid, sessionId: txn.header.sessionId });
   }
 
