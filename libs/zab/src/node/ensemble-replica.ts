@@ -10,8 +10,8 @@
  *
  * Durability, per Ready (ready.ts):
  *   1. the epoch record is written atomically and durably (awaited) before anything else;
- *   2. TRUNC is durable (awaited), a snapshot install is committed as a snapshot file and the
- *      log is cut after it (awaited);
+ *   2. TRUNC is durable (awaited); a SNAP install publishes the snapshot and empties the log
+ *      atomically (awaited; `ReplicaStorage.installSnapshot`, crash-safe at every step);
  *   3. appends go to the log buffer; one group-commit `flush()` runs in the background and
  *      reports `persisted(zxid)` through the inbox when durable (acks wait for it: the core
  *      emits them only after `persisted`);
@@ -586,20 +586,15 @@ export class EnsembleReplica implements ClientReplica {
   }
 
   /**
-   * SNAP: the snapshot is decoded first (a bad one stops here), committed durably as a
-   * snapshot file, then the log is cut after its zxid; recovery reads only the log after the
-   * newest snapshot. NOT atomic with this Ready's appends (see the gap noted in the report):
-   * a crash between the snapshot commit and the cut can leave stale logged txns after it.
+   * SNAP: the snapshot is decoded first (a bad one stops here), then installed atomically
+   * with emptying the log (`ReplicaStorage.installSnapshot`): a crash at any point recovers
+   * the old state or the new snapshot with no stale record after it, never a mix.
    */
   private async installSnapshot(install: { zxid: Zxid; bytes: Buffer }): Promise<void> {
     await this.snapshots.settle();
     await this.flushing;
     const tree = DataTree.fromSnapshot(install.bytes);
-    const writer = await this.storage.snapshots.begin(install.zxid);
-    await writer.write(install.bytes);
-    await writer.commit();
-    await this.storage.log.truncateAfter(install.zxid < this.storage.log.lastZxid
-      ? install.zxid : this.storage.log.lastZxid);
+    await this.storage.installSnapshot(install.zxid, install.bytes);
     this.treeValue = tree;
     this.snapshots = this.snapshotTakerOf(tree);
     this.history.reset(install.zxid);

@@ -133,5 +133,12 @@ export interface ReplicaStorage {
   log: TxnLog;
   snapshots: SnapshotStore;
   epochs: EpochStore;
+  /**
+   * Zab SNAP on a learner: publishes `body` as the snapshot after `zxid` and empties the log
+   * (every record in it is superseded), atomically: after a crash at any point the next open
+   * finds either the old snapshots and log untouched or the new snapshot and an empty log
+   * (snapshot-install.ts). The log must be idle (no flush, roll or purge in flight).
+   */
+  installSnapshot(zxid: Zxid, body: Uint8Array): Promise<SnapshotInfo>;
   close(): Promise<void>;
 }
