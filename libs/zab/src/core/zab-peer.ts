@@ -181,6 +181,19 @@ export class ZabPeer implements PeerContext {
     return true;
   }
 
+  /**
+   * ZK-261's one exception: the driver established that every voter is empty (a brand-new
+   * ensemble, so no committed state can be lost), and this empty replica starts voting with
+   * the empty vote (epoch 0, zxid 0). Only a looking voter without data; returns whether it
+   * did. The flag becomes durable with the next epoch write, like after a sync.
+   */
+  startVotingEmpty(reason: string): boolean {
+    if (this.hasData || this.role !== 'looking' || !this.isVoter) return false;
+    this.hasData = true;
+    this.election.start(reason);
+    return true;
+  }
+
   step(from: PeerId, message: PeerMessage): void {
     if (from === this.id) return;
     if (message.type === 'notification') {

@@ -59,6 +59,7 @@ import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
 import { resolveReplicaOptions, type ReplicaOptions, type ReplicaOptionsInput }
   from './replica-options.js';
 import { LoopLagGuard } from './loop-lag-guard.js';
+import { NewEnsembleDetector } from './new-ensemble-detector.js';
 import { LatencyCounter, ZAB_VERSION, type ReplicaStatus, type ServerMode }
   from './replica-status.js';
 
@@ -186,6 +187,8 @@ export class EnsembleReplica implements ClientReplica {
   /** Submit-to-answer time of the writes answered here (`srvr`/`mntr` latency). */
   private readonly latency = new LatencyCounter();
   private readonly startedMs: number;
+  /** Set while this empty member waits to learn whether the ensemble is new (ZK-261). */
+  private newEnsemble: NewEnsembleDetector | undefined;
 
   private constructor(
     readonly options: ReplicaOptions,
@@ -237,12 +240,15 @@ export class EnsembleReplica implements ClientReplica {
       const history = new ReplicaHistory(() => replica?.tree ?? tree, tree.lastZxid,
         ports.history);
       await readLogInto(storage, tree.lastZxid, history);
-      const { acceptedEpoch, currentEpoch, hasData } = storage.epochs;
+      const { acceptedEpoch, currentEpoch } = storage.epochs;
+      const empty = acceptedEpoch === 0 && currentEpoch === 0 && history.lastZxid === 0n;
+      const hasData = empty ? options.ensembleState === 'new' : storage.epochs.hasData;
       const persisted = { acceptedEpoch, currentEpoch, hasData,
         lastLoggedZxid: history.lastZxid };
       replica = new EnsembleReplica(options, storage, tree, history,
         persisted, { ...ENSEMBLE_ZAB_TIMING, ...ports.timing }, logger,
         ports.clock ?? systemClock, ports.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT);
+      if (empty && options.ensembleState === 'auto') replica.awaitNewEnsemble();
       await replica.start(ports);
       logger.log(`ensemble replica ${options.id} started: snapshot at ` +
         `0x${tree.lastZxid.toString(16)}, ${history.size} logged txns awaiting commit`);
@@ -250,6 +256,32 @@ export class EnsembleReplica implements ClientReplica {
     } catch (error) {
       await storage.close().catch(() => undefined);
       throw error;
+    }
+  }
+
+  /** ZK-261: this member's directory is empty; it votes only if the ensemble is new. */
+  private awaitNewEnsemble(): void {
+    const voters = (this.options.ensemble ?? []).filter((m) => m.role === 'participant')
+      .map((m) => m.id);
+    if (!voters.includes(this.options.id)) return;
+    this.newEnsemble = new NewEnsembleDetector(this.options.id, voters);
+    this.logger.log(`replica ${this.options.id}: empty data directory: it votes once every ` +
+      'other voter is seen empty too (a new ensemble), else after a leader synced it');
+  }
+
+  /** Runs as an input after the peer took `message` (see NewEnsembleDetector). */
+  private observeForNewEnsemble(from: PeerId, message: PeerMessage): void {
+    const detector = this.newEnsemble;
+    if (detector === undefined || message.type !== 'notification') return;
+    if (this.peer.hasData) {
+      this.newEnsemble = undefined; // synced by a leader
+      return;
+    }
+    if (!detector.observe(from, message)) return;
+    this.newEnsemble = undefined;
+    if (this.peer.startVotingEmpty('every voter is empty: a new ensemble')) {
+      this.logger.log(`replica ${this.options.id}: every voter is empty: votes to form a new ` +
+        'ensemble');
     }
   }
 
@@ -545,7 +577,10 @@ export class EnsembleReplica implements ClientReplica {
       this.input(() => this.peer.connectionLost(from));
       return;
     }
-    this.input(() => this.peer.step(from, message));
+    this.input(() => {
+      this.peer.step(from, message);
+      this.observeForNewEnsemble(from, message);
+    });
   }
 
   // ---- durability ----

@@ -20,7 +20,7 @@ export type ReplicaCommandLine =
 type OptionName =
   | 'id' | 'ensemble' | 'dataDir' | 'adminPort' | 'adminHost' | 'secret' | 'tickMs'
   | 'zabTickMs'
-  | 'role';
+  | 'role' | 'ensembleState';
 
 interface Setting {
   flag: string;
@@ -46,6 +46,7 @@ const SETTINGS: readonly Setting[] = [
   setting('--tick-ms', 'tickMs', true, '2000'),
   setting('--zab-tick-ms', 'zabTickMs', true, '50'),
   setting('--role', 'role', false, 'observer'),
+  setting('--ensemble-state', 'ensembleState', false, 'auto'),
 ];
 
 export const REPLICA_USAGE = `Usage: npm run replica -- [flags]
@@ -61,6 +62,10 @@ Runs one nestjs-zab replica as a Nest application until SIGINT or SIGTERM.
   --admin-host H      address of the admin endpoint (ZAB_ADMIN_HOST); default 127.0.0.1
   --observer          join as a non-voting observer (same as --role observer; ZAB_ROLE)
   --role R            participant or observer (ZAB_ROLE); default: the role in --ensemble
+  --ensemble-state S  when a member with an empty data directory votes
+                      (ZAB_ENSEMBLE_STATE): auto (default: once every other voter is
+                      seen empty too), existing (only after a leader synced it), new (at
+                      once, as ZooKeeper; unsafe after a disk wipe)
   --secret S          shared peer secret (ZAB_SECRET; prefer the variable: command lines
                       are visible to other users)
   --tick-ms N         ZooKeeper's tickTime in ms (ZAB_TICK_MS); default 2000
@@ -69,8 +74,7 @@ Runs one nestjs-zab replica as a Nest application until SIGINT or SIGTERM.
   -h, --help          print this help
 
 Flags win over environment variables; empty variables count as unset. Configuration
-mistakes exit with code 2. Today an ensemble of more than one member is refused: the Zab
-ensemble is not built yet (issue 3); a one-member ensemble runs standalone.
+mistakes exit with code 2. A one-member ensemble runs standalone.
 `;
 
 /** A setting's value and where it came from (a flag or a variable name; never the value). */
