@@ -8,7 +8,7 @@
  * (ZooKeeper's behaviour) the same scenario elects C and the writes are gone: the contrast
  * shows the observation window is long enough for the hazard to happen.
  * Method: in-process `EnsembleReplica`s over real TCP on OS-reserved loopback ports and file
- * storage in temporary directories. Waits for a leader are event-driven (role changes),
+ * storage in temporary directories, a failure detector tolerant of a loaded machine. Waits for a leader are event-driven (role changes),
  * bounded. That NO leader forms is observed over a fixed window of 60 Zab ticks (3 s; an
  * election takes a few ticks: the contrast run elects within it), recording every role
  * change: the absence of an event has nothing else to wait on.
@@ -22,6 +22,8 @@ import type { PeerId } from '../libs/zab/src/core/ids.js';
 import type { RoleChange } from '../libs/zab/src/core/ready.js';
 import { EnsembleReplica } from '../libs/zab/src/node/ensemble-replica.js';
 import { LocalCoordinationClient } from '../libs/zab/src/node/local-client.js';
+import { ErrorCode } from '../libs/zab/src/state/error-code.js';
+import { KeeperError } from '../libs/zab/src/state/keeper-error.js';
 import type { EnsembleState } from '../libs/zab/src/node/replica-options.js';
 import {
   reserveLoopbackPorts,
@@ -56,7 +58,9 @@ class Members {
     const replica = await EnsembleReplica.open({ id, ensemble: this.ensemble,
       dataDir: this.dataDir(id), tickMs: 50, zabTickMs: ZAB_TICK_MS,
       secret: 'empty-member-vote-secret', ...(ensembleState ? { ensembleState } : {}) },
-    { requestTimeoutMs: 5_000 });
+    // Three replicas share this event loop: a failure detector tolerant of a loaded CI
+    // machine (800 ms of silence, 400 ms stall) keeps spurious failovers out of the scenario.
+    { requestTimeoutMs: 5_000, timing: { syncLimitTicks: 16, leaseTicks: 10 } });
     open.add(replica);
     this.replicas.set(id, replica);
     replica.onRoleChange((change) => {
@@ -101,9 +105,28 @@ class Members {
 async function writeAll(replica: EnsembleReplica): Promise<void> {
   const client = await LocalCoordinationClient.connect(replica, 2_000);
   try {
-    for (const path of WRITES) await client.create(path, Buffer.from(path));
+    for (const path of WRITES) await createOnce(client, path);
   } finally {
     await client.close();
+  }
+}
+
+/**
+ * Creates `path`, retrying (at most 3 times) a ConnectionLoss, whose outcome is unknown: a
+ * retry that finds the node means the earlier attempt committed.
+ */
+async function createOnce(client: LocalCoordinationClient, path: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.create(path, Buffer.from(path));
+      return;
+    } catch (error) {
+      if (attempt > 1 && error instanceof KeeperError && error.code === ErrorCode.NodeExists) {
+        return;
+      }
+      const lost = error instanceof KeeperError && error.code === ErrorCode.ConnectionLoss;
+      if (!lost || attempt === 3) throw error;
+    }
   }
 }
 

@@ -5,7 +5,7 @@
  * flight and fall back to 0, and the min/avg/max write latency counts the writes answered on
  * that member and moves with load.
  * Method: three in-process `EnsembleReplica`s (in-memory storage, peers on OS-reserved
- * loopback ports); mntr bodies come from `adminResponse` over each replica's `status()`
+ * loopback ports, a failure detector tolerant of a loaded machine); mntr bodies come from `adminResponse` over each replica's `status()`
  * (the HTTP layer is covered by admin-server.spec). Waits are the replicas' role-change
  * events and the writes' own promises, bounded. In-flight figures are read a few event-loop
  * turns after the requests were queued (bounded count), before any reply can arrive.
@@ -59,8 +59,11 @@ test('mntr of an ensemble: followers, uptime, outstanding requests, pending sync
     const ports = await reserveLoopbackPorts(3);
     const ensemble = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
     for (const id of [1, 2, 3]) {
+      // Three replicas share this event loop: a failure detector tolerant of a loaded CI
+      // machine (1 s of silence, 500 ms stall) keeps failover out of a test about counters.
       replicas.push(await EnsembleReplica.open({ id, ensemble, dataDir: ':memory:', tickMs: 50,
-        secret: 'ensemble-mntr-secret-0123' }));
+        zabTickMs: 100, secret: 'ensemble-mntr-secret-0123' },
+      { timing: { syncLimitTicks: 10, leaseTicks: 6 } }));
     }
     const leader = await agreedLeader(replicas);
     const follower = replicas.find((r) => r !== leader)!;
@@ -78,12 +81,15 @@ test('mntr of an ensemble: followers, uptime, outstanding requests, pending sync
       client.create(`/load-${i}`, Buffer.alloc(64)));
     const outstanding = await peakOver(3, () => follower.status().outstandingRequests);
     assert.ok(outstanding > 0, 'writes in flight are outstanding');
-    await Promise.all(writes);
+    // A write caught in a leader change fails with ConnectionLoss and is not answered here.
+    const settled = await Promise.allSettled(writes);
+    const answered = settled.filter((outcome) => outcome.status === 'fulfilled').length;
+    assert.ok(answered > 0);
     const loaded = await mntr(follower);
     assert.equal(loaded.outstanding_requests, 0);
     assert.ok(loaded.uptime > idle.uptime, 'uptime grows');
     const latency = follower.status().latency;
-    assert.ok(latency.count >= 200 + 1, `count ${latency.count}: the writes and the session`);
+    assert.equal(latency.count, answered + 1, 'the answered writes and the session');
     assert.ok(loaded.min_latency > 0 && loaded.min_latency <= loaded.avg_latency &&
       loaded.avg_latency <= loaded.max_latency, JSON.stringify(loaded));
     assert.ok(loaded.max_latency > 0);
@@ -91,7 +97,7 @@ test('mntr of an ensemble: followers, uptime, outstanding requests, pending sync
       [loaded.avg_latency, loaded.max_latency], 'latency moves with load');
     assert.equal((await mntr(leader)).min_latency, 0, 'nothing was submitted on the leader');
 
-    const syncs = Array.from({ length: 20 }, () => leader.barrier());
+    const syncs = Array.from({ length: 20 }, () => leader.barrier().catch(() => undefined));
     const pending = await peakOver(3, () => leader.status().pendingSyncs);
     assert.ok(pending > 0, 'syncs awaiting their quorum round are pending');
     await Promise.all(syncs);
