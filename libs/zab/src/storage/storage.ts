@@ -119,7 +119,11 @@ export interface EpochRecord {
 export interface EpochStore {
   readonly acceptedEpoch: number;
   readonly currentEpoch: number;
-  /** True unless a record saying otherwise was written (a fresh directory has data: none). */
+  /**
+   * True unless a record saying otherwise was written. The ensemble driver does not trust it
+   * for an empty directory (epochs 0, no snapshot, no log record: new or wiped), which does
+   * not vote until synced unless the ensemble is new (`ensembleState`, ZK-261).
+   */
   readonly hasData: boolean;
   setAcceptedEpoch(epoch: number): Promise<void>;
   setCurrentEpoch(epoch: number): Promise<void>;
