@@ -8,7 +8,7 @@
  * ports, admin endpoints on port 0. The test process runs a sixth member in-process as an
  * observer (it cannot vote, so the voting ensemble is the five processes) and writes through
  * it all the time (a bounded sequential writer: each write is forwarded to whichever leader
- * serves); a write counts as acknowledged when its create resolved. At the end the
+ * serves; it pauses while digests are compared); a write counts as acknowledged when its create resolved. At the end the
  * observer's tree holds every acknowledged znode and all six replicas report the same digest,
  * so each process holds them too. Roles and digests of other processes have no event to wait
  * on: the admin endpoints are polled (bounded, 50 ms apart). Only children started here are
@@ -54,8 +54,16 @@ class Writer {
     this.done = this.run();
   }
 
+  /** While set, the writer waits on it before its next write (see `pause`). */
+  private gate: { promise: Promise<void>; open: () => void } | undefined;
+  private idle: (() => void) | undefined;
+
   private async run(): Promise<void> {
     for (let n = 0; n < WRITES_MAX && !this.stopped; n++) {
+      if (this.gate !== undefined) {
+        this.idle?.();
+        await this.gate.promise;
+      }
       const path = `/w/${n}`;
       try {
         await this.client.create(path, Buffer.from(String(n)));
@@ -78,6 +86,20 @@ class Writer {
       };
     }), 20_000, `${count} acknowledged writes ${what}`);
     this.progress = undefined;
+  }
+
+  /** Resolves once the write in flight is settled and no other starts until `resume`. */
+  async pause(): Promise<void> {
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => (open = resolve));
+    const idle = new Promise<void>((resolve) => (this.idle = resolve));
+    this.gate = { promise, open };
+    await withTimeout(idle, 20_000, 'the writer to pause');
+  }
+
+  resume(): void {
+    this.gate?.open();
+    this.gate = undefined;
   }
 
   async stop(): Promise<void> {
@@ -163,7 +185,9 @@ test('five processes: kill -9 of two leaders in turn, restarts, SIGSTOP/SIGCONT 
     }
     await oneLeader(members, 'five members after the restarts');
     await writer.more(20, 'after the restarts');
+    await writer.pause();
     await converged(members, 'the restarted members at the same digest');
+    writer.resume();
 
     const leader = await oneLeader(members, 'the leader to freeze');
     leader.app.child.kill('SIGSTOP');
