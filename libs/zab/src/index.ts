@@ -9,6 +9,15 @@ export { ZabModule } from './nest/zab.module.js';
 export { ZAB_MODULE_OPTIONS } from './nest/zab.module-definition.js';
 export { ZAB_CLIENT, ZAB_REPLICA } from './nest/zab.constants.js';
 export { ZabAdminEndpoint } from './nest/zab-admin.endpoint.js';
+export { ZabFeatureModule } from './nest/zab.module.js';
+export {
+  LiveConfig,
+  defineLiveConfig,
+  InjectLiveConfig,
+  bridgeToConfigService,
+  type LiveConfigDefinition,
+  type ConfigSchema,
+} from './nest/live-config.js';
 export type { ZabModuleOptions } from './nest/zab-module-options.interface.js';
 export {
   CoordinationService,
@@ -83,8 +92,24 @@ export * from './state/error-code.js';
 export * from './state/keeper-error.js';
 export type { Stat, Acl } from './state/stat.js';
 export { Perms, OPEN_ACL_UNSAFE } from './state/stat.js';
+export { isPermitted, fixupAcl, redactDigests, SUPER_ID, type AuthId } from './state/acl.js';
+export { generateDigest, SessionAuth, SESSION_IDENTITIES_MAX } from './node/session-auth.js';
 export type { CreateModeName } from './state/create-mode.js';
 export type { WatchEvent, WatchEventType } from './state/watch-event.js';
 export type { OpResult } from './state/tree-view.js';
 export { StorageFailedError, StorageCorruptionError } from './storage/storage-errors.js';
 export type { Zxid, SessionId } from './core/ids.js';
+
+export {
+  EventLog,
+  type EventLogOptions,
+  type LoggedEvent,
+  type ConsumeOptions,
+  type EventConsumer,
+} from './recipes/event-log.js';
+export {
+  RequestQueue,
+  RequestTimeoutError,
+  type RequestQueueOptions,
+  type RequestServer,
+} from './recipes/request-queue.js';

@@ -45,6 +45,14 @@ export class CoordinationService {
 
   constructor(@Inject(ZAB_CLIENT) private readonly client: CoordinationClient) {}
 
+  /**
+   * The `CoordinationClient` under this service (the promise API the recipes and the
+   * microservices transport are written against).
+   */
+  coordinationClient(): CoordinationClient {
+    return this.client;
+  }
+
   /** This instance's session id. */
   get sessionId(): bigint {
     return this.client.sessionId;
@@ -88,6 +96,15 @@ export class CoordinationService {
   /** After it resolves, reads see every write committed before the call. */
   sync(path: string): Promise<void> {
     return this.client.sync(path);
+  }
+
+  /**
+   * ZooKeeper's addAuth for this instance's session: `addAuth('digest', 'user:password')`
+   * makes later operations also act as `digest:user:base64(sha1(user:password))` (ACLs, README
+   * "ACLs"). Rejects `AuthFailedError` for another scheme or malformed credentials.
+   */
+  addAuth(scheme: string, auth: ZnodeData): Promise<void> {
+    return this.client.addAuth(scheme, typeof auth === 'string' ? auth : Buffer.from(auth));
   }
 
   /** The node's data and stat, then each change; `null` while the node does not exist. */

@@ -13,6 +13,7 @@ import { CoordinationService } from './coordination.service.js';
 import { ZAB_CLIENT, ZAB_REPLICA } from './zab.constants.js';
 import { ZabLifecycle } from './zab.lifecycle.js';
 import { ZabAdminEndpoint } from './zab-admin.endpoint.js';
+import { LiveConfig, liveConfigToken, type LiveConfigDefinition } from './live-config.js';
 import {
   ZAB_ASYNC_OPTIONS_TYPE,
   ZAB_MODULE_OPTIONS,
@@ -99,6 +100,20 @@ export class ZabModule extends ZabConfigurableModule {
   static override forRootAsync(options: typeof ZAB_ASYNC_OPTIONS_TYPE): DynamicModule {
     return super.forRootAsync(options);
   }
+
+  /**
+   * Live configuration values for a feature module: one `LiveConfig<T>` provider per
+   * definition (`defineLiveConfig`), injected with `@InjectLiveConfig(definition)`. Each waits
+   * for its first value, so the app starts with its configuration loaded. Needs `forRoot`.
+   */
+  static forFeature(options: { configs: LiveConfigDefinition<unknown>[] }): DynamicModule {
+    const providers = options.configs.map((definition) => ({
+      provide: liveConfigToken(definition),
+      inject: [CoordinationService],
+      useFactory: (coordination: CoordinationService) => LiveConfig.open(coordination, definition),
+    }));
+    return { module: ZabFeatureModule, providers, exports: providers.map((p) => p.provide) };
+  }
 }
 
 /** The options object also carries module extras (`isGlobal`); the replica must not see them. */
@@ -107,3 +122,7 @@ function stripExtras(options: ZabModuleOptions | undefined): ZabModuleOptions {
   const { isGlobal: _isGlobal, ...rest } = options as ZabModuleOptions & { isGlobal?: boolean };
   return rest;
 }
+
+/** The module `ZabModule.forFeature` returns (its providers only; the replica is forRoot's). */
+@Module({})
+export class ZabFeatureModule {}

@@ -21,7 +21,7 @@ import { openFileStorage } from '../storage/index.js';
 import { ReplicaStoppedError } from './replica-errors.js';
 
 const STATUS: ReplicaStatus = {
-  version: ZAB_VERSION, serverId: 3, role: 'participant', mode: 'standalone', state: 'serving',
+  version: ZAB_VERSION, serverId: 3, role: 'participant', mode: 'standalone', state: 'serving', established: true, leaderId: 3, commitLagTxns: 0,
   failure: undefined, epoch: 2, lastZxid: 0x200000005n, digest: 0xabcn, znodeCount: 9, sessionCount: 2,
   watchCount: 4,
   ephemeralsCount: 1, outstandingRequests: 0, proposalCount: 5, commitCount: 5, snapshotsTaken: 0,

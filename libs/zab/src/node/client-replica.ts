@@ -27,15 +27,19 @@ export interface ClientReplica {
   /**
    * ZooKeeper's addAuth for a session served here (not replicated: a client that moves to
    * another replica sends it again, as ZooKeeper clients do). Throws `AuthFailedError` for an
-   * unknown scheme or malformed credentials. Writes of the session carry its identities to the
-   * leader, whose request preparer checks them against the node's ACL.
-   * (Placeholder until ACL enforcement lands: accepts everything, grants everything.)
+   * unknown scheme (only `digest` is served) or malformed credentials (`user:password`, UTF-8,
+   * at most 1024 bytes; at most 16 identities per session), `SessionExpiredError` for a
+   * session that is not live here. Takes effect at once: writes submitted after it carry the
+   * identity to the leader, whose request preparer checks it against the node's ACL.
    */
   addAuth(sessionId: SessionId, scheme: string, auth: Buffer): void;
   /**
    * For operations served locally (reads): throws `NoAuthError` unless the session's
-   * identities grant `permission` (a `Perm` bit) on the node at `path`; a missing node passes
-   * (the read itself reports NoNode). (Placeholder until ACL enforcement lands.)
+   * identities grant `permission` (a `Perms` bit set: any one bit suffices) on the node at
+   * `path`; a missing node passes (the read itself reports NoNode). ZooKeeper's read rules:
+   * getData/getChildren(2)/getAllChildrenNumber READ; exists none; getACL READ|ADMIN, and
+   * when a second check for ADMIN alone throws, digest ids are shown redacted
+   * (`redactDigests` in state/acl.ts), as LocalCoordinationClient.getAcl does.
    */
   checkPermission(sessionId: SessionId, path: string, permission: number): void;
 }

@@ -70,6 +70,12 @@ export interface CoordinationClient {
   multi(ops: MultiOp[]): Promise<OpResult[]>;
   /** After it resolves, reads see every write committed before it was called. */
   sync(path: string): Promise<void>;
+  /**
+   * ZooKeeper's addAuth: with scheme `digest` and `user:password` (a string is UTF-8), the
+   * session's later operations are also checked as `digest:user:base64(sha1(user:password))`.
+   * Rejects `AuthFailedError` for a scheme the server has no provider for or bad credentials.
+   */
+  addAuth(scheme: string, auth: Buffer | string): Promise<void>;
   /** ZooKeeper 3.6 `addWatch`: a watch that stays after firing. */
   addWatch(path: string, mode: 'persistent' | 'persistentRecursive', listener: WatchListener): Promise<void>;
   /** ZooKeeper's removeWatches for one listener; rejects `NoWatcherError` if none matched. */

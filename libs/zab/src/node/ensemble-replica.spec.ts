@@ -37,7 +37,7 @@ class Ensemble {
     // A snapshot every 10 txns: restarts recover from a snapshot plus the log after it.
     const replica = await EnsembleReplica.open({ id, ensemble: this.spec,
       dataDir: `${this.root}/${id}`, tickMs: TICK_MS, secret: 'ensemble-test-secret-0123',
-      snapshotEveryTxns: 10 },
+      snapshotEveryTxns: 10, containerCheckIntervalMs: 100 },
     { requestTimeoutMs: 5_000, history: { countMax: this.historyCountMax, bytesMax: 1 << 20 } });
     const wake = (): void => {
       for (const waker of [...this.wakers]) waker();
@@ -304,6 +304,58 @@ test('lag guard: a leader whose event loop stalls past half the election timeout
         `the old leader stepped down: ${reasons.join('; ')}`);
       const client = await ensemble.connect(next);
       await client.create('/after-stall', Buffer.from('ok'));
+    } finally {
+      await ensemble.closeAll();
+    }
+  }));
+
+test('a restarted replica answers its new writes, not the txns it logged before the restart',
+  withTempDirectory('zab-ensemble-restart-tags', async (root) => {
+    // Session-less writes (createSession, closeSession) are matched by a tag that restarts
+    // from 0 with the process, and a restarted replica commits the txns of its log again: the
+    // first createSession after a restart must not be answered by the first one before it.
+    const ensemble = new Ensemble(root, await ensembleSpec());
+    try {
+      for (const id of [1, 2, 3] as PeerId[]) await ensemble.open(id);
+      await ensemble.agreedLeader();
+      const before = await LocalCoordinationClient.connect(ensemble.replicas.get(3 as PeerId)!, 2_000);
+      await before.create('/before-restart', Buffer.from('x'));
+      await before.close();
+      for (const id of [1, 2, 3] as PeerId[]) await ensemble.closeReplica(id);
+      // Replica 3 comes back alone: its new session waits for a leader while the txns it
+      // logged before (its old createSession among them) await their commit.
+      const reopened = await ensemble.open(3 as PeerId);
+      const connecting = ensemble.connect(reopened);
+      for (const id of [1, 2] as PeerId[]) await ensemble.open(id);
+      const after = await connecting;
+      assert.notEqual(after.sessionId, before.sessionId, 'a new session, not the closed one');
+      await after.create('/after-restart', Buffer.from('y'));
+      assert.ok(await after.exists('/after-restart'));
+    } finally {
+      await ensemble.closeAll();
+    }
+  }));
+
+test('the leader deletes empty containers and expired TTL nodes on every replica',
+  withTempDirectory('zab-ensemble-containers', async (root) => {
+    const ensemble = new Ensemble(root, await ensembleSpec());
+    try {
+      for (const id of [1, 2, 3] as PeerId[]) await ensemble.open(id);
+      const leader = await ensemble.agreedLeader();
+      const follower = [...ensemble.replicas.values()].find((r) => r !== leader)!;
+      const client = await ensemble.connect(follower);
+      await client.create('/jobs', Buffer.alloc(0), { mode: 'container' });
+      await client.create('/jobs/one', Buffer.alloc(0));
+      await client.create('/kept', Buffer.alloc(0), { mode: 'container' });
+      await client.create('/kept/child', Buffer.alloc(0));
+      await client.create('/lease', Buffer.alloc(0), { mode: 'ttl', ttlMs: 200 });
+      await client.delete('/jobs/one');
+      await ensemble.waitFor(() => [...ensemble.replicas.values()].every((r) =>
+        r.tree.stat('/jobs') === undefined && r.tree.stat('/lease') === undefined) || undefined,
+      'the empty container and the expired TTL node gone from every replica');
+      for (const replica of ensemble.replicas.values()) {
+        assert.ok(replica.tree.stat('/kept') !== undefined, 'a container with a child stays');
+      }
     } finally {
       await ensemble.closeAll();
     }

@@ -27,7 +27,7 @@
  * leadership is lost, the replica is looking, or `requestTimeoutMs` passes (ZooKeeper's
  * outcome-unknown error: the write may still commit).
  */
-import type { PeerId, SessionId, Zxid } from '../core/ids.js';
+import { counterOf, epochOf, type PeerId, type SessionId, type Zxid } from '../core/ids.js';
 import type { PeerMessage } from '../core/peer-message.js';
 import type { HistoryView, PersistedState, Ready, RoleChange } from '../core/ready.js';
 import { DEFAULT_ZAB_TIMING, ZabPeer, type ZabConfig } from '../core/zab-peer.js';
@@ -35,7 +35,9 @@ import { DataTree } from '../state/data-tree.js';
 import { ErrorCode } from '../state/error-code.js';
 import { KeeperError } from '../state/keeper-error.js';
 import { RequestPreparer } from '../state/request-preparer.js';
-import { decodeRequest, encodeRequest } from '../state/request-codec.js';
+import { decodeAuthenticatedRequest, encodeRequest } from '../state/request-codec.js';
+import type { AuthId } from '../state/acl.js';
+import { SessionAuth, sessionGone } from './session-auth.js';
 import type { WriteRequest } from '../state/request.js';
 import { SessionTracker } from '../state/session-tracker.js';
 import type { ApplyResult } from '../state/tree-view.js';
@@ -105,6 +107,12 @@ interface PendingWrite {
   readonly submittedMs: number;
   /** Proposed or forwarded: its outcome now depends on the current leadership. */
   routed: boolean;
+  /**
+   * The last logged zxid when the write was submitted: its txn can only come later. A txn at
+   * or below it with the same key is an older write's (tags restart from 0 with the process,
+   * and a restarted replica commits txns it logged before the restart).
+   */
+  readonly afterZxid: Zxid;
 }
 
 interface WaitingWrite {
@@ -112,6 +120,8 @@ interface WaitingWrite {
   readonly sessionId: SessionId;
   readonly cxid: number;
   readonly request: WriteRequest;
+  /** The session's addAuth identities when the write was taken (checked by the leader). */
+  readonly identities: readonly AuthId[];
   /** Fail at once instead of waiting for a leader (a client's own session close). */
   readonly failFast?: boolean;
 }
@@ -172,12 +182,16 @@ export class EnsembleReplica implements ClientReplica {
   private syncCount = 0;
   private tagCount = 0;
   private readonly sessionEvents: SessionEvents;
+  /** addAuth identities of the sessions served here (forgotten when a session ends). */
+  private readonly auth: SessionAuth;
   private readonly roleListeners = new Set<(change: RoleChange) => void>();
   private readonly failureListeners = new Set<(error: Error) => void>();
   private readonly applyListeners = new Set<() => void>();
   private ticker: NodeJS.Timeout | undefined;
   /** Monotonic ms of the last session duty round (see onTick); they run every `tickMs`. */
   private lastSessionTickMs = Number.NEGATIVE_INFINITY;
+  /** When the leader last swept containers and TTL nodes (monotonic ms). */
+  private lastContainerSweepMs = 0;
   private stateValue: EnsembleReplicaState = 'serving';
   private failure: Error | undefined;
   private closePromise: Promise<void> | undefined;
@@ -208,6 +222,8 @@ export class EnsembleReplica implements ClientReplica {
       minSessionTimeoutMs: options.minSessionTimeoutMs,
       maxSessionTimeoutMs: options.maxSessionTimeoutMs });
     this.sessionEvents = new SessionEvents(this.tracker, this.watches, clock, logger);
+    this.auth = new SessionAuth({ superDigest: options.superDigest });
+    this.sessionEvents.onSessionEnd((sessionId) => this.auth.forget(sessionId));
     const now = clock.monotonicMs();
     for (const { sessionId, timeoutMs } of tree.sessions()) {
       this.tracker.add(sessionId, timeoutMs, now);
@@ -367,6 +383,8 @@ export class EnsembleReplica implements ClientReplica {
     return {
       version: ZAB_VERSION, serverId: this.options.id, role: this.options.role,
       mode: modes[this.peer.role], state: this.stateValue, failure: this.failure?.message,
+      established: this.stateValue === 'serving' && this.peer.isEstablished,
+      leaderId: this.peer.leader, commitLagTxns: this.commitLagTxns(),
       epoch: this.peer.epoch, lastZxid: this.treeValue.lastZxid,
       digest: this.treeValue.digest(),
       znodeCount: this.treeValue.nodeCount, sessionCount: this.treeValue.sessions().length,
@@ -379,6 +397,15 @@ export class EnsembleReplica implements ClientReplica {
       ensembleSize: this.options.ensemble?.length ?? 1,
       uptimeMs: this.clock.monotonicMs() - this.startedMs,
     };
+  }
+
+  /** Logged txns not yet applied: counted within the applied zxid's epoch, else all logged. */
+  private commitLagTxns(): number {
+    const logged = this.peer.lastLoggedZxid;
+    const applied = this.treeValue.lastZxid;
+    if (logged <= applied) return 0;
+    if (epochOf(logged) === epochOf(applied)) return counterOf(logged) - counterOf(applied);
+    return counterOf(logged);
   }
 
   /** Calls `listener` for every role change the core reports. Returns unsubscribe. */
@@ -428,8 +455,9 @@ export class EnsembleReplica implements ClientReplica {
       const timer = setTimeout(() => this.failWrite(key, connectionLoss(
         `no commit within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
       this.writes.set(key, { resolve, reject, timer, routed: false,
-        submittedMs: this.clock.monotonicMs() });
-      const write = { key, sessionId, cxid: tagged, request, failFast };
+        afterZxid: this.peer.lastLoggedZxid, submittedMs: this.clock.monotonicMs() });
+      const identities = this.auth.identitiesOf(sessionId);
+      const write = { key, sessionId, cxid: tagged, request, identities, failFast };
       // Behind the waiting ones: a session's writes are proposed in the order submitted.
       this.input(() => (this.waiting.length > 0 ? this.waiting.push(write) : this.route(write)));
     });
@@ -491,11 +519,16 @@ export class EnsembleReplica implements ClientReplica {
     return this.sessionEvents.onSessionEnd(listener);
   }
 
-  /** See `ClientReplica.addAuth` (placeholder: ACLs are not enforced yet). */
-  addAuth(_sessionId: SessionId, _scheme: string, _auth: Buffer): void {}
+  /** See `ClientReplica.addAuth`: SessionExpired for a session that is not live. */
+  addAuth(sessionId: SessionId, scheme: string, auth: Buffer): void {
+    if (!this.treeValue.hasSession(sessionId)) throw sessionGone(sessionId);
+    this.auth.addAuth(sessionId, scheme, auth);
+  }
 
-  /** See `ClientReplica.checkPermission` (placeholder: ACLs are not enforced yet). */
-  checkPermission(_sessionId: SessionId, _path: string, _permission: number): void {}
+  /** See `ClientReplica.checkPermission` (against this replica's committed tree). */
+  checkPermission(sessionId: SessionId, path: string, permission: number): void {
+    this.auth.check(sessionId, this.treeValue.aclOfNode(path), permission, path);
+  }
 
   reportListenerError(error: unknown): void {
     this.sessionEvents.reportListenerError(error);
@@ -639,6 +672,8 @@ export class EnsembleReplica implements ClientReplica {
     for (const { sessionId, timeoutMs } of tree.sessions()) {
       this.tracker.add(sessionId, timeoutMs, now);
     }
+    // Sessions closed within the snapshot never had their close applied here.
+    this.auth.retainOnly((sessionId) => tree.hasSession(sessionId));
   }
 
   // ---- apply ----
@@ -666,7 +701,7 @@ export class EnsembleReplica implements ClientReplica {
   private answer(txn: Txn, result: ApplyResult): void {
     const key = writeKey(txn.header.sessionId, txn.header.cxid);
     const write = this.writes.get(key);
-    if (write === undefined) return;
+    if (write === undefined || txn.header.zxid <= write.afterZxid) return;
     this.writes.delete(key);
     clearTimeout(write.timer);
     this.latency.add(this.clock.monotonicMs() - write.submittedMs);
@@ -689,11 +724,11 @@ export class EnsembleReplica implements ClientReplica {
   private route(write: WaitingWrite): void {
     const pending = this.writes.get(write.key);
     if (pending === undefined) return;
-    const { sessionId, cxid, request } = write;
+    const { sessionId, cxid, request, identities } = write;
     const routed = this.peer.role === 'leading'
-      ? this.prepareAndPropose(sessionId, cxid, request)
+      ? this.prepareAndPropose(sessionId, cxid, request, identities)
       : this.peer.isEstablished &&
-        this.peer.forwardRequest(sessionId, cxid, encodeRequest(request));
+        this.peer.forwardRequest(sessionId, cxid, encodeRequest(request, identities));
     if (routed) pending.routed = true;
     else if (write.failFast) this.failWrite(write.key, connectionLoss('no leader now'));
     else this.waiting.push(write);
@@ -714,22 +749,24 @@ export class EnsembleReplica implements ClientReplica {
   private proposeForwarded(sessionId: SessionId, cxid: number, bytes: Buffer, from: PeerId):
     void {
     let request: WriteRequest;
+    let identities: AuthId[];
     try {
-      request = decodeRequest(bytes);
+      ({ request, identities } = decodeAuthenticatedRequest(bytes));
     } catch (error) {
       this.logger.warn(`dropped an undecodable write forwarded by ${from}: ` +
         (error as Error).message);
       return;
     }
     // Behind the waiting ones, or it could overtake an earlier write of its session.
-    if (this.waitingForwarded.length === 0 && this.prepareAndPropose(sessionId, cxid, request)) {
+    if (this.waitingForwarded.length === 0 &&
+      this.prepareAndPropose(sessionId, cxid, request, identities)) {
       return;
     }
     if (this.waitingForwarded.length >= this.options.pendingWritesMax) {
       this.logger.warn(`dropped a write forwarded by ${from}: too many waiting`);
       return;
     }
-    this.waitingForwarded.push({ sessionId, cxid, request });
+    this.waitingForwarded.push({ sessionId, cxid, request, identities });
   }
 
   private retryForwarded(): void {
@@ -737,8 +774,8 @@ export class EnsembleReplica implements ClientReplica {
     this.waitingForwarded = [];
     if (this.peer.role !== 'leading') return;
     for (let i = 0; i < waiting.length; i++) {
-      const { sessionId, cxid, request } = waiting[i]!;
-      if (!this.prepareAndPropose(sessionId, cxid, request)) {
+      const { sessionId, cxid, request, identities } = waiting[i]!;
+      if (!this.prepareAndPropose(sessionId, cxid, request, identities)) {
         this.waitingForwarded = waiting.slice(i);
         return;
       }
@@ -749,13 +786,13 @@ export class EnsembleReplica implements ClientReplica {
    * Prepares against the committed tree plus the outstanding proposals and broadcasts. The
    * header is what the taking replica answers by: (session id, cxid), or the cxid tag.
    */
-  private prepareAndPropose(sessionId: SessionId, cxid: number, request: WriteRequest):
-    boolean {
+  private prepareAndPropose(sessionId: SessionId, cxid: number, request: WriteRequest,
+    identities: readonly AuthId[]): boolean {
     const zxid = this.peer.nextZxid();
     if (zxid === undefined) return false;
     const header = { sessionId: request.op === 'createSession' ? zxid : sessionId, cxid, zxid,
       time: this.clock.wallMs() };
-    const txn = this.preparer.prepare(request, header);
+    const txn = this.preparer.prepare(request, header, identities);
     if (this.peer.propose(zxid, encodeTxn(txn))) {
       this.stats.proposals++;
       return true;
@@ -837,10 +874,30 @@ export class EnsembleReplica implements ClientReplica {
     }
     for (const sessionId of this.sessionEvents.localSessions) this.tracker.touch(sessionId, now);
     if (!this.peer.isLeaseValid()) return;
+    if (now - this.lastContainerSweepMs >= this.options.containerCheckIntervalMs) {
+      this.lastContainerSweepMs = now;
+      this.sweepContainers();
+    }
     for (const sessionId of this.tracker.expired(now)) {
       this.sessionEvents.expiring.add(sessionId);
       this.logger.log(`session 0x${sessionId.toString(16)} expired`);
       this.submit(sessionId, 0, { op: 'closeSession' }, true).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Leader duty (ZooKeeper's ContainerManager): delete empty containers and expired TTL
+   * nodes, at most `containerDeletesPerCheckMax` of each per check. The preparer checks each
+   * again against the state with the outstanding changes, so a node that gained a child or
+   * was touched meanwhile stays.
+   */
+  private sweepContainers(): void {
+    const limit = this.options.containerDeletesPerCheckMax;
+    for (const path of this.treeValue.containerCandidates(limit)) {
+      this.submit(0n, 0, { op: 'deleteContainer', path }, true).catch(() => undefined);
+    }
+    for (const path of this.treeValue.expiredTtlCandidates(this.clock.wallMs(), limit)) {
+      this.submit(0n, 0, { op: 'deleteExpiredTtl', path }, true).catch(() => undefined);
     }
   }
 

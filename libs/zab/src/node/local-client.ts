@@ -7,6 +7,11 @@
  * - A read that sets a watch registers it and reads in one synchronous step: no change can
  *   fall between the two.
  * - Data given to a write is copied first: the caller may reuse its buffer at once.
+ * - ACLs as ZooKeeper's FinalRequestProcessor checks them: getData, getChildren and
+ *   getAllChildrenNumber need READ (after the NoNode check, before a watch is set), getACL
+ *   READ or ADMIN (without ADMIN, digest ids come back as `user:x`), exists and sync none;
+ *   `observe` needs READ for its data and children kinds when it starts. Writes are checked by
+ *   the leader's preparer with the identities `addAuth` gave this session.
  * - Watch callbacks run in a microtask queued when the change is applied, before any later
  *   reply can resolve, so a watcher sees the event before it can read the changed data.
  */
@@ -16,7 +21,8 @@ import { InvalidPathError, keeperError, KeeperError } from '../state/keeper-erro
 import { CreateModeFlag, isCreateModeName, isSequentialMode, type CreateModeName } from '../state/create-mode.js';
 import { pathProblem } from '../state/path.js';
 import type { MultiOpRequest, WriteRequest } from '../state/request.js';
-import { OPEN_ACL_UNSAFE, type Acl, type Stat } from '../state/stat.js';
+import { OPEN_ACL_UNSAFE, Perms, type Acl, type Stat } from '../state/stat.js';
+import { redactDigests } from '../state/acl.js';
 import type { OpResult } from '../state/tree-view.js';
 import type { WatchEvent } from '../state/watch-event.js';
 import type { WatchKind } from '../state/watch-registry.js';
@@ -175,6 +181,7 @@ export class LocalCoordinationClient implements CoordinationClient {
     return this.read(path, () => {
       const node = this.replica.tree.getData(path);
       if (node === undefined) throw keeperError(ErrorCode.NoNode, path);
+      this.replica.checkPermission(this.sessionId, path, Perms.Read);
       if (watch !== undefined) this.addWatchSync(path, 'data', watch);
       return node;
     });
@@ -204,6 +211,7 @@ export class LocalCoordinationClient implements CoordinationClient {
       const children = this.replica.tree.getChildren(path);
       const stat = this.replica.tree.stat(path);
       if (children === undefined || stat === undefined) throw keeperError(ErrorCode.NoNode, path);
+      this.replica.checkPermission(this.sessionId, path, Perms.Read);
       if (watch !== undefined) this.addWatchSync(path, 'child', watch);
       return { children, stat };
     });
@@ -213,7 +221,14 @@ export class LocalCoordinationClient implements CoordinationClient {
     return this.read(path, () => {
       const found = this.replica.tree.getAcl(path);
       if (found === undefined) throw keeperError(ErrorCode.NoNode, path);
-      return found;
+      this.replica.checkPermission(this.sessionId, path, Perms.Read | Perms.Admin);
+      try {
+        this.replica.checkPermission(this.sessionId, path, Perms.Admin);
+        return found;
+      } catch (error) {
+        if (!(error instanceof KeeperError) || error.code !== ErrorCode.NoAuth) throw error;
+        return { acl: redactDigests(found.acl), stat: found.stat };
+      }
     });
   }
 
@@ -226,6 +241,7 @@ export class LocalCoordinationClient implements CoordinationClient {
     return this.read(path, () => {
       const count = this.replica.tree.getAllChildrenNumber(path);
       if (count === undefined) throw keeperError(ErrorCode.NoNode, path);
+      this.replica.checkPermission(this.sessionId, path, Perms.Read);
       return count;
     });
   }
@@ -293,6 +309,9 @@ export class LocalCoordinationClient implements CoordinationClient {
 
   observe(path: string, kind: ObserveKind, listener: (observation: Observation) => void): Promise<() => void> {
     return this.read(path, () => {
+      if (kind === 'data' || kind === 'children') {
+        this.replica.checkPermission(this.sessionId, path, Perms.Read);
+      }
       const capture = this.captureFor(path, kind);
       const watcher = new ObservingWatcher(capture, listener, this.guard);
       const watchKind: WatchKind = kind === 'recursiveEvents' ? 'persistentRecursive' : 'persistent';
@@ -306,6 +325,27 @@ export class LocalCoordinationClient implements CoordinationClient {
         if (this.observers.delete(watcher)) this.replica.watches.remove(path, watchKind, watcher);
       };
     });
+  }
+
+  /**
+   * ZooKeeper's addAuth: `digest` with `user:password` adds the identity
+   * `user:base64(sha1(user:password))` to this session (on this replica; later writes carry
+   * it). Rejects `AuthFailedError` for another scheme or malformed credentials. Takes effect
+   * at the call, as ZooKeeper handles an auth packet on receipt: writes issued after it carry
+   * the identity, writes issued before it do not.
+   */
+  addAuth(scheme: string, auth: Buffer | string): Promise<void> {
+    try {
+      this.checkConnected();
+      if (typeof scheme !== 'string') throw badArguments('the auth scheme must be a string');
+      const bytes = typeof auth === 'string' ? Buffer.from(auth, 'utf8')
+        : auth instanceof Uint8Array ? Buffer.from(auth) : undefined;
+      if (bytes === undefined) throw badArguments('auth must be a Buffer or a string');
+      this.replica.addAuth(this.sessionId, scheme, bytes);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   onSessionEnd(listener: (state: 'expired' | 'closed') => void): () => void {

@@ -175,3 +175,14 @@ test('warnings: unknown ZAB_ variables, even voter counts, short secrets', () =>
   );
   assert.match(warnings[1]!, /the secret has only 5 characters/);
 });
+
+test('--super-digest and ZAB_SUPER_DIGEST set superDigest; a bad one is named, not echoed', () => {
+  const digest = 'super:D/InIHSb7yEEbrWz8b9l71RjZJU=';
+  assert.equal(run(parseReplicaCommandLine(['--super-digest', digest], {})).superDigest, digest);
+  assert.equal(run(parseReplicaCommandLine([], { ZAB_SUPER_DIGEST: digest })).superDigest, digest);
+  const problems = invalid(parseReplicaCommandLine([], { ZAB_SUPER_DIGEST: 'super:plain-password' }));
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!, /^ZAB_SUPER_DIGEST: superDigest must be user:base64/);
+  assert.ok(!problems[0]!.includes('plain-password'));
+  assert.match(REPLICA_USAGE, /--super-digest D .*\n.*ZAB_SUPER_DIGEST/);
+});

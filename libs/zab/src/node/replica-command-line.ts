@@ -19,7 +19,7 @@ export type ReplicaCommandLine =
 
 type OptionName =
   | 'id' | 'ensemble' | 'dataDir' | 'adminPort' | 'adminHost' | 'secret' | 'tickMs'
-  | 'zabTickMs'
+  | 'zabTickMs' | 'superDigest'
   | 'role' | 'ensembleState';
 
 interface Setting {
@@ -46,6 +46,7 @@ const SETTINGS: readonly Setting[] = [
   setting('--tick-ms', 'tickMs', true, '2000'),
   setting('--zab-tick-ms', 'zabTickMs', true, '50'),
   setting('--role', 'role', false, 'observer'),
+  setting('--super-digest', 'superDigest', false, 'super:base64sha1'),
   setting('--ensemble-state', 'ensembleState', false, 'auto'),
 ];
 
@@ -68,6 +69,9 @@ Runs one nestjs-zab replica as a Nest application until SIGINT or SIGTERM.
                       once, as ZooKeeper; unsafe after a disk wipe)
   --secret S          shared peer secret (ZAB_SECRET; prefer the variable: command lines
                       are visible to other users)
+  --super-digest D    superuser digest super:base64(sha1(super:password))
+                      (ZAB_SUPER_DIGEST); a session that adds auth digest super:password
+                      passes every ACL check; default: no superuser
   --tick-ms N         ZooKeeper's tickTime in ms (ZAB_TICK_MS); default 2000
   --zab-tick-ms N     tick of the Zab protocol (election, sync, lease) in ms
                       (ZAB_ZAB_TICK_MS); default 50

@@ -112,3 +112,15 @@ test('isolation defaults to the worker thread and takes only worker or main', ()
     /isolation must be 'worker' or 'main'; got "process"/,
   );
 });
+
+test('superDigest: absent by default; user:base64(sha1) accepted; anything else rejected unechoed', () => {
+  assert.equal(resolveReplicaOptions({}).superDigest, undefined);
+  const digest = 'super:D/InIHSb7yEEbrWz8b9l71RjZJU=';
+  assert.equal(resolveReplicaOptions({ superDigest: digest }).superDigest, digest);
+  for (const bad of ['super:test', 'D/InIHSb7yEEbrWz8b9l71RjZJU=', 'super:D/InIHSb7yEEbrWz8b9l71RjZJU', '', 42]) {
+    assert.throws(() => resolveReplicaOptions({ superDigest: bad as string }), (e: unknown) =>
+      e instanceof ReplicaConfigurationError && e.problems.length === 1 &&
+      /^superDigest must be user:base64\(sha1\(user:password\)\)/.test(e.problems[0]!) &&
+      (typeof bad !== 'string' || bad === '' || !e.message.includes(bad)), String(bad));
+  }
+});

@@ -60,6 +60,12 @@ export interface ReplicaOptions {
   /** Shared secret that peers authenticate each other with. Default none. Never printed. */
   secret: string | undefined;
   /**
+   * Superuser digest (ZooKeeper's `zookeeper.DigestAuthenticationProvider.superDigest`):
+   * `super:base64(sha1('super:' + password))`. A session that runs addAuth('digest',
+   * 'super:password') passes every ACL check. Default none. Never printed.
+   */
+  superDigest: string | undefined;
+  /**
    * Port of the admin HTTP endpoint (`/commands/srvr`, `mntr`, `ruok`); 0 lets the OS pick.
    * Default: no endpoint.
    */
@@ -115,6 +121,7 @@ export const REPLICA_DEFAULTS: Readonly<ReplicaOptions> = Object.freeze({
   role: 'participant',
   ensemble: undefined,
   secret: undefined,
+  superDigest: undefined,
   adminPort: undefined,
   adminHost: '127.0.0.1',
   isolation: 'worker',
@@ -258,6 +265,7 @@ function checkPeerOptions(options: ReplicaOptions, problems: string[]): void {
       `secret must be a non-empty string shared by every member; got ${describeValue(secret)}`,
     );
   }
+  checkSuperDigest(options.superDigest, problems);
   if (adminPort !== undefined && (typeof adminPort !== 'number' || !Number.isInteger(adminPort) ||
     adminPort < 0 || adminPort > 65535)) {
     problems.push(
@@ -269,6 +277,20 @@ function checkPeerOptions(options: ReplicaOptions, problems: string[]): void {
     problems.push(
       `adminHost must be a host name or an IP address such as 127.0.0.1; ` +
         `got ${describeValue(adminHost)}`,
+    );
+  }
+}
+
+/** `user:` then base64 of a 20-byte SHA-1; the value itself is never echoed. */
+function checkSuperDigest(superDigest: unknown, problems: string[]): void {
+  if (superDigest === undefined) return;
+  const match = typeof superDigest === 'string' ? /^([^:]+):([A-Za-z0-9+/]{27}=)$/.exec(superDigest) : null;
+  if (match === null) {
+    problems.push(
+      'superDigest must be user:base64(sha1(user:password)), e.g. super: followed by 28 base64 ' +
+        'characters (value not shown); generate it with ' +
+        'org.apache.zookeeper.server.auth.DigestAuthenticationProvider or ' +
+        '`printf %s super:PASSWORD | openssl sha1 -binary | base64`',
     );
   }
 }

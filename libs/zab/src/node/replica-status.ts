@@ -31,6 +31,18 @@ export interface ReplicaStatus {
   state: 'serving' | 'closing' | 'closed' | 'failed';
   /** Why the replica failed, when it did. */
   failure: string | undefined;
+  /**
+   * In a working quorum: a standalone replica that serves, an established leader, or a
+   * learner up to date with an established leader. Readiness checks use it.
+   */
+  established: boolean;
+  /** The server id of the leader this replica follows or is; undefined while looking. */
+  leaderId: number | undefined;
+  /**
+   * Transactions logged here but not yet applied (a learner waiting for their commit): how far
+   * reads here trail the writes this replica already holds.
+   */
+  commitLagTxns: number;
   /** The epoch this replica proposes in (ZooKeeper's currentEpoch). */
   epoch: number;
   lastZxid: Zxid;

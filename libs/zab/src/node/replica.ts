@@ -41,6 +41,7 @@ import { systemClock, type Clock } from './clock.js';
 import { SnapshotTaker } from './snapshot-taker.js';
 import { SessionEvents } from './session-events.js';
 import { LatencyCounter, ZAB_VERSION, type ReplicaStatus } from './replica-status.js';
+import { SessionAuth, sessionGone } from './session-auth.js';
 
 export interface ReplicaLogger {
   log(message: string): void;
@@ -94,6 +95,8 @@ export class Replica {
   private readonly barriers: Array<{ zxid: Zxid; resolve: () => void; reject: (e: Error) => void }> = [];
   private readonly failureListeners = new Set<(error: Error) => void>();
   private readonly sessionEvents: SessionEvents;
+  /** addAuth identities of the sessions served here (forgotten when a session ends). */
+  private readonly auth: SessionAuth;
   private readonly timers: NodeJS.Timeout[] = [];
   private closePromise: Promise<void> | undefined;
   // Operator counters (read by status()); they never influence the write path.
@@ -120,6 +123,8 @@ export class Replica {
       maxSessionTimeoutMs: options.maxSessionTimeoutMs,
     });
     this.sessionEvents = new SessionEvents(this.tracker, this.watches, clock, logger);
+    this.auth = new SessionAuth({ superDigest: options.superDigest });
+    this.sessionEvents.onSessionEnd((sessionId) => this.auth.forget(sessionId));
     const now = clock.monotonicMs();
     for (const { sessionId, timeoutMs } of tree.sessions()) this.tracker.add(sessionId, timeoutMs, now);
     this.snapshots = new SnapshotTaker(tree, storage, options, logger, (error) => this.failStop(error));
@@ -209,7 +214,7 @@ export class Replica {
     };
     let txn: Txn;
     try {
-      txn = this.preparer.prepare(request, header);
+      txn = this.preparer.prepare(request, header, this.auth.identitiesOf(sessionId));
       this.storage.log.append(zxid, encodeTxn(txn));
     } catch (error) {
       this.failStop(error as Error);
@@ -268,6 +273,9 @@ export class Replica {
       mode: 'standalone',
       state: this.stateValue,
       failure: this.failure?.message,
+      established: this.stateValue === 'serving',
+      leaderId: this.options.id,
+      commitLagTxns: 0,
       epoch: this.epoch,
       lastZxid: this.tree.lastZxid,
       digest: this.tree.digest(),
@@ -388,13 +396,18 @@ export class Replica {
 
 
 
+  /** See `ClientReplica.addAuth`: SessionExpired for a session that is not live. */
+  addAuth(sessionId: SessionId, scheme: string, auth: Buffer): void {
+    if (!this.tree.hasSession(sessionId)) throw sessionGone(sessionId);
+    this.auth.addAuth(sessionId, scheme, auth);
+  }
+
+  /** See `ClientReplica.checkPermission`. */
+  checkPermission(sessionId: SessionId, path: string, permission: number): void {
+    this.auth.check(sessionId, this.tree.aclOfNode(path), permission, path);
+  }
+
   /** Logs an error thrown by application code called back by the replica or its clients. */
-  /** See `ClientReplica.addAuth` (placeholder: ACLs are not enforced yet). */
-  addAuth(_sessionId: SessionId, _scheme: string, _auth: Buffer): void {}
-
-  /** See `ClientReplica.checkPermission` (placeholder: ACLs are not enforced yet). */
-  checkPermission(_sessionId: SessionId, _path: string, _permission: number): void {}
-
   reportListenerError(error: unknown): void {
     this.sessionEvents.reportListenerError(error);
   }

@@ -178,6 +178,12 @@ export class WorkerCoordinationClient implements CoordinationClient {
     return this.call({ method: 'sync', args: [path] });
   }
 
+  /** See `CoordinationClient.addAuth`; ordered with this session's other calls. */
+  addAuth(scheme: string, auth: Buffer | string): Promise<void> {
+    const bytes = auth instanceof Uint8Array ? Uint8Array.from(auth) : auth;
+    return this.call({ method: 'addAuth', args: [scheme, bytes] });
+  }
+
   async addWatch(
     path: string,
     mode: 'persistent' | 'persistentRecursive',

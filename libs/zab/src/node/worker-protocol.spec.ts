@@ -52,6 +52,9 @@ test('keeper errors keep their class, code, path and exact message', () => {
     new KeeperError(ErrorCode.ThrottledOp, undefined, 'more than pendingWritesMax (8) writes'),
     new InvalidPathError(ErrorCode.BadArguments, 'x//y', 'invalid path: empty node name'),
     new BadArgumentsError(ErrorCode.BadArguments, undefined, 'data must be a Buffer'),
+    keeperError(ErrorCode.NoAuth, '/secure'),
+    keeperError(ErrorCode.AuthFailed, undefined, 'no authentication provider for scheme "ip"'),
+    keeperError(ErrorCode.InvalidAcl, '/x'),
   ];
   for (const original of cases) {
     const revived = across(original);

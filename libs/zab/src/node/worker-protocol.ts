@@ -37,6 +37,9 @@ import {
   NotEmptyError,
   NoWatcherError,
   SessionExpiredError,
+  NoAuthError,
+  AuthFailedError,
+  InvalidAclError,
 } from '../state/keeper-error.js';
 import type { Acl, Stat } from '../state/stat.js';
 import type { OpResult } from '../state/tree-view.js';
@@ -82,6 +85,7 @@ export type ClientCall =
   | { method: 'getEphemerals'; args: [prefix: string | undefined] }
   | { method: 'multi'; args: [ops: MultiOp[]] }
   | { method: 'sync'; args: [path: string] }
+  | { method: 'addAuth'; args: [scheme: string, auth: Uint8Array | string] }
   | { method: 'addWatch'; args: [path: string, mode: PersistentMode, watchId: number] }
   | { method: 'removeWatches'; args: [path: string, watchId: number, type?: RemoveWatchType] }
   | { method: 'close'; args: [] };
@@ -305,6 +309,9 @@ const KEEPER_CLASSES: Record<string, KeeperErrorClass> = {
   SessionExpiredError,
   ConnectionLossError,
   NoWatcherError,
+  NoAuthError,
+  AuthFailedError,
+  InvalidAclError,
 };
 
 /** Re-creates the typed error the worker threw; unknown classes become a plain Error. */

@@ -231,6 +231,9 @@ export class WorkerServer {
           : call.args[0]);
       case 'sync':
         return client.sync(call.args[0]);
+      case 'addAuth':
+        return client.addAuth(call.args[0],
+          call.args[1] instanceof Uint8Array ? asBuffer(call.args[1]) : call.args[1]);
       case 'addWatch':
         return settled(client.addWatch(call.args[0], call.args[1], watcher(call.args[2])),
           call.args[2]);

@@ -63,7 +63,8 @@ export class ReferenceCountedAclCache {
   /** The frozen list of `id`; callers copy before handing it out. */
   aclOf(id: number): readonly Acl[] {
     const entry = this.entries.get(id);
-    assert(entry !== undefined, `unknown ACL id ${id}`);
+    // On the read path (ACL checks): the message is built only when the invariant breaks.
+    if (entry === undefined) assert(false, `unknown ACL id ${id}`);
     return entry.acl;
   }
 

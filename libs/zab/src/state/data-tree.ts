@@ -334,6 +334,12 @@ export class DataTree implements TreeView {
     return { acl: this.aclCopy(id), stat: this.statOf(id) };
   }
 
+  /** The node's ACL, shared and frozen (no copy: for ACL checks on the read path). */
+  aclOfNode(path: string): readonly Acl[] | undefined {
+    const id = this.ids.get(path);
+    return id === undefined ? undefined : this.acls.aclOf(this.ints[id * INT_STRIDE + ACL_ID]!);
+  }
+
   nodeInfo(path: string): NodeInfo | undefined {
     const id = this.ids.get(path);
     if (id === undefined) return undefined;

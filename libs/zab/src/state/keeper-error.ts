@@ -16,6 +16,7 @@ const MESSAGES: Partial<Record<number, string>> = {
   [ErrorCode.ConnectionLoss]: 'the connection to the replica was lost',
   [ErrorCode.InvalidAcl]: 'invalid ACL',
   [ErrorCode.NoAuth]: 'not authorised for this operation',
+  [ErrorCode.AuthFailed]: 'authentication failed',
   [ErrorCode.NoWatcher]: 'no such watch is registered',
   [ErrorCode.RuntimeInconsistency]: 'an earlier operation of the same multi failed',
   [ErrorCode.Unimplemented]: 'operation not implemented',
@@ -70,6 +71,19 @@ export class NoWatcherError extends KeeperError {
   override readonly name = 'NoWatcherError';
 }
 
+/** The node's ACL does not grant the session's identities the permission (`NoAuth`). */
+export class NoAuthError extends KeeperError {
+  override readonly name = 'NoAuthError';
+}
+/** addAuth with an unknown scheme or malformed credentials (`AuthFailed`). */
+export class AuthFailedError extends KeeperError {
+  override readonly name = 'AuthFailedError';
+}
+/** A create/setACL list that is empty, malformed, or `auth` without identities (`InvalidACL`). */
+export class InvalidAclError extends KeeperError {
+  override readonly name = 'InvalidAclError';
+}
+
 /** Builds the typed error for a code; `InvalidPathError` is `BadArguments` with a path reason. */
 export function keeperError(code: number, path?: string, detail?: string): KeeperError {
   switch (code) {
@@ -91,6 +105,12 @@ export function keeperError(code: number, path?: string, detail?: string): Keepe
       return new ConnectionLossError(code, path, detail);
     case ErrorCode.NoWatcher:
       return new NoWatcherError(code, path, detail);
+    case ErrorCode.NoAuth:
+      return new NoAuthError(code, path, detail);
+    case ErrorCode.AuthFailed:
+      return new AuthFailedError(code, path, detail);
+    case ErrorCode.InvalidAcl:
+      return new InvalidAclError(code, path, detail);
     default:
       return new KeeperError(code, path, detail);
   }

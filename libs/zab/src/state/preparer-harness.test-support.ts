@@ -11,6 +11,7 @@ import type { CreateRequest, WriteRequest } from './request.js';
 import type { CreateModeName } from './create-mode.js';
 import { OPEN_ACL_UNSAFE } from './stat.js';
 import type { Txn } from './txn.js';
+import type { AuthId } from './acl.js';
 import type { TreeView } from './tree-view.js';
 
 export const SESSION_A: SessionId = 0x100n;
@@ -32,12 +33,13 @@ export class PreparerHarness<T extends HarnessTree = NaiveTree> {
     this.preparer = new RequestPreparer(this.tree, options);
   }
 
-  /** Prepares without applying (the txn joins `pending`). */
-  prepare(request: WriteRequest, sessionId: SessionId = SESSION_A, cxid = 1): Txn {
+  /** Prepares without applying (the txn joins `pending`), as `identities` (addAuth ids). */
+  prepare(request: WriteRequest, sessionId: SessionId = SESSION_A, cxid = 1,
+    identities: readonly AuthId[] = []): Txn {
     this.zxid += 1n;
     const txn = this.preparer.prepare(request, {
       sessionId, cxid, zxid: this.zxid, time: this.timeMs,
-    });
+    }, identities);
     this.pending.push(txn);
     return txn;
   }
@@ -51,8 +53,9 @@ export class PreparerHarness<T extends HarnessTree = NaiveTree> {
   }
 
   /** Prepares and applies at once (nothing outstanding afterwards). */
-  run(request: WriteRequest, sessionId: SessionId = SESSION_A): Txn {
-    const txn = this.prepare(request, sessionId);
+  run(request: WriteRequest, sessionId: SessionId = SESSION_A,
+    identities: readonly AuthId[] = []): Txn {
+    const txn = this.prepare(request, sessionId, 1, identities);
     this.applyPending();
     return txn;
   }

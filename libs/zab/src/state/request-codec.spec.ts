@@ -2,14 +2,23 @@
  * Goal: write requests survive forwarding unchanged, and bad bytes never crash the decoder.
  * Method: round trips of every request type (tables and fast-check), every truncation of
  * encoded requests, random bytes, and the structural rules (no nested multi, no session ops
- * inside a multi, unknown ops and modes rejected).
+ * inside a multi, unknown ops and modes rejected). The identities section: round trips, bytes
+ * without it (as encoded before it existed) decode to no identities, a request with none
+ * encodes exactly as before, and a bad or truncated section is refused.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { JuteDecodeError } from '../jute/jute-error.js';
 import { JuteWriter } from '../jute/jute-writer.js';
-import { decodeRequest, encodeRequest, RequestOpCode } from './request-codec.js';
+import {
+  AUTH_SECTION_TAG,
+  decodeAuthenticatedRequest,
+  decodeRequest,
+  encodeRequest,
+  REQUEST_IDENTITIES_MAX,
+  RequestOpCode,
+} from './request-codec.js';
 import type { MultiOpRequest, WriteRequest } from './request.js';
 import { CreateModeFlag, type CreateModeName } from './create-mode.js';
 
@@ -87,4 +96,43 @@ test('structural rules: no nested multi, no session op inside a multi, known mod
   assert.throws(() => decodeRequest(badMode), /unknown create mode flag 99/);
   const trailing = Buffer.concat([encodeRequest({ op: 'closeSession' }), Buffer.alloc(1)]);
   assert.throws(() => decodeRequest(trailing), JuteDecodeError);
+});
+
+const IDENTITIES = [
+  { scheme: 'digest', id: 'alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=' },
+  { scheme: 'super', id: '' },
+];
+
+test('identities travel with the request; without them the bytes are as before', () => {
+  for (const request of EXAMPLES) {
+    const bytes = encodeRequest(request, IDENTITIES);
+    assert.deepEqual(decodeAuthenticatedRequest(bytes), { request, identities: IDENTITIES });
+    assert.deepEqual(decodeRequest(bytes), request);
+    const plain = encodeRequest(request);
+    assert.deepEqual(encodeRequest(request, []), plain);
+    assert.deepEqual(decodeAuthenticatedRequest(plain), { request, identities: [] });
+    // The section is appended: the plain encoding is its prefix (old leaders' format).
+    assert.deepEqual(bytes.subarray(0, plain.length), plain);
+    assert.equal(bytes.readInt32BE(plain.length), AUTH_SECTION_TAG);
+  }
+});
+
+test('a bad or truncated identities section is refused, never half-read', () => {
+  const request: WriteRequest = { op: 'delete', path: '/a', version: -1 };
+  const bytes = encodeRequest(request, IDENTITIES);
+  const plainLength = encodeRequest(request).length;
+  for (let cut = plainLength + 1; cut < bytes.length; cut++) {
+    assert.throws(() => decodeAuthenticatedRequest(bytes.subarray(0, cut)), JuteDecodeError);
+  }
+  const badTag = Buffer.from(bytes);
+  badTag.writeInt32BE(0x12345678, plainLength);
+  assert.throws(() => decodeAuthenticatedRequest(badTag), /unknown request section 0x12345678/);
+  const writer = new JuteWriter();
+  writer.writeInt(AUTH_SECTION_TAG).writeInt(REQUEST_IDENTITIES_MAX + 1);
+  for (let i = 0; i <= REQUEST_IDENTITIES_MAX; i++) writer.writeString('digest').writeString('u:h');
+  const tooMany = Buffer.concat([encodeRequest(request), writer.toBuffer()]);
+  assert.throws(() => decodeAuthenticatedRequest(tooMany), /bad vector length/);
+  const nullId = Buffer.concat([encodeRequest(request),
+    new JuteWriter().writeInt(AUTH_SECTION_TAG).writeInt(1).writeString('digest').writeString(null).toBuffer()]);
+  assert.throws(() => decodeAuthenticatedRequest(nullId), /null identity/);
 });

@@ -11,6 +11,13 @@
  *   deleteContainer = path;  deleteExpiredTtl (no ZooKeeper op; private code) = path
  *   acl = perms int | scheme ustring | id ustring
  *
+ * Identities section (optional, after the request): the addAuth identities of the request's
+ * session on the replica that took it, which the leader's preparer checks ACLs against (the
+ * `authinfo` of ZooKeeper's QuorumPacket):
+ *   AUTH_SECTION_TAG int | count int | (scheme ustring | id ustring) per identity
+ * It is written only when there are identities, so a request without any encodes exactly as
+ * before this section existed, and bytes without it decode to no identities.
+ *
  * `decodeRequest` checks structure only and throws `JuteDecodeError` on anything malformed
  * (never crashes); the values are validated by the request preparer like any client input.
  */
@@ -18,6 +25,7 @@ import { JuteDecodeError } from '../jute/jute-error.js';
 import { JuteReader } from '../jute/jute-reader.js';
 import { JuteWriter } from '../jute/jute-writer.js';
 import { CreateModeFlag, createModeFromFlag } from './create-mode.js';
+import type { AuthId } from './acl.js';
 import type { MultiOpRequest, WriteRequest } from './request.js';
 import type { Acl } from './stat.js';
 
@@ -37,17 +45,50 @@ export const RequestOpCode = {
 /** Most ops a decoded multi may hold (each op takes at least its 4-byte type). */
 const OP_BYTES_MIN = 4;
 
-export function encodeRequest(request: WriteRequest): Buffer {
+/** Marks the identities section ('AUTH'); no request body can end with a stray int. */
+export const AUTH_SECTION_TAG = 0x41555448;
+
+/** Most identities one request may carry (a session's addAuth count is bounded lower). */
+export const REQUEST_IDENTITIES_MAX = 64;
+
+export function encodeRequest(request: WriteRequest, identities: readonly AuthId[] = []): Buffer {
   const writer = new JuteWriter();
   writeRequest(writer, request);
+  if (identities.length > 0) {
+    writer.writeInt(AUTH_SECTION_TAG);
+    writer.writeVector(identities, (w, identity) => {
+      w.writeString(identity.scheme).writeString(identity.id);
+    });
+  }
   return writer.toBuffer();
 }
 
+/** The request alone (any identities section is checked and dropped). */
 export function decodeRequest(bytes: Buffer): WriteRequest {
+  return decodeAuthenticatedRequest(bytes).request;
+}
+
+/** The request and the identities it carries (none when the section is absent). */
+export function decodeAuthenticatedRequest(bytes: Buffer):
+  { request: WriteRequest; identities: AuthId[] } {
   const reader = new JuteReader(bytes);
   const request = readRequest(reader, reader.readInt());
+  const identities = reader.remaining === 0 ? [] : readIdentities(reader);
   reader.expectEnd('request');
-  return request;
+  return { request, identities };
+}
+
+function readIdentities(reader: JuteReader): AuthId[] {
+  const tag = reader.readInt();
+  if (tag !== AUTH_SECTION_TAG) throw new JuteDecodeError(`unknown request section 0x${(tag >>> 0).toString(16)}`);
+  const identities = reader.readVector((r) => {
+    const scheme = r.readString();
+    const id = r.readString();
+    if (scheme === null || id === null) throw new JuteDecodeError('null identity scheme or id');
+    return { scheme, id };
+  }, Math.min(REQUEST_IDENTITIES_MAX, reader.remaining / 8));
+  if (identities === null) throw new JuteDecodeError('null identity list');
+  return identities;
 }
 
 function writeRequest(writer: JuteWriter, request: WriteRequest): void {

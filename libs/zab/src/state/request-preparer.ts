@@ -24,8 +24,10 @@
  * - A request from a session that is unknown or already closing is SessionExpired
  *   (ZooKeeper's `checkSession` says UnknownSession for a session it never knew, but its
  *   connection layer already turns those into an expired-session reply).
- * - ACL scheme `auth` is InvalidAcl: the state machine has no authenticated ids; the
- *   connection layer must expand `auth` before the request gets here.
+ * - ACLs (acl.ts): each request carries the identities its session proved on the replica
+ *   that took it; create checks CREATE on the parent, delete DELETE on the parent, setData
+ *   WRITE, setACL ADMIN, check (in a multi) READ, each in ZooKeeper's order relative to the
+ *   other checks. Internal requests (session 0: sweeps, session ends) are not checked.
  * - `deleteContainer` / `deleteExpiredTtl` recheck everything the sweeper saw, against the
  *   overlay, since the sweeper looked at an older tree (ZooKeeper's ContainerManager checks
  *   only the committed tree and the preparer only "not a normal ephemeral").
@@ -49,9 +51,12 @@ import type {
   CheckRequest,
   WriteRequest,
 } from './request.js';
-import type { Acl } from './stat.js';
+import { fixupAcl, isPermitted, type AuthId } from './acl.js';
+import { Perms, type Acl } from './stat.js';
 import type { TreeView } from './tree-view.js';
 import type { MultiOpTxn, Txn, TxnBody, TxnHeader } from './txn.js';
+
+export { fixupAcl } from './acl.js';
 
 /** Default largest node data, 1 MiB (ZooKeeper's `jute.maxbuffer` is 0xfffff). */
 export const DATA_BYTES_MAX_DEFAULT = 1048576;
@@ -194,79 +199,6 @@ export function sequenceSuffix(counter: number): string {
 }
 
 /**
- * ZooKeeper's `fixupACL` without authentication info: the list with duplicates removed, or
- * undefined (InvalidAcl) when it is empty or has an entry of a scheme ZooKeeper's providers
- * reject or with a malformed id.
- */
-export function fixupAcl(acl: readonly Acl[]): Acl[] | undefined {
-  // Requests come from the wire: a malformed list is the client's error, not an invariant.
-  if (!Array.isArray(acl)) return undefined;
-  const unique: Acl[] = [];
-  for (const entry of acl as readonly unknown[]) {
-    if (!isAcl(entry)) return undefined;
-    const seen = unique.some(
-      (u) => u.perms === entry.perms && u.scheme === entry.scheme && u.id === entry.id,
-    );
-    if (!seen) unique.push({ perms: entry.perms, scheme: entry.scheme, id: entry.id });
-  }
-  if (unique.length === 0) return undefined;
-  const valid = unique.every((entry) => isValidAclId(entry.scheme, entry.id));
-  return valid ? unique : undefined;
-}
-
-/** Longest ACL scheme or id accepted (ZooKeeper has none; ours keeps requests bounded). */
-const ACL_TEXT_LENGTH_MAX = 4096;
-
-/**
- * A well-formed entry: perms a bit set of the five permissions, scheme and id strings that
- * encode as UTF-8 and decode back unchanged (no lone surrogates), so the logged txn replays
- * to exactly the applied value.
- */
-function isAcl(entry: unknown): entry is Acl {
-  if (typeof entry !== 'object' || entry === null) return false;
-  const { perms, scheme, id } = entry as Record<string, unknown>;
-  return Number.isInteger(perms) && (perms as number) >= 0 && (perms as number) <= 31 &&
-    isWellFormedText(scheme) && isWellFormedText(id);
-}
-
-function isWellFormedText(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= ACL_TEXT_LENGTH_MAX &&
-    !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value);
-}
-
-function isValidAclId(scheme: string, id: string): boolean {
-  switch (scheme) {
-    case 'world':
-      return id === 'anyone';
-    case 'digest':
-      // DigestAuthenticationProvider.isValid: exactly `user:base64(sha1(user:password))`.
-      return id.split(':').length === 2 && !id.startsWith(':') && !id.endsWith(':');
-    case 'ip':
-      return isValidIpId(id);
-    case 'x509':
-    case 'sasl':
-    case 'super':
-      return id.length > 0;
-    default:
-      // `auth` needs the session's authenticated ids; any other scheme has no provider.
-      return false;
-  }
-}
-
-/** IPAuthenticationProvider.isValid: an IPv4 or IPv6 address with an optional `/bits`. */
-function isValidIpId(id: string): boolean {
-  const [address = '', bits, extra] = id.split('/');
-  if (extra !== undefined) return false;
-  const isV4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(address) &&
-    address.split('.').every((part) => Number(part) <= 255);
-  const isV6 = !isV4 && /^[0-9a-fA-F:]+$/.test(address) && address.includes(':');
-  if (!isV4 && !isV6) return false;
-  if (bits === undefined) return true;
-  const limit = isV4 ? 32 : 128;
-  return /^\d+$/.test(bits) && Number(bits) <= limit;
-}
-
-/**
  * The staged changes of one request, read through to the overlay and the committed tree.
  * Merged into the overlay only if the whole request succeeds.
  */
@@ -274,7 +206,10 @@ class Scratch {
   readonly nodes = new Map<string, NodeState | null>();
   readonly sessions = new Map<SessionId, boolean>();
 
-  constructor(private readonly preparer: RequestPreparer) {}
+  constructor(
+    private readonly preparer: RequestPreparer,
+    private readonly identities: readonly AuthId[],
+  ) {}
 
   node(path: string): NodeState | undefined {
     const staged = this.nodes.get(path);
@@ -294,6 +229,16 @@ class Scratch {
   /** True if the session exists and no closeSession for it was prepared. */
   isSessionLive(sessionId: SessionId): boolean {
     return this.sessions.get(sessionId) ?? this.preparer.isSessionLive(sessionId);
+  }
+
+  /** ZooKeeper's `checkACL`: NoAuth unless the request's identities grant `permission`. */
+  checkAcl(node: NodeState, permission: number): void {
+    if (!isPermitted(node.acl, permission, this.identities)) reject(ErrorCode.NoAuth);
+  }
+
+  /** ZooKeeper's `fixupACL` with this request's identities. */
+  fixupAcl(acl: readonly Acl[]): Acl[] {
+    return fixupAcl(acl, this.identities) ?? reject(ErrorCode.InvalidAcl);
   }
 
   /** ZooKeeper's `checkSession`; internal requests (session 0) carry no session. */
@@ -332,12 +277,14 @@ export class RequestPreparer {
    * txn. Never throws for bad input: failures are `error` txns (multi: see txn.ts).
    * Header zxids must increase from call to call. Buffer ownership: create/setData txns
    * share the request's `data` buffer; the caller must not modify it afterwards.
+   * `identities` are what the request's session authenticated as (addAuth) on the replica
+   * that took it; none means `world:anyone` only.
    */
-  prepare(request: WriteRequest, header: TxnHeader): Txn {
+  prepare(request: WriteRequest, header: TxnHeader, identities: readonly AuthId[] = []): Txn {
     assert(header.zxid > this.lastPreparedZxid,
       `zxid ${header.zxid} prepared after ${this.lastPreparedZxid}`);
     this.lastPreparedZxid = header.zxid;
-    const scratch = new Scratch(this);
+    const scratch = new Scratch(this, identities);
     let body: TxnBody;
     try {
       if (requestBytes(request) > this.requestBytesMax) reject(ErrorCode.BadArguments);
@@ -495,10 +442,11 @@ export class RequestPreparer {
     scratch.checkSession(header.sessionId);
     const kind = kindOfMode(request.mode);
     if (kind === 'ephemeral' && header.sessionId === 0n) reject(ErrorCode.SessionExpired);
-    const acl = fixupAcl(request.acl) ?? reject(ErrorCode.InvalidAcl);
+    const acl = scratch.fixupAcl(request.acl);
     if (!sequential && request.path === '/') reject(ErrorCode.NodeExists);
     const parentPath = parentOf(sequential ? request.path + '0' : request.path);
     const parent = scratch.existing(parentPath);
+    scratch.checkAcl(parent, Perms.Create);
     const path = sequential ? request.path + sequenceSuffix(parent.cversion) : request.path;
     if (!isValidPath(path)) reject(ErrorCode.BadArguments);
     if (scratch.node(path) !== undefined) reject(ErrorCode.NodeExists);
@@ -529,7 +477,7 @@ export class RequestPreparer {
     if (!isValidPath(request.path)) reject(ErrorCode.BadArguments);
     scratch.checkSession(header.sessionId);
     if (SPECIAL_PATHS.has(request.path)) reject(ErrorCode.BadArguments);
-    scratch.existing(parentOf(request.path));
+    scratch.checkAcl(scratch.existing(parentOf(request.path)), Perms.Delete);
     const node = scratch.existing(request.path);
     checkAndIncrementVersion(node.version, request.version);
     if (node.childCount > 0) reject(ErrorCode.NotEmpty);
@@ -542,6 +490,7 @@ export class RequestPreparer {
     this.checkData(request.data);
     scratch.checkSession(header.sessionId);
     const node = scratch.existing(request.path);
+    scratch.checkAcl(node, Perms.Write);
     const version = checkAndIncrementVersion(node.version, request.version);
     scratch.nodes.set(request.path, { ...node, version, mtime: header.time });
     return { type: 'setData', path: request.path, data: request.data, version };
@@ -555,6 +504,7 @@ export class RequestPreparer {
     if (!isValidPath(request.path)) reject(ErrorCode.BadArguments);
     scratch.checkSession(header.sessionId);
     const node = scratch.existing(request.path);
+    scratch.checkAcl(node, Perms.Read);
     const version = checkAndIncrementVersion(node.version, request.version);
     return { type: 'check', path: request.path, version };
   }
@@ -562,8 +512,9 @@ export class RequestPreparer {
   private prepareSetAcl(request: SetAclRequest, header: TxnHeader, scratch: Scratch): TxnBody {
     if (!isValidPath(request.path)) reject(ErrorCode.BadArguments);
     scratch.checkSession(header.sessionId);
-    const acl = fixupAcl(request.acl) ?? reject(ErrorCode.InvalidAcl);
+    const acl = scratch.fixupAcl(request.acl);
     const node = scratch.existing(request.path);
+    scratch.checkAcl(node, Perms.Admin);
     const version = checkAndIncrementVersion(node.aversion, request.version);
     scratch.nodes.set(request.path, { ...node, aversion: version, acl });
     return { type: 'setACL', path: request.path, acl, version };
