@@ -134,6 +134,8 @@ interface PendingSync {
 
 const SILENT_LOGGER: ReplicaLogger = { log() {}, warn() {}, error() {} };
 const REQUEST_TIMEOUT_MS_DEFAULT = 10_000;
+/** Attempts of a createSession caught in leader changes (see `createSession`). */
+const CREATE_SESSION_ATTEMPTS_MAX = 5;
 /** Internal (session-less) requests carry a negative cxid unique in the ensemble: a tag. */
 const TAG_COUNTER_SPAN = 1 << 20;
 
@@ -463,10 +465,29 @@ export class EnsembleReplica implements ClientReplica {
     });
   }
 
+  /**
+   * A createSession caught in a leader change (ConnectionLoss: outcome unknown) is retried,
+   * at most CREATE_SESSION_ATTEMPTS_MAX times and while `requestTimeoutMs` since the first
+   * attempt has not passed, as a ZooKeeper client keeps connecting: an app starting while
+   * the ensemble fails over still gets its session. A session the lost attempt may have
+   * created anyway is not local: nobody keeps it alive and it expires after its timeout.
+   */
   async createSession(requestedTimeoutMs: number, local: boolean):
     Promise<{ sessionId: SessionId; timeoutMs: number }> {
     const timeoutMs = this.tracker.negotiate(requestedTimeoutMs);
-    const result = await this.submit(0n, 0, { op: 'createSession', timeoutMs });
+    const deadlineMs = this.clock.monotonicMs() + this.requestTimeoutMs;
+    let result: CommittedResult | undefined;
+    for (let attempt = 1; result === undefined; attempt++) {
+      try {
+        result = await this.submit(0n, 0, { op: 'createSession', timeoutMs });
+      } catch (error) {
+        const lost = error instanceof KeeperError && error.code === ErrorCode.ConnectionLoss;
+        if (!lost || attempt >= CREATE_SESSION_ATTEMPTS_MAX ||
+          this.clock.monotonicMs() >= deadlineMs) throw error;
+        this.logger.warn(`replica ${this.options.id}: createSession attempt ${attempt} ` +
+          `failed (${(error as Error).message}); retrying`);
+      }
+    }
     if (result.code !== ErrorCode.Ok) throw new KeeperError(result.code);
     if (local) this.sessionEvents.localSessions.add(result.sessionId);
     return { sessionId: result.sessionId, timeoutMs };
