@@ -5,14 +5,15 @@
  * serves, no acknowledged write is lost, and every replica reaches the same last zxid and
  * digest.
  * Method: five child processes on temporary data directories, peers on OS-reserved loopback
- * ports, admin endpoints on port 0. The test process runs a sixth member in-process as an
+ * ports, admin endpoints on port 0, a 100 ms Zab tick. The test process runs a sixth member in-process as an
  * observer (it cannot vote, so the voting ensemble is the five processes) and writes through
  * it all the time (a bounded sequential writer: each write is forwarded to whichever leader
  * serves; it pauses while digests are compared); a write counts as acknowledged when its create resolved. At the end the
  * observer's tree holds every acknowledged znode and all six replicas report the same digest,
  * so each process holds them too. Roles and digests of other processes have no event to wait
  * on: the admin endpoints are polled (bounded, 50 ms apart). Only children started here are
- * signalled, by pid, and killed in the after hook.
+ * signalled, by pid, and killed in the after hook. The observer's log is shown when a wait
+ * times out; the time of each phase is reported as a diagnostic.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,12 +31,25 @@ import {
 } from './fixtures/replica-process.js';
 
 const SECRET = 'a-long-enough-shared-secret';
+/**
+ * Zab tick of every member: 100 ms (a silent leader is noticed after 500 ms, a stalled loop
+ * after 250 ms) keeps six members on a loaded 2-core CI machine from failing over on their
+ * own between the failures this test makes.
+ */
+const ZAB_TICK_MS = 100;
 const VOTERS = [1, 2, 3, 4, 5];
 const OBSERVER_ID = 6;
 /** The writer's bounds: at most this many writes, and it stops when told. */
 const WRITES_MAX = 20_000;
 
 const processes = new ReplicaProcesses();
+/** The observer's log, shown when a wait times out (what was it doing?). */
+const observerLines: string[] = [];
+const observerLogger = {
+  log: (m: string) => observerLines.push(`${Math.round(performance.now())} ${m}`),
+  warn: (m: string) => observerLines.push(`${Math.round(performance.now())} WARN ${m}`),
+  error: (m: string) => observerLines.push(`${Math.round(performance.now())} ERROR ${m}`),
+};
 let observer: EnsembleReplica | undefined;
 after(async () => {
   await observer?.close().catch(() => undefined);
@@ -80,11 +94,15 @@ class Writer {
   /** Resolves once `count` more writes were acknowledged (a leader serves writes). */
   async more(count: number, what: string): Promise<void> {
     const target = this.acknowledged.length + count;
+    const waitingFor = `${count} acknowledged writes ${what}`;
     await withTimeout(new Promise<void>((resolve) => {
       this.progress = () => {
         if (this.acknowledged.length >= target) resolve();
       };
-    }), 20_000, `${count} acknowledged writes ${what}`);
+    }), 20_000, waitingFor).catch((error: Error) => {
+      throw new Error(`${error.message}; observer: ${observer?.describeState()}; its log:\n` +
+        observerLines.slice(-30).join('\n'));
+    });
     this.progress = undefined;
   }
 
@@ -118,7 +136,8 @@ interface Member {
 
 function startMember(id: number, ensemble: string, dataDir: string): RunningReplica {
   return processes.start(['--id', String(id), '--ensemble', ensemble, '--data-dir', dataDir,
-    '--admin-port', '0', '--tick-ms', '50'], { ZAB_SECRET: SECRET });
+    '--admin-port', '0', '--tick-ms', '50', '--zab-tick-ms', String(ZAB_TICK_MS)],
+  { ZAB_SECRET: SECRET });
 }
 
 function leaderOf(members: Member[], srvrs: Srvr[]): Member {
@@ -152,6 +171,13 @@ async function kill(member: Member): Promise<void> {
 
 test('five processes: kill -9 of two leaders in turn, restarts, SIGSTOP/SIGCONT lose nothing',
   async (t) => {
+    const phases: string[] = [];
+    let phaseStartMs = performance.now();
+    const phase = (name: string): void => {
+      const now = performance.now();
+      phases.push(`${name} ${Math.round(now - phaseStartMs)} ms`);
+      phaseStartMs = now;
+    };
     const ports = await reserveLoopbackPorts(VOTERS.length + 1);
     const ensemble = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}` +
       (i + 1 === OBSERVER_ID ? ':observer' : '')).join(',');
@@ -160,7 +186,8 @@ test('five processes: kill -9 of two leaders in turn, restarts, SIGSTOP/SIGCONT 
       return { id, dataDir, app: startMember(id, ensemble, dataDir), admin: '', alive: true };
     });
     observer = await EnsembleReplica.open({ id: OBSERVER_ID, ensemble, secret: SECRET,
-      dataDir: processes.tempDir(), tickMs: 50 });
+      dataDir: processes.tempDir(), tickMs: 50, zabTickMs: ZAB_TICK_MS },
+    { logger: observerLogger });
     const admins = await Promise.all(members.map((m) => readyAdmin(m.app)));
     members.forEach((m, i) => (m.admin = admins[i]!));
     const first = await oneLeader(members, 'one leader and four followers');
@@ -168,18 +195,23 @@ test('five processes: kill -9 of two leaders in turn, restarts, SIGSTOP/SIGCONT 
     await client.create('/w', Buffer.alloc(0));
     const writer = new Writer(client);
     await writer.more(20, 'at the start');
+    phase('start');
 
     await kill(first);
     const second = await oneLeader(members, 'a new leader after kill -9 of the first');
     assert.notEqual(second.id, first.id);
     await writer.more(20, 'after the first leader died');
+    phase('kill -9 leader');
 
     await kill(second);
     await oneLeader(members, 'a leader of three after kill -9 of the second');
     await writer.more(20, 'with two of five down');
+    phase('kill -9 next leader');
 
     for (const member of [first, second]) {
       member.app = startMember(member.id, ensemble, member.dataDir);
+    }
+    for (const member of [first, second]) {
       member.admin = await readyAdmin(member.app);
       member.alive = true;
     }
@@ -188,6 +220,7 @@ test('five processes: kill -9 of two leaders in turn, restarts, SIGSTOP/SIGCONT 
     await writer.pause();
     await converged(members, 'the restarted members at the same digest');
     writer.resume();
+    phase('restarts');
 
     const leader = await oneLeader(members, 'the leader to freeze');
     leader.app.child.kill('SIGSTOP');
@@ -196,6 +229,7 @@ test('five processes: kill -9 of two leaders in turn, restarts, SIGSTOP/SIGCONT 
       const next = await oneLeader(members, 'a new leader while the old one is frozen');
       assert.notEqual(next.id, leader.id);
       await writer.more(20, 'while the old leader is frozen');
+      phase('SIGSTOP');
     } finally {
       leader.app.child.kill('SIGCONT');
       leader.alive = true;
@@ -204,12 +238,14 @@ test('five processes: kill -9 of two leaders in turn, restarts, SIGSTOP/SIGCONT 
     await writer.more(20, 'after SIGCONT');
     await writer.stop();
     await converged(members, 'all five and the observer at the same digest');
+    phase('SIGCONT');
 
     const missing = writer.acknowledged.filter((path) => observer!.tree.getData(path) === undefined);
     assert.deepEqual(missing, [], 'every acknowledged write is present');
     assert.ok(writer.acknowledged.length >= 120);
     t.diagnostic(`${writer.acknowledged.length} writes acknowledged, ${writer.failures} ` +
       'failed with an unknown outcome');
+    t.diagnostic(`phases: ${phases.join(', ')}`);
     const stat = await client.exists('/w');
     assert.ok(stat !== null && stat.numChildren >= writer.acknowledged.length);
     await client.close().catch((error: unknown) => {
