@@ -5,15 +5,16 @@
  * serves, no acknowledged write is lost, and every replica reaches the same last zxid and
  * digest.
  * Method: five child processes on temporary data directories, peers on OS-reserved loopback
- * ports, admin endpoints on port 0, a 100 ms Zab tick. The test process runs a sixth member in-process as an
- * observer (it cannot vote, so the voting ensemble is the five processes) and writes through
- * it all the time (a bounded sequential writer: each write is forwarded to whichever leader
- * serves; it pauses while digests are compared); a write counts as acknowledged when its create resolved. At the end the
- * observer's tree holds every acknowledged znode and all six replicas report the same digest,
- * so each process holds them too. Roles and digests of other processes have no event to wait
- * on: the admin endpoints are polled (bounded, 50 ms apart). Only children started here are
- * signalled, by pid, and killed in the after hook. The observer's log is shown when a wait
- * times out; the time of each phase is reported as a diagnostic.
+ * ports, admin endpoints on port 0, a 100 ms Zab tick. The test process runs a sixth member
+ * in-process as an observer (it cannot vote, so the voting ensemble is the five processes)
+ * and writes through it all the time (a bounded sequential writer: each write is forwarded
+ * to whichever leader serves; it pauses while digests are compared); a write counts as
+ * acknowledged when its create resolved. At the end the observer's tree holds every
+ * acknowledged znode and all six replicas report the same digest, so each process holds
+ * them too. Roles and digests of other processes have no event to wait on: the admin
+ * endpoints are polled (bounded, 50 ms apart). Only children started here are signalled, by
+ * pid, and killed in the after hook. The observer's log is shown when a wait times out; the
+ * time of each phase is reported as a diagnostic.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
