@@ -145,12 +145,20 @@ function leaderOf(members: Member[], srvrs: Srvr[]): Member {
   return members[srvrs.findIndex((srvr) => srvr.server_state === 'leader')]!;
 }
 
-/** Polls the live members until exactly one leads and the others follow. */
+/**
+ * Polls the live members until exactly one leads, the others follow it, and all of them are
+ * established (a leader in discovery or sync may still fail and re-elect).
+ */
 async function oneLeader(members: Member[], what: string): Promise<Member> {
   const live = members.filter((m) => m.alive);
   const expected = ['leader', ...live.slice(1).map(() => 'follower')].sort().join(',');
-  const srvrs = await pollAdmins(live.map((m) => m.admin), (all) => modesOf(all) === expected,
-    what);
+  const srvrs = await pollAdmins(live.map((m) => m.admin), (all) => {
+    if (modesOf(all) !== expected || !all.every((srvr) => srvr.established === true)) {
+      return false;
+    }
+    const leaderId = all.find((srvr) => srvr.server_state === 'leader')!.server_id;
+    return all.every((srvr) => srvr.leader_id === leaderId);
+  }, what);
   return leaderOf(live, srvrs);
 }
 
