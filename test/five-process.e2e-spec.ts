@@ -7,8 +7,8 @@
  * Method: five child processes on temporary data directories, peers on OS-reserved loopback
  * ports, admin endpoints on port 0, a 100 ms Zab tick. The test process runs a sixth member
  * in-process as an observer (it cannot vote, so the voting ensemble is the five processes)
- * and writes through it all the time (a bounded sequential writer: each write is forwarded
- * to whichever leader serves; it pauses while digests are compared); a write counts as
+ * and writes through it all the time (a bounded writer of 4 sequential lanes: each write is
+ * forwarded to whichever leader serves; it pauses while digests are compared); a write counts as
  * acknowledged when its create resolved. At the end the observer's tree holds every
  * acknowledged znode and all six replicas report the same digest, so each process holds
  * them too. Roles and digests of other processes have no event to wait on: the admin
@@ -42,6 +42,8 @@ const VOTERS = [1, 2, 3, 4, 5];
 const OBSERVER_ID = 6;
 /** The writer's bounds: at most this many writes, and it stops when told. */
 const WRITES_MAX = 20_000;
+/** Concurrent write lanes of the writer. */
+const LANES = 4;
 
 const processes = new ReplicaProcesses();
 /** The observer's log, shown when a wait times out (what was it doing?). */
@@ -57,29 +59,34 @@ after(async () => {
   processes.cleanup();
 });
 
-/** Writes /w/0, /w/1, ... one at a time until stopped; records which ones were acknowledged. */
+/**
+ * Writes /w/<lane>-0, /w/<lane>-1, ... in LANES concurrent lanes (each sequential, so the
+ * log's group commit serves several writes per fsync: a disk slowed by the rest of the CI
+ * run then delays writes less) until stopped; records which ones were acknowledged.
+ */
 class Writer {
   readonly acknowledged: string[] = [];
   failures = 0;
   private stopped = false;
   private readonly done: Promise<void>;
   private progress: (() => void) | undefined;
-
-  constructor(private readonly client: LocalCoordinationClient) {
-    this.done = this.run();
-  }
-
-  /** While set, the writer waits on it before its next write (see `pause`). */
-  private gate: { promise: Promise<void>; open: () => void } | undefined;
+  /** While set, lanes wait on it before their next write (see `pause`). */
+  private gate: Promise<void> | undefined;
+  private openGate: (() => void) | undefined;
+  private busyLanes = 0;
   private idle: (() => void) | undefined;
 
-  private async run(): Promise<void> {
-    for (let n = 0; n < WRITES_MAX && !this.stopped; n++) {
-      if (this.gate !== undefined) {
-        this.idle?.();
-        await this.gate.promise;
-      }
-      const path = `/w/${n}`;
+  constructor(private readonly client: LocalCoordinationClient) {
+    this.done = Promise.all(Array.from({ length: LANES }, (_, lane) => this.run(lane)))
+      .then(() => undefined);
+  }
+
+  private async run(lane: number): Promise<void> {
+    for (let n = 0; n < WRITES_MAX / LANES && !this.stopped; n++) {
+      if (this.gate !== undefined) await this.gate;
+      if (this.stopped) return;
+      const path = `/w/${lane}-${n}`;
+      this.busyLanes++;
       try {
         await this.client.create(path, Buffer.from(String(n)));
         this.acknowledged.push(path);
@@ -88,6 +95,9 @@ class Writer {
         // Outcome unknown (ConnectionLoss while leaders change): it may or may not commit.
         if (!(error instanceof KeeperError)) throw error;
         this.failures++;
+      } finally {
+        this.busyLanes--;
+        if (this.busyLanes === 0) this.idle?.();
       }
     }
   }
@@ -107,17 +117,17 @@ class Writer {
     this.progress = undefined;
   }
 
-  /** Resolves once the write in flight is settled and no other starts until `resume`. */
+  /** Resolves once the writes in flight are settled and none starts until `resume`. */
   async pause(): Promise<void> {
-    let open!: () => void;
-    const promise = new Promise<void>((resolve) => (open = resolve));
+    this.gate = new Promise<void>((resolve) => (this.openGate = resolve));
+    if (this.busyLanes === 0) return;
     const idle = new Promise<void>((resolve) => (this.idle = resolve));
-    this.gate = { promise, open };
     await withTimeout(idle, 20_000, 'the writer to pause');
+    this.idle = undefined;
   }
 
   resume(): void {
-    this.gate?.open();
+    this.openGate?.();
     this.gate = undefined;
   }
 
