@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { Replica } from '../libs/zab/src/node/replica.js';
 import { LocalCoordinationClient } from '../libs/zab/src/node/local-client.js';
 import { withTimeout } from '../libs/zab/src/testing/with-timeout.js';
+import { ZkTestClient } from './fixtures/zookeeper-client.js';
 import {
   reserveLoopbackPorts,
 } from '../libs/zab/src/transport/tcp/tcp-peer-transport.test-support.js';
@@ -303,4 +304,18 @@ test('an admin port in use exits 1 with the reason', async () => {
   } finally {
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
   }
+});
+
+test('--client-port serves ZooKeeper clients and is printed in the ready line', async () => {
+  const app = startApp(['--data-dir', tempDir(), '--tick-ms', '100', '--client-host', '127.0.0.1'],
+    { ZAB_CLIENT_PORT: '0' });
+  const match = await app.line(/^zab-replica ready .* client=127\.0\.0\.1:(\d+) /);
+  const client = await ZkTestClient.connect(`127.0.0.1:${match[1]}`);
+  try {
+    assert.equal(await client.create('/over-the-wire', Buffer.from('w')), '/over-the-wire');
+    assert.equal((await client.getData('/over-the-wire')).data.toString(), 'w');
+  } finally {
+    await client.close();
+  }
+  await stop(app, 'SIGTERM');
 });

@@ -3,6 +3,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import {
   ZabAdminEndpoint,
+  ZabClientPortEndpoint,
   ZabModule,
   ZAB_REPLICA,
   formatEnsemble,
@@ -18,8 +19,9 @@ import {
  * clean stop (SIGINT/SIGTERM: session closed, writes drained, log closed), 2 for a
  * configuration mistake (one message per problem, no stack), 1 when the replica cannot start
  * (unusable data directory, admin port taken). Once it serves, it prints one line
- *   zab-replica ready id=1 mode=standalone admin=http://127.0.0.1:PORT data-dir=DIR
- * (`admin=none` without --admin-port), which scripts and tests wait for.
+ *   zab-replica ready id=1 mode=standalone admin=http://127.0.0.1:PORT client=0.0.0.0:PORT data-dir=DIR
+ * (`admin=none` without --admin-port, `client=none` without --client-port), which scripts and
+ * tests wait for.
  */
 @Module({})
 class ReplicaAppModule {
@@ -66,10 +68,12 @@ async function serve(options: ReplicaOptions): Promise<void> {
   app.enableShutdownHooks(['SIGINT', 'SIGTERM'], { useProcessExit: true });
   const status = await app.get<Replica>(ZAB_REPLICA).status();
   const admin = app.get(ZabAdminEndpoint).url ?? 'none';
+  const clientPort = app.get(ZabClientPortEndpoint).port;
+  const client = clientPort === undefined ? 'none' : `${options.clientHost}:${clientPort}`;
   const ensemble =
     options.ensemble === undefined ? '' : ` ensemble=${formatEnsemble(options.ensemble)}`;
   process.stdout.write(
-    `zab-replica ready id=${status.serverId} mode=${status.mode} admin=${admin} ` +
+    `zab-replica ready id=${status.serverId} mode=${status.mode} admin=${admin} client=${client} ` +
       `data-dir=${options.dataDir}${ensemble}\n`,
   );
 }

@@ -1,7 +1,8 @@
 /**
  * Public API of nestjs-zab.
  *
- * Nest: `ZabModule`, `CoordinationService`. Library: the embedded `Replica`, its worker-thread
+ * Nest: `ZabModule`, `CoordinationService`, `@LeaderOnly`, `@WithLock`, `@Fence`,
+ * `LeaderOnlyGuard`. Recipes: `Mutex`, `LeaderElection`. Library: the embedded `Replica`, its worker-thread
  * host (`WorkerReplicaHandle`), the coordination client interface with its in-process and
  * worker-backed implementations, typed errors with ZooKeeper's codes.
  */
@@ -9,6 +10,7 @@ export { ZabModule } from './nest/zab.module.js';
 export { ZAB_MODULE_OPTIONS } from './nest/zab.module-definition.js';
 export { ZAB_CLIENT, ZAB_REPLICA } from './nest/zab.constants.js';
 export { ZabAdminEndpoint } from './nest/zab-admin.endpoint.js';
+export { ZabClientPortEndpoint } from './nest/zab-client-port.endpoint.js';
 export { ZabFeatureModule } from './nest/zab.module.js';
 export {
   LiveConfig,
@@ -18,6 +20,7 @@ export {
   type LiveConfigDefinition,
   type ConfigSchema,
 } from './nest/live-config.js';
+export { treeCache$, members$, counter$ } from './nest/recipe-observables.js';
 export type { ZabModuleOptions } from './nest/zab-module-options.interface.js';
 export {
   CoordinationService,
@@ -26,6 +29,38 @@ export {
   type CoordinationOp,
   type ConfigOptions,
 } from './nest/coordination.service.js';
+export { LeaderOnly, type LeaderOnlyOptions } from './nest/leader-only.decorator.js';
+export { WithLock, Fence, type WithLockOptions, type LockKeySpec } from './nest/with-lock.decorator.js';
+export { LeaderOnlyGuard } from './nest/leader-only.guard.js';
+export { CoordinationExplorer } from './nest/coordination.explorer.js';
+export { ZabElections } from './nest/zab-elections.service.js';
+export { ZabLocks } from './nest/zab-locks.service.js';
+export {
+  currentLock,
+  currentLeadership,
+  type LockContext,
+  type LeadershipContext,
+} from './nest/coordination-context.js';
+export {
+  Mutex,
+  LOCKS_ROOT,
+  type MutexOptions,
+  type AcquireOptions,
+  type LockLease,
+} from './recipes/mutex.js';
+export {
+  LeaderElection,
+  LEADER_ROOT,
+  type LeaderElectionOptions,
+  type LeadershipListener,
+} from './recipes/leader-election.js';
+export {
+  LockTimeoutError,
+  LockLostError,
+  NotLeaderError,
+  type LockLossReason,
+  type SuspendedPolicy,
+} from './recipes/lock-errors.js';
 
 export {
   Replica,
@@ -60,6 +95,16 @@ export {
 } from './node/replica-status.js';
 export { AdminServer, adminResponse, type AdminServerOptions } from './node/admin-server.js';
 export {
+  ClientPortServer,
+  startClientPort,
+  type ClientPortServerOptions,
+} from './node/client-port-server.js';
+export {
+  FOUR_LETTER_WORDS,
+  FOUR_LETTER_WORDS_DEFAULT,
+  type FourLetterWord,
+} from './node/client-four-letter-words.js';
+export {
   parseReplicaCommandLine,
   REPLICA_USAGE,
   type ReplicaCommandLine,
@@ -75,6 +120,24 @@ export {
 } from './node/ensemble-replica.js';
 export { WorkerReplicaHandle, type WorkerTraffic } from './node/worker-host.js';
 export { WorkerCoordinationClient } from './node/worker-client.js';
+export {
+  RemoteCoordinationClient,
+  type RemoteClientOptions,
+  type AuthInfo,
+} from './node/remote-client.js';
+export {
+  parseConnectString,
+  ConnectStringError,
+  type ConnectString,
+  type ServerAddress,
+} from './node/connect-string.js';
+export {
+  resolveZabOptions,
+  type ConnectOptions,
+  type ConnectOptionsInput,
+  type ResolvedZabOptions,
+  type ZabOptionsInput,
+} from './node/connect-options.js';
 export { ReplicaWorkerExitedError, type RecordedEvent } from './node/worker-protocol.js';
 export {
   MultiError,
@@ -113,3 +176,39 @@ export {
   type RequestQueueOptions,
   type RequestServer,
 } from './recipes/request-queue.js';
+// Coordination recipes (Curator counterparts), written against CoordinationClient only.
+export {
+  RecipeTimeoutError,
+  RecipeStateError,
+  CasRetriesExhaustedError,
+} from './recipes/recipe-errors.js';
+export type { WaitOptions } from './recipes/recipe-support.js';
+export type { Lease } from './recipes/lease.js';
+export {
+  ReadWriteLock,
+  type ReadWriteLockOptions,
+  type LockSide,
+  type LockKind,
+  type LockParticipant,
+} from './recipes/read-write-lock.js';
+export { Semaphore, type SemaphoreOptions } from './recipes/semaphore.js';
+export { Barrier } from './recipes/barrier.js';
+export { DoubleBarrier, type DoubleBarrierOptions } from './recipes/double-barrier.js';
+export {
+  SharedCounter,
+  type SharedCounterOptions,
+  type VersionedValue,
+  type CasResult,
+} from './recipes/shared-counter.js';
+export {
+  DistributedQueue,
+  type DistributedQueueOptions,
+  type QueueItem,
+} from './recipes/distributed-queue.js';
+export { GroupMember, type GroupMemberOptions, type MemberMap } from './recipes/group-member.js';
+export {
+  TreeCache,
+  type TreeCacheOptions,
+  type TreeCacheEvent,
+  type CachedNode,
+} from './recipes/tree-cache.js';

@@ -61,15 +61,26 @@ function syncedFollower(): HarnessPeer {
 }
 
 describe('Fast Leader Election', () => {
-  test('a start-up replica stays quiet for syncLimit ticks, then votes for itself', () => {
-    const harness = makePeer(1, { log: makeTxns(1, 2), persisted: { currentEpoch: 1 } });
-    assert.deepEqual(sent(drain(harness)), []);
-    for (let tick = 1; tick < harness.peer.config.syncLimitTicks; tick++) harness.peer.tick();
-    assert.deepEqual(sent(drain(harness)), []);
-    harness.peer.tick();
+  test('lease promise at start-up: votes at once, decides only leaseWaitTicks after start', () => {
+    const harness = makePeer(3, { log: makeTxns(1, 2), persisted: { currentEpoch: 1 } });
     const votes = ofType(sent(drain(harness)), 'notification');
     assert.deepEqual(votes.map((v) => [v.leader, v.zxid, v.peerEpoch]),
-      [[1, makeZxid(1, 2), 1], [1, makeZxid(1, 2), 1]]);
+      [[3, makeZxid(1, 2), 1], [3, makeZxid(1, 2), 1]]);
+    harness.peer.step(1, notification(3, makeZxid(1, 2), 1, 1));
+    assert.equal(harness.peer.role, 'looking', 'a quorum, but the promise holds');
+    for (let tick = 1; tick < harness.peer.config.leaseWaitTicks; tick++) harness.peer.tick();
+    assert.equal(harness.peer.role, 'looking');
+    harness.peer.tick();
+    assert.equal(harness.peer.role, 'leading', 'decides on the tick the promise ends');
+  });
+
+  test('the finalize wait runs during the lease promise (they overlap, not add up)', () => {
+    const harness = makePeer(3, { timing: { finalizeWaitTicks: 2 } });
+    harness.peer.step(1, notification(3, 0n, 1));
+    for (let tick = 1; tick < harness.peer.config.leaseWaitTicks; tick++) harness.peer.tick();
+    assert.equal(harness.peer.role, 'looking');
+    harness.peer.tick();
+    assert.equal(harness.peer.role, 'leading');
   });
 
   test('a better vote in the same round is adopted and re-broadcast', () => {
@@ -199,6 +210,19 @@ describe('Discovery', () => {
     assert.deepEqual(sent(drain(leader), 2), []);
   });
 
+  test('a FollowerInfo that arrives before we decide to lead is answered when we do', () => {
+    const harness = makePeer(3, { timing: { finalizeWaitTicks: 1 } });
+    passQuiet(harness);
+    harness.peer.step(1, notification(3, 0n, 1));
+    harness.peer.step(1, { type: 'followerInfo', acceptedEpoch: 0, hasData: true });
+    assert.equal(harness.peer.role, 'looking', 'the finalize wait is still running');
+    drain(harness);
+    harness.peer.tick();
+    assert.equal(harness.peer.role, 'leading');
+    assert.deepEqual(ofType(sent(drain(harness), 1), 'leaderInfo'), [{ type: 'leaderInfo',
+      epoch: 1 }], 'epoch decided with it, without waiting for its resend');
+  });
+
   test('learner persists acceptedEpoch in the Ready that sends AckEpoch', () => {
     const follower = makePeer(2, { log: makeTxns(1, 3), persisted: { acceptedEpoch: 1,
       currentEpoch: 1 } });
@@ -209,6 +233,17 @@ describe('Discovery', () => {
     assert.deepEqual(ready?.epochWrite, { acceptedEpoch: 4, currentEpoch: 1, hasData: true });
     assert.deepEqual(sent([ready!], 1), [{ type: 'ackEpoch', currentEpoch: 1,
       lastZxid: makeZxid(1, 3), counted: true }]);
+  });
+
+  test('learner: a LeaderInfo of another epoch after discovery means the leader started ' +
+    'over (back to election); a duplicate is ignored', () => {
+    const follower = makePeer(2);
+    followEstablished(follower, 1, [3]);
+    follower.peer.step(1, { type: 'leaderInfo', epoch: 1 });
+    follower.peer.step(1, { type: 'leaderInfo', epoch: 1 });
+    assert.equal(follower.peer.role, 'following', 'a duplicate answers a retried FollowerInfo');
+    follower.peer.step(1, { type: 'leaderInfo', epoch: 2 });
+    assert.equal(follower.peer.role, 'looking');
   });
 
   test('learner refuses a LeaderInfo with an epoch below its acceptedEpoch', () => {
@@ -506,14 +541,45 @@ describe('Liveness, lease, sessions, sync', () => {
     assert.equal(leader.peer.nextZxid(), undefined, 'no writes without a lease');
   });
 
-  test('a follower that leaves its leader stays silent in elections until its promise ends', () => {
+  test('a follower whose leader link drops votes at once but helps establish no one until ' +
+    'leaseWaitTicks after it last heard from the leader', () => {
+    const follower = syncedFollower();
+    const wait = follower.peer.config.leaseWaitTicks;
+    assert.ok(wait < follower.peer.config.syncLimitTicks, 'shorter than the silence timeout');
+    follower.peer.tick();
+    follower.peer.step(1, { type: 'ping', fromLeader: true, heartbeat: 7, sessionTouches: [] });
+    const heardAt = follower.peer.now;
+    follower.peer.tick();
+    drain(follower);
+    follower.peer.connectionLost(1);
+    assert.equal(follower.peer.role, 'looking', 'no syncLimit wait for a dropped link');
+    const [own] = ofType(sent(drain(follower)), 'notification');
+    assert.ok(own !== undefined, 'votes at once');
+    follower.peer.step(3, notification(3, 0n, own.round, follower.peer.currentEpoch));
+    while (follower.peer.now < heardAt + wait - 1) {
+      follower.peer.tick();
+      assert.equal(follower.peer.role, 'looking', `tick ${follower.peer.now}: promise holds`);
+    }
+    assert.deepEqual(ofType(sent(drain(follower)), 'followerInfo'), []);
+    follower.peer.tick();
+    assert.equal(follower.peer.now, heardAt + wait);
+    assert.equal(follower.peer.role, 'following');
+    assert.equal(follower.peer.leader, 3);
+    assert.equal(ofType(sent(drain(follower), 3), 'followerInfo').length, 1);
+  });
+
+  test('during the lease promise an established ensemble is joined only when it ends', () => {
     const follower = syncedFollower();
     follower.peer.connectionLost(1);
-    assert.equal(follower.peer.role, 'looking');
-    follower.peer.step(3, notification(3, 0n, 5));
-    assert.deepEqual(ofType(sent(drain(follower)), 'notification'), []);
-    for (let tick = 0; tick <= follower.peer.config.syncLimitTicks; tick++) follower.peer.tick();
-    assert.ok(ofType(sent(drain(follower)), 'notification').length > 0);
+    drain(follower);
+    follower.peer.step(1, notification(1, 0n, 1, 0, 'leading'));
+    follower.peer.step(3, notification(1, 0n, 1, 0, 'following'));
+    const wait = follower.peer.config.leaseWaitTicks;
+    for (let tick = 1; tick < wait; tick++) follower.peer.tick();
+    assert.equal(follower.peer.role, 'looking', 'LEADING may still be in discovery');
+    follower.peer.tick();
+    assert.equal(follower.peer.role, 'following');
+    assert.equal(follower.peer.leader, 1);
   });
 
   test('session touches ride on the follower\'s ping to the leader\'s Ready', () => {

@@ -35,7 +35,7 @@
  */
 import { assert } from '../util/assert.js';
 import type { Epoch, PeerId, Zxid } from './ids.js';
-import type { PeerMessage, SessionTouch } from './peer-message.js';
+import type { FollowerInfo, ObserverInfo, PeerMessage, SessionTouch } from './peer-message.js';
 import type { HistoryView, PersistedState, RandomSource, Ready, Role } from './ready.js';
 import { ReadyBuilder } from './ready-builder.js';
 import { Election } from './election/fast-leader-election.js';
@@ -56,8 +56,18 @@ export interface ZabConfig {
   readonly initLimitTicks: number;
   /** Broadcast: a learner hearing nothing, or a leader without a quorum, for this long gives up. */
   readonly syncLimitTicks: number;
-  /** Leader lease; must be < syncLimitTicks (see LeaderPhases.leaseExpiryTick). */
+  /** Leader lease; must be < leaseWaitTicks (see LeaderPhases.leaseExpiryTick). */
   readonly leaseTicks: number;
+  /**
+   * Lease promise: a follower that acked NEWLEADER and then leaves its leader (connection lost,
+   * gap, refusal) or restarts does not help establish another leader (decide in FLE: count
+   * itself as leader, send FollowerInfo) until this many of its ticks after it last heard from
+   * the leader. It still exchanges votes meanwhile, so it decides the tick the wait ends. Safe
+   * when (leaseTicks + 1) / slowest clock rate <= leaseWaitTicks / fastest rate; at most
+   * syncLimitTicks, so a follower that sees its leader's link drop re-elects sooner than one
+   * waiting out a silent (e.g. paused) leader.
+   */
+  readonly leaseWaitTicks: number;
   /** More txns than this to send → SNAP instead of DIFF (ZooKeeper's snapshotSizeFactor). */
   readonly diffTxnCountMax: number;
   readonly snapshotChunkBytes: number;
@@ -74,6 +84,7 @@ export const DEFAULT_ZAB_TIMING = {
   initLimitTicks: 10,
   syncLimitTicks: 5,
   leaseTicks: 3,
+  leaseWaitTicks: 4,
   diffTxnCountMax: 1000,
   snapshotChunkBytes: 64 * 1024,
   snapshotBytesMax: 4 * 1024 * 1024 * 1024,
@@ -99,6 +110,12 @@ export class ZabPeer implements PeerContext {
   private leaderPhases: LeaderPhases | undefined;
   private learnerPhases: LearnerPhases | undefined;
   private pendingTouches: SessionTouch[] = [];
+  /**
+   * FollowerInfo / ObserverInfo that reached us while looking: a learner may decide for us
+   * before we do (its lease wait ended first). Replayed when we lead, so it need not wait for
+   * its next resend; dropped at every other transition. One per member at most.
+   */
+  private readonly earlyLearnerInfos = new Map<PeerId, FollowerInfo | ObserverInfo>();
 
   constructor(config: ZabConfig, persisted: PersistedState, history: HistoryView,
     random: RandomSource) {
@@ -112,7 +129,8 @@ export class ZabPeer implements PeerContext {
     this.hasData = persisted.hasData;
     this.lastLoggedZxid = persisted.lastLoggedZxid;
     this.lastDurableZxid = persisted.lastLoggedZxid;
-    this.electionQuietUntilTick = config.syncLimitTicks;
+    // A restarted replica does not know when it last heard from a leader: the whole wait.
+    this.electionQuietUntilTick = config.leaseWaitTicks;
     this.election = new Election(this);
     this.election.start('startup');
   }
@@ -202,14 +220,22 @@ export class ZabPeer implements PeerContext {
     }
     if (this.leaderPhases !== undefined) this.leaderPhases.receive(from, message);
     else if (this.learnerPhases !== undefined) this.learnerPhases.receive(from, message);
+    else if ((message.type === 'followerInfo' || message.type === 'observerInfo') &&
+      (this.config.voters.includes(from) || this.config.observers.includes(from))) {
+      this.earlyLearnerInfos.set(from, message);
+    }
   }
 
   /**
    * Zab assumes FIFO channels without holes; the transport guarantees that per connection and
-   * reports a broken one here. A learner loses its leader (back to election, as ZooKeeper's
-   * Follower on a socket error); a leader forgets that learner, who reconnects from discovery.
+   * reports a broken one here. A learner loses its leader (back to election at once, as
+   * ZooKeeper's Follower on a socket error: a crashed leader is replaced without waiting out
+   * syncLimit, but the lease promise still holds it back for leaseWaitTicks since it last heard
+   * from the leader, since a broken link may be one the live leader has not noticed yet); a
+   * leader forgets that learner, who reconnects from discovery.
    */
   connectionLost(peer: PeerId): void {
+    this.earlyLearnerInfos.delete(peer);
     if (this.leaderPhases !== undefined) this.leaderPhases.forgetLearner(peer);
     else if (this.learnerPhases !== undefined && this.learnerPhases.leader === peer) {
       this.becomeLooking('learner: connection to the leader lost');
@@ -273,12 +299,19 @@ export class ZabPeer implements PeerContext {
     this.learnerPhases = undefined;
     this.leaderPhases = new LeaderPhases(this, vote);
     this.noteRole('elected by FLE', false);
+    const early = [...this.earlyLearnerInfos];
+    this.earlyLearnerInfos.clear();
+    for (const [from, info] of early) {
+      if (this.leaderPhases === undefined) return; // it gave up (e.g. a newer accepted epoch)
+      this.leaderPhases.receive(from, info);
+    }
   }
 
   becomeLearner(leader: PeerId): void {
     this.role = this.isVoter ? 'following' : 'observing';
     this.leaderPhases = undefined;
     this.learnerPhases = new LearnerPhases(this, leader);
+    this.earlyLearnerInfos.clear();
     this.noteRole('FLE decided', false);
   }
 
@@ -289,6 +322,7 @@ export class ZabPeer implements PeerContext {
     this.leaderPhases = undefined;
     this.learnerPhases = undefined;
     this.pendingTouches = [];
+    this.earlyLearnerInfos.clear();
     this.role = 'looking';
     this.noteRole(reason, false);
     this.election.start(reason);
@@ -329,7 +363,9 @@ function validateConfig(config: ZabConfig): void {
     config.voters.length + config.observers.length, 'duplicate or overlapping member ids');
   assert(config.voters.includes(config.id) || config.observers.includes(config.id),
     `id ${config.id} is not a member`);
-  assert(config.leaseTicks < config.syncLimitTicks, 'leaseTicks must be < syncLimitTicks');
+  assert(config.leaseTicks < config.leaseWaitTicks, 'leaseTicks must be < leaseWaitTicks');
+  assert(config.leaseWaitTicks <= config.syncLimitTicks,
+    'leaseWaitTicks must be <= syncLimitTicks');
   assert(config.finalizeWaitTicks >= 0 && config.notificationTimeoutTicks >= 1, 'bad FLE timing');
   assert(config.snapshotChunkBytes >= 1 && config.diffTxnCountMax >= 0, 'bad sync limits');
   assert(config.snapshotBytesMax >= config.snapshotChunkBytes && config.pendingSyncsMax >= 1,

@@ -18,7 +18,7 @@ import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
 import type { CoordinationClient } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import { KeeperError } from '../state/keeper-error.js';
-import { ensurePath } from '../recipes/znode-paths.js';
+import { ensurePath } from '../recipes/recipe-support.js';
 import type { CoordinationService } from './coordination.service.js';
 
 /** Anything with zod's `parse` shape: returns the typed value or throws. */
@@ -137,7 +137,7 @@ export class LiveConfig<T> {
     } catch (error) {
       if (!(error instanceof KeeperError) || error.code !== ErrorCode.NoNode || options.version !== undefined) throw error;
       const parent = this.definition.path.slice(0, this.definition.path.lastIndexOf('/'));
-      if (parent.length > 0) await ensurePath(this.client, parent);
+      if (parent.length > 0) await ensurePath(this.client, parent, 'persistent');
       await this.client.create(this.definition.path, data).catch(async (createError: unknown) => {
         if (!(createError instanceof KeeperError) || createError.code !== ErrorCode.NodeExists) throw createError;
         await this.client.setData(this.definition.path, data, -1);

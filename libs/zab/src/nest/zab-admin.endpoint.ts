@@ -24,7 +24,7 @@ export class ZabAdminEndpoint implements OnApplicationBootstrap, BeforeApplicati
 
   constructor(
     @Inject(ZAB_REPLICA)
-    private readonly replica: Replica | EnsembleReplica | WorkerReplicaHandle,
+    private readonly replica: Replica | EnsembleReplica | WorkerReplicaHandle | null,
   ) {}
 
   /** `http://host:port` of the running endpoint, or undefined when none runs. */
@@ -33,18 +33,20 @@ export class ZabAdminEndpoint implements OnApplicationBootstrap, BeforeApplicati
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const { adminPort, adminHost } = this.replica.options;
+    if (this.replica === null) return; // connect mode: no replica to report on
+    const replica = this.replica;
+    const { adminPort, adminHost } = replica.options;
     if (adminPort === undefined) return;
     try {
       this.server = await AdminServer.start({
         host: adminHost,
         port: adminPort,
-        status: () => this.replica.status(),
+        status: () => replica.status(),
         warn: (message) => this.logger.warn(message),
       });
     } catch (error) {
       // The start fails: release the data directory so a retry in this process can open it.
-      await this.replica.close().catch(() => undefined);
+      await replica.close().catch(() => undefined);
       throw error;
     }
     this.logger.log(`admin endpoint on ${this.server.url}/commands`);

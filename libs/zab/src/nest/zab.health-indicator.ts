@@ -23,15 +23,16 @@ export class ZabHealthIndicator {
   constructor(
     private readonly health: HealthIndicatorService,
     @Inject(ZAB_CLIENT) private readonly client: CoordinationClient,
-    @Optional() @Inject(ZAB_REPLICA) private readonly replica?: StatusSource,
+    @Optional() @Inject(ZAB_REPLICA) private readonly replica?: StatusSource | null,
   ) {}
 
   /** `{ [key]: { status: 'up' | 'down', ...details } }` for a terminus health check. */
   async isReady(key = 'zab'): Promise<HealthIndicatorResult> {
     const indicator = this.health.check(key);
     const session = { session: this.client.state, connection: this.client.connectionState };
-    if (this.replica === undefined || typeof this.replica.status !== 'function') {
-      // A client of a remote ensemble: ready while its session is connected.
+    if (this.replica === undefined || this.replica === null || typeof this.replica.status !== 'function') {
+      // A client of a remote ensemble (`connect`: ZAB_REPLICA is null): ready while its
+      // session is connected.
       const ready = this.client.state === 'connected' &&
         (this.client.connectionState === 'connected' || this.client.connectionState === 'reconnected');
       return ready ? indicator.up(session) : indicator.down(session);

@@ -13,11 +13,15 @@ import { ZAB_CLIENT, ZAB_REPLICA } from './zab.constants.js';
 @Injectable()
 export class ZabLifecycle implements OnApplicationShutdown {
   constructor(
-    @Inject(ZAB_REPLICA) private readonly replica: Replica | WorkerReplicaHandle,
+    @Inject(ZAB_REPLICA) private readonly replica: Replica | WorkerReplicaHandle | null,
     @Inject(ZAB_CLIENT) private readonly client: CoordinationClient,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    if (this.replica === null) {
+      await this.client.close(); // connect mode: closeSession to the remote ensemble
+      return;
+    }
     try {
       if (this.replica.state === 'serving') await this.client.close();
     } finally {

@@ -1,18 +1,22 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { resolveZabOptions, type ResolvedZabOptions } from '../node/connect-options.js';
 import type { CoordinationClient } from '../node/coordination-client.js';
 import { EnsembleReplica } from '../node/ensemble-replica.js';
 import { LocalCoordinationClient } from '../node/local-client.js';
 import { Replica, type ReplicaLogger } from '../node/replica.js';
-import {
-  replicaOptionWarnings,
-  resolveReplicaOptions,
-  type ReplicaOptions,
-} from '../node/replica-options.js';
+import { RemoteCoordinationClient } from '../node/remote-client.js';
+import { replicaOptionWarnings, type ReplicaOptions } from '../node/replica-options.js';
 import { WorkerReplicaHandle } from '../node/worker-host.js';
 import { CoordinationService } from './coordination.service.js';
-import { ZAB_CLIENT, ZAB_REPLICA } from './zab.constants.js';
+import { ZAB_CLIENT, ZAB_REPLICA, ZAB_RESOLVED_OPTIONS } from './zab.constants.js';
 import { ZabLifecycle } from './zab.lifecycle.js';
+import { CoordinationExplorer } from './coordination.explorer.js';
+import { LeaderOnlyGuard } from './leader-only.guard.js';
+import { ZabElections } from './zab-elections.service.js';
+import { ZabLocks } from './zab-locks.service.js';
 import { ZabAdminEndpoint } from './zab-admin.endpoint.js';
+import { ZabClientPortEndpoint } from './zab-client-port.endpoint.js';
 import { LiveConfig, liveConfigToken, type LiveConfigDefinition } from './live-config.js';
 import {
   ZAB_ASYNC_OPTIONS_TYPE,
@@ -58,24 +62,37 @@ function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
  * replica is opened (recovered from its data directory) by an async provider factory, so the
  * application's start waits until it serves; `app.close()` closes this instance's session and
  * the replica last. `ZAB_REPLICA` is the `WorkerReplicaHandle` or (main) the `Replica` or the
- * `EnsembleReplica`.
+ * `EnsembleReplica`. With `connect` there is no replica (`ZAB_REPLICA` is null): the client is
+ * a `RemoteCoordinationClient` of that ensemble, whose session the start waits for and
+ * `app.close()` closes.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
-      provide: ZAB_REPLICA,
+      provide: ZAB_RESOLVED_OPTIONS,
       inject: [ZAB_MODULE_OPTIONS],
-      useFactory: (options: ZabModuleOptions | undefined) => {
-        const resolved = resolveReplicaOptions(stripExtras(options));
+      useFactory: (options: ZabModuleOptions | undefined) => resolveZabOptions(stripExtras(options)),
+    },
+    {
+      provide: ZAB_REPLICA,
+      inject: [ZAB_RESOLVED_OPTIONS],
+      useFactory: (resolved: ResolvedZabOptions) => {
+        if (resolved.mode === 'connect') return null;
         const logger = nestLogger();
-        for (const warning of replicaOptionWarnings(resolved)) logger.warn(warning);
-        return openReplica(resolved, logger);
+        for (const warning of replicaOptionWarnings(resolved.replica)) logger.warn(warning);
+        return openReplica(resolved.replica, logger);
       },
     },
     {
       provide: ZAB_CLIENT,
-      inject: [ZAB_REPLICA],
-      useFactory: async (replica: AnyReplica) => {
+      inject: [ZAB_REPLICA, ZAB_RESOLVED_OPTIONS],
+      useFactory: async (replica: AnyReplica | null, resolved: ResolvedZabOptions) => {
+        if (replica === null && resolved.mode === 'connect') {
+          const { connect, sessionTimeoutMs, auth, connectTimeoutMs } = resolved.connect;
+          return RemoteCoordinationClient.connect({ connect, sessionTimeoutMs, auth, connectTimeoutMs, logger: nestLogger() });
+        }
+        if (replica === null) throw new Error('no replica and no connect string');
         try {
           return await connectClient(replica);
         } catch (error) {
@@ -88,8 +105,14 @@ function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
     CoordinationService,
     ZabLifecycle,
     ZabAdminEndpoint,
+    ZabClientPortEndpoint,
+    ZabElections,
+    ZabLocks,
+    CoordinationExplorer,
+    LeaderOnlyGuard,
   ],
-  exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA, ZabAdminEndpoint],
+  exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA, ZabAdminEndpoint, ZabClientPortEndpoint,
+    ZabElections, ZabLocks, LeaderOnlyGuard],
 })
 export class ZabModule extends ZabConfigurableModule {
   /** `ZabModule.forRoot()` with no options runs a durable single replica in `./.zab/1`. */

@@ -69,9 +69,11 @@ export type ZabTiming = Omit<ZabConfig, 'id' | 'voters' | 'observers'>;
 
 /**
  * Zab timing of the ensemble driver, in Zab ticks (`zabTickMs`, default 50 ms): a follower
- * hearing nothing from its leader for syncLimit (5 ticks, 250 ms) returns to election, and a
- * frozen leader's lease (3 ticks after the newest heartbeat a quorum echoed) ends before any
- * follower may help elect another (leaseTicks + 1 <= syncLimitTicks, see
+ * hearing nothing from its leader for syncLimit (5 ticks, 250 ms) returns to election; one
+ * whose link to the leader drops (the transport's `disconnected`, e.g. the leader was killed)
+ * returns at once. Either way it helps establish another leader only leaseWaitTicks (4) after
+ * it last heard from the old one, when that leader's lease (3 ticks after the newest heartbeat
+ * a quorum echoed) has ended (leaseTicks + 1 <= leaseWaitTicks, see
  * LeaderPhases.leaseExpiryTick). Discovery and sync get 40 ticks (2 s) since a SNAP or a long
  * DIFF takes longer than a heartbeat; notification resends back off from 2 to 32 ticks.
  */
@@ -79,6 +81,7 @@ export const ENSEMBLE_ZAB_TIMING: ZabTiming = {
   ...DEFAULT_ZAB_TIMING,
   syncLimitTicks: 5,
   leaseTicks: 3,
+  leaseWaitTicks: 4,
   initLimitTicks: 40,
 };
 
@@ -408,6 +411,16 @@ export class EnsembleReplica implements ClientReplica {
     if (logged <= applied) return 0;
     if (epochOf(logged) === epochOf(applied)) return counterOf(logged) - counterOf(applied);
     return counterOf(logged);
+  }
+
+  /** See `ClientReplica.onQuorumChange`: the `established` edges of the role changes. */
+  onQuorumChange(listener: (inQuorum: boolean) => void): () => void {
+    let inQuorum = this.peer.isEstablished;
+    return this.onRoleChange((change) => {
+      if (change.established === inQuorum) return;
+      inQuorum = change.established;
+      listener(inQuorum);
+    });
   }
 
   /** Calls `listener` for every role change the core reports. Returns unsubscribe. */
@@ -863,7 +876,14 @@ export class EnsembleReplica implements ClientReplica {
         this.finishSync(syncId, false, 'leadership changed');
       }
     }
+    // Writes waiting for a serving role go now, not at the next tick (failover latency).
+    if (change.established) this.input(() => this.retryAfterEstablished());
     for (const listener of this.roleListeners) listener(change);
+  }
+
+  private retryAfterEstablished(): void {
+    this.retryForwarded();
+    this.retryWaiting();
   }
 
   /**

@@ -176,6 +176,18 @@ test('warnings: unknown ZAB_ variables, even voter counts, short secrets', () =>
   assert.match(warnings[1]!, /the secret has only 5 characters/);
 });
 
+test('--client-port and --client-host, or ZAB_CLIENT_PORT and ZAB_CLIENT_HOST', () => {
+  const flags = run(parseReplicaCommandLine(['--client-port', '2181', '--client-host', '127.0.0.1'], {}));
+  assert.equal(flags.clientPort, 2181);
+  assert.equal(flags.clientHost, '127.0.0.1');
+  const env = run(parseReplicaCommandLine([], { ZAB_CLIENT_PORT: '0' }));
+  assert.equal(env.clientPort, 0);
+  assert.equal(env.clientHost, '0.0.0.0');
+  const bad = parseReplicaCommandLine(['--client-port', 'x'], {});
+  assert.equal(bad.kind, 'invalid');
+  assert.match(JSON.stringify(bad), /--client-port: \\"x\\" is not a whole number; e\.g\. --client-port 2181/);
+});
+
 test('--super-digest and ZAB_SUPER_DIGEST set superDigest; a bad one is named, not echoed', () => {
   const digest = 'super:D/InIHSb7yEEbrWz8b9l71RjZJU=';
   assert.equal(run(parseReplicaCommandLine(['--super-digest', digest], {})).superDigest, digest);

@@ -20,7 +20,7 @@ export type ReplicaCommandLine =
 type OptionName =
   | 'id' | 'ensemble' | 'dataDir' | 'adminPort' | 'adminHost' | 'secret' | 'tickMs'
   | 'zabTickMs' | 'superDigest'
-  | 'role' | 'ensembleState';
+  | 'role' | 'clientPort' | 'clientHost' | 'ensembleState';
 
 interface Setting {
   flag: string;
@@ -47,6 +47,8 @@ const SETTINGS: readonly Setting[] = [
   setting('--zab-tick-ms', 'zabTickMs', true, '50'),
   setting('--role', 'role', false, 'observer'),
   setting('--super-digest', 'superDigest', false, 'super:base64sha1'),
+  setting('--client-port', 'clientPort', true, '2181'),
+  setting('--client-host', 'clientHost', false, '0.0.0.0'),
   setting('--ensemble-state', 'ensembleState', false, 'auto'),
 ];
 
@@ -61,6 +63,9 @@ Runs one nestjs-zab replica as a Nest application until SIGINT or SIGTERM.
   --admin-port N      serve /commands/srvr, /commands/mntr, /commands/ruok over HTTP
                       (ZAB_ADMIN_PORT); 0 picks a free port; default: no admin endpoint
   --admin-host H      address of the admin endpoint (ZAB_ADMIN_HOST); default 127.0.0.1
+  --client-port N     serve ZooKeeper clients (zkCli, Curator, kazoo) on this port
+                      (ZAB_CLIENT_PORT); 0 picks a free port; default: no client port
+  --client-host H     address of the client port (ZAB_CLIENT_HOST); default 0.0.0.0
   --observer          join as a non-voting observer (same as --role observer; ZAB_ROLE)
   --role R            participant or observer (ZAB_ROLE); default: the role in --ensemble
   --ensemble-state S  when a member with an empty data directory votes

@@ -113,6 +113,29 @@ test('isolation defaults to the worker thread and takes only worker or main', ()
   );
 });
 
+test('client port options: off by default, ZooKeeper\'s defaults, validated with hints', () => {
+  const defaults = resolveReplicaOptions(undefined);
+  assert.equal(defaults.clientPort, undefined);
+  assert.equal(defaults.clientHost, '0.0.0.0');
+  assert.equal(defaults.clientRequestBytesMax, 1_048_576);
+  assert.equal(defaults.clientConnectionsPerHostMax, 60);
+  assert.deepEqual(defaults.fourLetterWords, ['srvr']);
+  assert.equal(resolveReplicaOptions({ clientPort: 0, fourLetterWords: ['*'] }).clientPort, 0);
+  assert.throws(
+    () => resolveReplicaOptions({ clientPort: 70000, clientHost: '', fourLetterWords: ['ruok', 'kill'],
+      clientRequestBytesMax: 10 }),
+    (error: unknown) => {
+      assert.ok(error instanceof ReplicaConfigurationError);
+      assert.equal(error.problems.length, 4);
+      assert.match(error.message, /clientPort must be an integer from 0 to 65535 \(0: any free port\); got 70000/);
+      assert.match(error.message, /clientHost must be a host name or an IP address/);
+      assert.match(error.message, /fourLetterWords must be a list of ruok, srvr/);
+      assert.match(error.message, /clientRequestBytesMax must be an integer from 1024/);
+      return true;
+    },
+  );
+});
+
 test('superDigest: absent by default; user:base64(sha1) accepted; anything else rejected unechoed', () => {
   assert.equal(resolveReplicaOptions({}).superDigest, undefined);
   const digest = 'super:D/InIHSb7yEEbrWz8b9l71RjZJU=';

@@ -81,6 +81,24 @@ export interface ReplicaOptions {
    */
   isolation: ReplicaIsolation;
   /**
+   * Port of the ZooKeeper client port (zkCli, Curator, kazoo, node-zookeeper-client); 0 lets
+   * the OS pick. Default: no client port.
+   */
+  clientPort: number | undefined;
+  /** Address the client port binds to. Default `0.0.0.0` (every interface, as ZooKeeper). */
+  clientHost: string;
+  /** Largest client request frame in bytes (ZooKeeper's jute.maxbuffer). Default 1 MiB. */
+  clientRequestBytesMax: number;
+  /** Open client connections per IP address (ZooKeeper's maxClientCnxns); 0: no cap. Default 60. */
+  clientConnectionsPerHostMax: number;
+  /** Unanswered requests per connection before it stops reading. Default 1000. */
+  clientRequestsInFlightMax: number;
+  /**
+   * Four-letter words the client port answers (ruok, srvr, stat, mntr, cons, wchs, conf, envi,
+   * isro); `['*']` allows all. Default `['srvr']`, as ZooKeeper's `4lw.commands.whitelist`.
+   */
+  fourLetterWords: string[];
+  /**
    * When an ensemble member with an empty data directory may vote (ZK-261; like etcd's
    * `initial-cluster-state`). A member whose directory holds an epoch, a snapshot or a log
    * record is unaffected. `'auto'` (default): it votes only once it has heard from every
@@ -125,6 +143,12 @@ export const REPLICA_DEFAULTS: Readonly<ReplicaOptions> = Object.freeze({
   adminPort: undefined,
   adminHost: '127.0.0.1',
   isolation: 'worker',
+  clientPort: undefined,
+  clientHost: '0.0.0.0',
+  clientRequestBytesMax: 1_048_576,
+  clientConnectionsPerHostMax: 60,
+  clientRequestsInFlightMax: 1000,
+  fourLetterWords: ['srvr'],
   ensembleState: 'auto',
 });
 
@@ -150,6 +174,9 @@ const INTEGER_RULES: IntegerRule[] = [
   ['containerCheckIntervalMs', 1, 86_400_000, 'e.g. 60000'],
   ['containerDeletesPerCheckMax', 1, 1e6, 'e.g. 10000'],
   ['pendingWritesMax', 1, 1e7, 'e.g. 10000'],
+  ['clientRequestBytesMax', 1024, 64 * 1024 * 1024, 'ZooKeeper\'s jute.maxbuffer is about 1 MiB'],
+  ['clientConnectionsPerHostMax', 0, 1e6, 'ZooKeeper\'s maxClientCnxns default is 60; 0: no cap'],
+  ['clientRequestsInFlightMax', 1, 1e6, 'e.g. 1000'],
 ];
 
 /**
@@ -256,6 +283,30 @@ function checkScalars(options: ReplicaOptions, problems: string[]): void {
     );
   }
   checkPeerOptions(options, problems);
+  checkClientPortOptions(options, problems);
+}
+
+const FOUR_LETTER_WORD_NAMES = ['ruok', 'srvr', 'stat', 'mntr', 'cons', 'wchs', 'conf', 'envi', 'isro'];
+
+function checkClientPortOptions(options: ReplicaOptions, problems: string[]): void {
+  const { clientPort, clientHost, fourLetterWords } = options;
+  if (clientPort !== undefined && (typeof clientPort !== 'number' || !Number.isInteger(clientPort) ||
+    clientPort < 0 || clientPort > 65535)) {
+    problems.push(
+      `clientPort must be an integer from 0 to 65535 (0: any free port); got ${describeValue(clientPort)}`,
+    );
+  }
+  if (typeof clientHost !== 'string' || clientHost.length === 0) {
+    problems.push(
+      `clientHost must be a host name or an IP address such as 0.0.0.0; got ${describeValue(clientHost)}`,
+    );
+  }
+  const known = [...FOUR_LETTER_WORD_NAMES, '*'];
+  if (!Array.isArray(fourLetterWords) || fourLetterWords.some((w) => !known.includes(w as string))) {
+    problems.push(
+      `fourLetterWords must be a list of ${known.join(', ')}; got ${JSON.stringify(fourLetterWords)}`,
+    );
+  }
 }
 
 function checkPeerOptions(options: ReplicaOptions, problems: string[]): void {

@@ -14,6 +14,7 @@ import { Replica, type ReplicaLogger } from './replica.js';
 import { EnsembleReplica } from './ensemble-replica.js';
 import type { ServedReplica } from './client-replica.js';
 import { WorkerServer } from './worker-server.js';
+import { startClientPort, type ClientPortServer } from './client-port-server.js';
 import {
   Outbox,
   toWireError,
@@ -42,11 +43,30 @@ async function serve(port: MessagePort, start: WorkerStartData): Promise<void> {
     outbox.flush();
     return;
   }
+  // The client port runs here, next to the replica, on the worker's event loop.
+  let clientPort: ClientPortServer | undefined;
+  try {
+    clientPort = await startClientPort(replica, start.options, logger);
+  } catch (error) {
+    await replica.close().catch(() => undefined);
+    outbox.push({ kind: 'openFailed', error: toWireError(error) });
+    outbox.flush();
+    return;
+  }
   const server = new WorkerServer(replica, outbox);
   port.on('message', (message: Batch<HostRequest>) => {
-    for (const request of message.batch) server.handle(request);
+    for (const request of message.batch) {
+      if (!Array.isArray(request) && request.kind === 'shutdown' && clientPort !== undefined) {
+        // No client request may reach a closing replica: the port closes first.
+        const closing = clientPort;
+        clientPort = undefined;
+        void closing.close().finally(() => server.handle(request));
+        continue;
+      }
+      server.handle(request);
+    }
   });
-  outbox.push({ kind: 'opened' });
+  outbox.push(clientPort === undefined ? { kind: 'opened' } : { kind: 'opened', clientPort: clientPort.port });
 }
 
 if (parentPort === null) {

@@ -120,6 +120,7 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
   private closePromise: Promise<void> | undefined;
   private readonly opened: Promise<void>;
   private settleOpen: Pending | undefined;
+  private clientPortValue: number | undefined;
 
   private constructor(
     private readonly worker: Worker,
@@ -163,6 +164,11 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
     await handle.opened;
     handle.updateReference();
     return handle;
+  }
+
+  /** Port of the client port the worker serves (option `clientPort`), or undefined. */
+  get clientPort(): number | undefined {
+    return this.clientPortValue;
   }
 
   /** `'serving'`, `'closing'`, `'closed'`, or `'failed'` (replica fail-stop or worker death). */
@@ -318,6 +324,7 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
     }
     switch (item.kind) {
       case 'opened':
+        this.clientPortValue = item.clientPort;
         this.settleOpen?.resolve(undefined);
         return;
       case 'openFailed':
@@ -336,6 +343,9 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
         return;
       case 'observation':
         this.clients.get(item.session)?.deliverObservation(item.observerId, item.observation);
+        return;
+      case 'connectionState':
+        this.clients.get(item.session)?.deliverConnectionState(item.state);
         return;
       case 'sessionEnd':
         this.clients.get(item.session)?.deliverEnd(item.state);

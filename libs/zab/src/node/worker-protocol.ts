@@ -187,7 +187,8 @@ export type Reply = [id: number, value: unknown];
 
 /** Worker -> main thread, in the order the worker produced them. */
 export type WorkerItem =
-  | { kind: 'opened' }
+  /** `clientPort`: the port the worker's client port listens on, when one is configured. */
+  | { kind: 'opened'; clientPort?: number }
   | { kind: 'openFailed'; error: WireError }
   | Reply
   | { kind: 'fail'; id: number; error: WireError }
@@ -200,6 +201,8 @@ export type WorkerItem =
   | { kind: 'watchReleased'; session: number; watchId: number; uses: number }
   | { kind: 'observation'; session: number; observerId: number; observation: Observation }
   | { kind: 'sessionEnd'; session: number; state: 'expired' | 'closed' }
+  /** The session's connection went `suspended` or back (`reconnected`); `lost` is `sessionEnd`. */
+  | { kind: 'connectionState'; session: number; state: 'suspended' | 'reconnected' }
   | { kind: 'replicaFailed'; error: WireError }
   | { kind: 'log'; level: LogLevel; message: string };
 

@@ -19,7 +19,7 @@
 import type { CoordinationClient, Observation } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import { KeeperError } from '../state/keeper-error.js';
-import { ensurePath, ignoreCodes } from './znode-paths.js';
+import { deleteQuietly, ensurePath, isKeeperCode } from './recipe-support.js';
 
 export interface EventLogOptions {
   /** Parent of the stream's nodes; default `/zab/events/<stream>`. */
@@ -113,14 +113,18 @@ export class EventLog {
     const offsets = await this.client.getChildren(`${this.root}/offsets`);
     let minimum = Number.POSITIVE_INFINITY;
     for (const consumer of offsets.children) {
-      const { data } = await this.client.getData(`${this.root}/offsets/${consumer}`).catch(ignoreCodes([ErrorCode.NoNode], { data: Buffer.from('Infinity') }));
-      minimum = Math.min(minimum, Number(data.toString()));
+      try {
+        const { data } = await this.client.getData(`${this.root}/offsets/${consumer}`);
+        minimum = Math.min(minimum, Number(data.toString()));
+      } catch (error) {
+        if (!isKeeperCode(error, ErrorCode.NoNode)) throw error; // unregistered meanwhile
+      }
     }
     const sequences = names.map(sequenceOf).filter((s): s is number => s !== undefined).sort((a, b) => a - b);
     const overCap = sequences.length - this.retainEventsMax;
     const doomed = sequences.filter((sequence, index) => sequence <= minimum || index < overCap);
     for (const sequence of doomed) {
-      await this.client.delete(this.eventPath(sequence)).catch(ignoreCodes([ErrorCode.NoNode], undefined));
+      await deleteQuietly(this.client, this.eventPath(sequence));
     }
   }
 
@@ -137,8 +141,9 @@ export class EventLog {
 
   private prepare(): Promise<void> {
     this.prepared ??= (async () => {
-      await ensurePath(this.client, `${this.root}/log`);
-      await ensurePath(this.client, `${this.root}/offsets`);
+      // Persistent, not containers: an empty log must not vanish under its consumers.
+      await ensurePath(this.client, `${this.root}/log`, 'persistent');
+      await ensurePath(this.client, `${this.root}/offsets`, 'persistent');
     })();
     const prepared = this.prepared;
     prepared.catch(() => { if (this.prepared === prepared) this.prepared = undefined; });

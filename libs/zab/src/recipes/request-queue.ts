@@ -20,7 +20,7 @@ import type { CoordinationClient } from '../node/coordination-client.js';
 import { MultiError } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import { KeeperError } from '../state/keeper-error.js';
-import { ensurePath, ignoreCodes } from './znode-paths.js';
+import { deleteQuietly, ensurePath } from './recipe-support.js';
 
 export interface RequestQueueOptions {
   /** Default `/zab/rpc`. */
@@ -78,7 +78,7 @@ export class RequestQueue {
     } finally {
       clearTimeout(timer);
       unobserve();
-      await this.client.delete(responsePath).catch(ignoreCodes([ErrorCode.NoNode], undefined)).catch(() => undefined);
+      await deleteQuietly(this.client, responsePath).catch(() => undefined);
     }
   }
 
@@ -118,8 +118,9 @@ export class RequestQueue {
 
   private prepare(): Promise<void> {
     this.prepared ??= (async () => {
-      await ensurePath(this.client, `${this.base}/requests`);
-      await ensurePath(this.client, `${this.base}/responses`);
+      // Persistent, not containers: an empty queue must not vanish under its server.
+      await ensurePath(this.client, `${this.base}/requests`, 'persistent');
+      await ensurePath(this.client, `${this.base}/responses`, 'persistent');
     })();
     const prepared = this.prepared;
     prepared.catch(() => { if (this.prepared === prepared) this.prepared = undefined; });
@@ -195,7 +196,7 @@ class Server implements RequestServer {
       if (!(error instanceof MultiError)) throw error;
       // NodeExists: another server answered first; NoNode: the requester gave up. Either way
       // the request is done with; make sure it does not linger.
-      await this.client.delete(requestPath).catch(ignoreCodes([ErrorCode.NoNode], undefined));
+      await deleteQuietly(this.client, requestPath);
     }
   }
 }

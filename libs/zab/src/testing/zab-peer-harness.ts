@@ -16,6 +16,7 @@ export const HARNESS_TIMING = {
   initLimitTicks: 10,
   syncLimitTicks: 5,
   leaseTicks: 3,
+  leaseWaitTicks: 4,
   diffTxnCountMax: 100,
   snapshotChunkBytes: 8,
   snapshotBytesMax: 64,
@@ -116,7 +117,7 @@ export function ofType<T extends PeerMessage['type']>(messages: readonly PeerMes
 /** Ticks through the start-up quiet period (lease promise) so the election speaks. */
 export function passQuiet(harness: HarnessPeer): Ready[] {
   const readys: Ready[] = [];
-  for (let i = 0; i < harness.peer.config.syncLimitTicks; i++) {
+  for (let i = 0; i < harness.peer.config.leaseWaitTicks; i++) {
     harness.peer.tick();
     readys.push(...drain(harness));
   }

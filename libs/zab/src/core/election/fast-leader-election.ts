@@ -14,10 +14,13 @@
  * - A replica without data (ZK-261) and an observer never vote: they send their notification
  *   (zxid −1) only to learn the established leader, and voters ignore such votes.
  * - An established peer answers a LOOKING notification with its decided vote.
- * - Lease promise: a follower that acked NEWLEADER promised its leader not to help elect
- *   anyone until syncLimit ticks after it last heard from it (leader-phases.ts, lease). So while
- *   `now < peer.electionQuietUntilTick` it neither sends nor answers notifications. A
- *   (re)started replica does not know what it promised before and starts quiet for syncLimit.
+ * - Lease promise: a follower that acked NEWLEADER promised its leader not to help establish
+ *   anyone until leaseWaitTicks after it last heard from it (leader-phases.ts, lease). So while
+ *   `now < peer.electionQuietUntilTick` it does not decide: it neither counts itself as leader
+ *   nor follows anyone (no FollowerInfo, hence no AckEpoch or NEWLEADER ack). It does exchange
+ *   votes, which promise nothing, so the quorum and the finalize wait are done by the time the
+ *   promise ends and it decides on that tick. A (re)started replica does not know what it
+ *   promised before and waits leaseWaitTicks from its start.
  */
 import type { PeerId } from '../ids.js';
 import { NO_DATA_ZXID, type Notification } from '../peer-message.js';
@@ -64,19 +67,24 @@ export class Election {
     if (this.votes) this.received.set(this.peer.id, this.vote);
     const base = this.peer.config.notificationTimeoutTicks;
     this.timeoutTicks = base + this.peer.random.nextInt(base + 1);
-    if (this.quiet) this.ticksSinceSend = this.timeoutTicks; // send as soon as quiet ends
-    else this.sendToVoters();
+    this.sendToVoters();
   }
 
+  /** Bound by the lease promise: votes, but does not decide yet. */
   private get quiet(): boolean {
     return this.peer.now < this.peer.electionQuietUntilTick;
   }
 
   tick(): void {
-    if (this.quiet) return;
-    if (this.finalizeAtTick !== undefined && this.peer.now >= this.finalizeAtTick) {
-      this.decide();
-      return;
+    if (!this.quiet) {
+      if (this.finalizeAtTick !== undefined && this.peer.now >= this.finalizeAtTick) {
+        this.decide();
+        return;
+      }
+      // Established peers heard from while the promise held.
+      for (const leader of new Set([...this.outOfElection.values()].map((n) => n.leader))) {
+        if (this.joinEstablished(leader)) return;
+      }
     }
     this.ticksSinceSend++;
     if (this.ticksSinceSend >= this.timeoutTicks) {
@@ -87,7 +95,6 @@ export class Election {
   }
 
   receive(from: PeerId, n: Notification): void {
-    if (this.peer.role === 'looking' && this.quiet) return;
     if (this.peer.role !== 'looking') {
       const state = this.peer.role === 'leading' ? 'leading' : 'following';
       if (n.state === 'looking') this.reply(from, state);
@@ -154,7 +161,8 @@ export class Election {
     }
     if (this.finalizeAtTick !== undefined) return;
     this.finalizeAtTick = this.peer.now + this.peer.config.finalizeWaitTicks;
-    if (this.peer.config.finalizeWaitTicks === 0) this.decide();
+    // While quiet the finalize wait runs on; `tick` decides when the promise ends.
+    if (this.peer.config.finalizeWaitTicks === 0 && !this.quiet) this.decide();
   }
 
   private decide(): void {
@@ -170,18 +178,25 @@ export class Election {
   /** Join an established ensemble: quorum names the leader and the leader says LEADING. */
   private receiveEstablished(from: PeerId, n: Notification): void {
     this.outOfElection.set(from, n);
-    if (n.leader === this.peer.id) return;
-    const leaderSays = this.outOfElection.get(n.leader);
+    // A LEADING peer may still be in discovery: joining it helps establish it, so not while
+    // quiet (`tick` joins when the promise ends).
+    if (!this.quiet) this.joinEstablished(n.leader);
+  }
+
+  private joinEstablished(leader: PeerId): boolean {
+    if (leader === this.peer.id) return false;
+    const leaderSays = this.outOfElection.get(leader);
     if (leaderSays === undefined || leaderSays.state !== 'leading' ||
-      leaderSays.leader !== n.leader) {
-      return;
+      leaderSays.leader !== leader) {
+      return false;
     }
-    const naming = [...this.outOfElection].filter(([, m]) => m.leader === n.leader)
+    const naming = [...this.outOfElection].filter(([, m]) => m.leader === leader)
       .map(([id]) => id);
-    if (!isQuorum(this.peer.config.voters, naming)) return;
-    if (n.round > this.round) this.round = n.round;
-    this.vote = { leader: n.leader, zxid: n.zxid, peerEpoch: n.peerEpoch };
+    if (!isQuorum(this.peer.config.voters, naming)) return false;
+    if (leaderSays.round > this.round) this.round = leaderSays.round;
+    this.vote = { leader, zxid: leaderSays.zxid, peerEpoch: leaderSays.peerEpoch };
     this.decide();
+    return true;
   }
 
   private notification(state: Notification['state'], vote: Vote, round: number): Notification {

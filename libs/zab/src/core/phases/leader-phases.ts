@@ -151,13 +151,15 @@ export class LeaderPhases {
   /**
    * The lease ends `leaseTicks` after the send tick of the newest heartbeat echoed by a quorum
    * of voters (or of the NEWLEADER each of them acked). Each of those followers received that
-   * message after we sent it and, having acked NEWLEADER, promised not to help elect anyone
-   * until syncLimitTicks of its own ticks after its last message from us: its learner timeout,
-   * and `electionQuietUntilTick` when it leaves us earlier (connection lost, gap, refusal) or
-   * restarts. Any new leader needs one of them. So our lease ends before a new leader can be
-   * established provided (leaseTicks + 1) / slowestClockRate <= syncLimitTicks / fastestRate
-   * (the +1 is tick granularity). The simulator draws clock rates down to 0.8 and checks, at
-   * every establishment, that no other replica still holds a valid lease.
+   * message after we sent it and, having acked NEWLEADER, promised not to help establish anyone
+   * until leaseWaitTicks of its own ticks after its last message from us: its learner timeout
+   * (syncLimitTicks >= leaseWaitTicks), and `electionQuietUntilTick` when it leaves us earlier
+   * (connection lost, gap, refusal) or restarts. Any new leader needs one of them. So our lease
+   * ends before a new leader can be established provided
+   * (leaseTicks + 1) / slowestClockRate <= leaseWaitTicks / fastestRate (the +1 is tick
+   * granularity: the follower's first tick after our message may come at once). The simulator
+   * draws clock rates down to 0.8 and checks, at every establishment, that no other replica
+   * still holds a valid lease.
    */
   leaseExpiryTick(): number {
     const echoed = this.quorumEchoedHeartbeat();

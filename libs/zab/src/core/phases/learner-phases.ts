@@ -120,7 +120,13 @@ export class LearnerPhases {
 
   /** Discovery step 2 on the learner: persist acceptedEpoch, then AckEpoch (same Ready). */
   private onLeaderInfo(info: LeaderInfo): void {
-    if (this.stage !== 'discovery') return;
+    if (this.stage !== 'discovery') {
+      // A duplicate answers a retried FollowerInfo. Another epoch: the leader left its epoch
+      // and leads again over the same link, so it has forgotten this learner; its pings
+      // would keep us waiting forever.
+      if (info.epoch !== this.epoch) this.peer.becomeLooking('learner: the leader started over');
+      return;
+    }
     if (info.epoch < this.peer.acceptedEpoch) {
       this.peer.becomeLooking('learner: leader proposed an epoch older than acceptedEpoch');
       return;
@@ -321,7 +327,7 @@ export class LearnerPhases {
   abandon(): void {
     if (this.stage === 'awaitingUpToDate' || this.stage === 'broadcast') {
       // Keep the lease promise made by acking NEWLEADER (see Election).
-      const until = this.peer.now + this.peer.config.syncLimitTicks - this.ticksSinceLeader;
+      const until = this.peer.now + this.peer.config.leaseWaitTicks - this.ticksSinceLeader;
       if (until > this.peer.electionQuietUntilTick) this.peer.electionQuietUntilTick = until;
     }
     for (const syncId of this.pendingSyncs.keys()) {

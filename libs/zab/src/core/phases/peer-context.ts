@@ -26,7 +26,7 @@ export interface PeerContext {
   /** Last zxid the driver reported durable via `persisted`. */
   lastDurableZxid: Zxid;
   committedZxid: Zxid;
-  /** While now < this, the election stays silent (lease promise, see Election). */
+  /** While now < this, the election votes but does not decide (lease promise, see Election). */
   electionQuietUntilTick: number;
   becomeLeader(vote: { zxid: Zxid; peerEpoch: Epoch }): void;
   becomeLearner(leader: PeerId): void;

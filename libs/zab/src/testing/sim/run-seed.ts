@@ -35,6 +35,8 @@ interface FaultRates {
   restart: number;
   partition: number;
   heal: number;
+  /** A learner's link to its leader breaks and only the learner is told (spurious link-down). */
+  linkDown: number;
   write: number;
 }
 
@@ -43,10 +45,11 @@ export function drawOptions(random: Prng): { options: SimOptions; faults: FaultR
   // phase of a step and arrive from the next step on, so the round trip is 2 × delay + 1.
   const delayTicksMax = random.between(0, 2);
   const leaseTicks = random.between(2 * delayTicksMax + 2, 2 * delayTicksMax + 4);
-  // Lease safety needs syncLimit ≥ (lease + 1) / slowest clock rate (leader-phases.ts).
+  // Lease safety needs leaseWait ≥ (lease + 1) / slowest clock rate (leader-phases.ts).
   const clockSlowdownMax = random.pick([0, 0, 0.1, 0.2]);
-  const syncLimitTicks = Math.ceil((leaseTicks + 1) / (1 - clockSlowdownMax)) +
-    random.between(0, 2);
+  const leaseWaitTicks = Math.ceil((leaseTicks + 1) / (1 - clockSlowdownMax)) +
+    random.between(0, 1);
+  const syncLimitTicks = leaseWaitTicks + random.between(0, 2);
   const options: SimOptions = {
     voters: random.chance(0.6) ? 3 : 5,
     observers: random.chance(0.25) ? 1 : 0,
@@ -57,6 +60,7 @@ export function drawOptions(random: Prng): { options: SimOptions; faults: FaultR
       initLimitTicks: random.between(syncLimitTicks + 2, syncLimitTicks + 10),
       syncLimitTicks,
       leaseTicks,
+      leaseWaitTicks,
       diffTxnCountMax: random.pick([0, 2, 5, 50, 1000]),
       snapshotChunkBytes: random.pick([16, 100, 4096]),
       snapshotBytesMax: 1 << 20,
@@ -69,12 +73,14 @@ export function drawOptions(random: Prng): { options: SimOptions; faults: FaultR
     fsyncDelayTicksMax: random.between(0, 2),
     clockSlowdownMax,
     lostNoticeDelayTicksMax: random.pick([0, 3, 10]),
+    crashNoticeProbability: random.pick([0, 0.5, 1]),
   };
   const faults: FaultRates = {
     crash: random.pick([0, 0.005, 0.02]),
     restart: random.pick([0.02, 0.1]),
     partition: random.pick([0, 0.005, 0.02]),
     heal: random.pick([0.02, 0.1]),
+    linkDown: random.pick([0, 0.01, 0.05]),
     write: random.pick([0.1, 0.3, 0.8]),
   };
   return { options, faults };
@@ -116,6 +122,13 @@ function injectFaults(cluster: SimCluster, random: Prng, faults: FaultRates): vo
     cluster.partitionOff(ids.filter(() => random.chance(0.4)));
   }
   if (random.chance(faults.heal)) cluster.heal();
+  if (random.chance(faults.linkDown) && alive.length > 0) {
+    const learner = cluster.replica(random.pick(alive)).peer;
+    const leader = learner?.leader;
+    if (learner !== undefined && leader !== undefined && leader !== learner.id) {
+      cluster.linkDown(learner.id, leader);
+    }
+  }
   if (random.chance(faults.write) && alive.length > 0) cluster.write(random.pick(alive));
   if (random.chance(faults.write / 4) && alive.length > 0) cluster.sync(random.pick(alive));
 }

@@ -1,9 +1,10 @@
 /**
  * Goal: whole-ensemble behaviour on the simulator without random faults: FLE with 3 and 5
  * voters elects the replica with the freshest (currentEpoch, lastZxid, id), a late joiner
- * follows the established leader, observers and forwarded writes converge, and a run is
- * exactly reproducible from its seed. Method: SimCluster with preset disks, stepped until
- * quiescent, then assertions on roles and applied txns.
+ * follows the established leader, observers and forwarded writes converge, link-down
+ * notices reach whom the model says (a crashed leader's peers; only one end of a `linkDown`),
+ * and a run is exactly reproducible from its seed. Method: SimCluster with preset disks,
+ * stepped until quiescent, then assertions on roles and applied txns.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,6 +79,38 @@ describe('FLE over the simulated ensemble', () => {
       assert.equal(replica.applied.length, sim.checker.committed.length, `replica ${replica.id}`);
     }
     assert.equal(sim.replica(4).peer?.role, 'observing');
+  });
+});
+
+describe('link-down notices', () => {
+  test('a crashed leader\'s followers are told and leave it before syncLimit', () => {
+    const sim = cluster({ crashNoticeProbability: 1 });
+    const leader = settle(sim);
+    sim.crash(leader);
+    const followers = sim.voterIds.filter((id) => id !== leader);
+    for (let tick = 0; tick < 3; tick++) sim.step();
+    for (const id of followers) assert.equal(sim.replica(id).peer?.role, 'looking', `${id}`);
+  });
+
+  test('without a notice (power loss) the followers wait out syncLimit', () => {
+    const sim = cluster({ crashNoticeProbability: 0 });
+    const leader = settle(sim);
+    sim.crash(leader);
+    const followers = sim.voterIds.filter((id) => id !== leader);
+    for (let tick = 0; tick < 3; tick++) sim.step();
+    for (const id of followers) assert.equal(sim.replica(id).peer?.role, 'following', `${id}`);
+  });
+
+  test('linkDown tells only the one end; the other keeps leading with its lease', () => {
+    const sim = cluster();
+    const leader = settle(sim);
+    const followers = sim.voterIds.filter((id) => id !== leader);
+    for (const id of followers) sim.linkDown(id, leader);
+    sim.step();
+    for (const id of followers) assert.equal(sim.replica(id).peer?.role, 'looking', `${id}`);
+    // Told, the leader would forget both learners and its lease would end at once.
+    assert.equal(sim.replica(leader).peer?.role, 'leading');
+    assert.equal(sim.replica(leader).peer?.isLeaseValid(), true);
   });
 });
 

@@ -7,8 +7,11 @@
  * interleave in a random order. A lost message, or one dropped by a partition (at send or at
  * delivery), breaks its connection: every message still in flight between the pair is dropped
  * and both ends get `connectionLost` on the next tick, so a connection never has holes (Zab's
- * channel assumption). A crash silently breaks the crashed replica's connections. The crashed
- * peer object is discarded and rebuilt from what its disk made durable.
+ * channel assumption). A crash breaks the crashed replica's connections: each peer is told
+ * (`connectionLost`, after what the crashed replica had sent arrived, as a FIN follows the data)
+ * with `crashNoticeProbability`, else never (a power loss sends no FIN). `linkDown` breaks a
+ * live link and tells only one end (a link the other end has not noticed to be broken). The
+ * crashed peer object is discarded and rebuilt from what its disk made durable.
  */
 import type { PeerId, Zxid } from '../../core/ids.js';
 import type { PeerMessage } from '../../core/peer-message.js';
@@ -35,6 +38,9 @@ export interface SimOptions {
   /** Each end learns of a broken connection after its own delay in [1, 1 + this] ticks
    * (half-open TCP: one side may notice long after the other). */
   readonly lostNoticeDelayTicksMax: number;
+  /** Probability that a peer of a crashed replica is told its connection broke (kill -9 on a
+   * live host: the kernel closes the sockets); else it only notices the silence. */
+  readonly crashNoticeProbability: number;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
@@ -48,6 +54,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   fsyncDelayTicksMax: 1,
   clockSlowdownMax: 0,
   lostNoticeDelayTicksMax: 0,
+  crashNoticeProbability: 1,
 };
 
 interface InFlight {
@@ -144,7 +151,15 @@ export class SimCluster {
     this.trace.push(`${this.now} crash ${id}`);
     replica.peer = undefined;
     for (const other of this.replicas.keys()) {
-      if (other !== id) this.breakConnection(id, other, false);
+      if (other === id) continue;
+      this.breakConnection(id, other, false);
+      if (this.random.chance(this.options.crashNoticeProbability)) {
+        // After the crashed replica's last message on the link (FIN follows the data): a step
+        // hands out notices before deliveries, so one step after the last delivery's step.
+        const lastAt = Math.max(this.now, this.lastDeliverAt.get(`${id}>${other}`) ?? 0);
+        const at = lastAt + 2 + this.random.nextInt(this.options.lostNoticeDelayTicksMax + 1);
+        this.pendingLost.push({ at, peer: other, other: id });
+      }
     }
     replica.disk.crash();
     replica.fsyncAt = undefined;
@@ -163,6 +178,19 @@ export class SimCluster {
     this.replica(id).disk.wipe();
     this.checker.onWipe(id);
     this.trace.push(`${this.now} wipe ${id}`);
+  }
+
+  /**
+   * The link between `peer` and `other` breaks (everything in flight either way is lost) and
+   * only `peer` is told, next tick; `other` goes on as if the link were up (its later messages
+   * travel on a new connection). The lease checker must hold either way.
+   */
+  linkDown(peer: PeerId, other: PeerId): void {
+    if (!this.replica(peer).alive) return;
+    this.trace.push(`${this.now} link-down ${peer}-${other} (only ${peer} told)`);
+    this.dropInFlight(peer, other);
+    this.dropInFlight(other, peer);
+    this.pendingLost.push({ at: this.now + 1, peer, other });
   }
 
   partitionOff(side: readonly PeerId[]): void {

@@ -259,6 +259,30 @@ describe('ZooKeeper synchronization bugs as scenarios', () => {
     finishAndCheck(cluster, cluster.checker.committed.length);
   });
 
+  test('a follower that sees its leader\'s link drop does not help establish a new leader ' +
+    'within the lease', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const cluster = quietCluster({}, seed);
+      const oldLeader = leaderOf(cluster);
+      writeCommitted(cluster, 2);
+      // Both links break and only the followers are told: the old leader keeps its lease,
+      // which lasts until leaseTicks after the newest heartbeat they echoed.
+      const droppedAt = cluster.now;
+      for (const id of cluster.voterIds) if (id !== oldLeader) cluster.linkDown(id, oldLeader);
+      assert.equal(cluster.replica(oldLeader).peer?.isLeaseValid(), true);
+      // The lease checker throws if anyone establishes a leader while that lease is valid.
+      runUntil(cluster, 'a new leader', () => {
+        const leader = establishedLeader(cluster);
+        return leader !== undefined && leader !== oldLeader;
+      });
+      // ... and no later than needed: a follower waiting out syncLimit (as for a silent leader)
+      // could not be established before syncLimit + 1 ticks after the drop.
+      assert.ok(cluster.now - droppedAt <= cluster.options.timing.syncLimitTicks,
+        `seed ${seed}: re-elected ${cluster.now - droppedAt} ticks after the link drop`);
+      finishAndCheck(cluster, cluster.checker.committed.length);
+    }
+  });
+
   test('zxid counter overflow forces a new epoch and writes continue', () => {
     const cluster = quietCluster();
     const leader = leaderOf(cluster);
