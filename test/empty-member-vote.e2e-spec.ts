@@ -60,7 +60,8 @@ class Members {
       secret: 'empty-member-vote-secret', ...(ensembleState ? { ensembleState } : {}) },
     // Three replicas share this event loop: a failure detector tolerant of a loaded CI
     // machine (800 ms of silence, 400 ms stall) keeps spurious failovers out of the scenario.
-    { requestTimeoutMs: 5_000, timing: { syncLimitTicks: 16, leaseTicks: 10 } });
+    { requestTimeoutMs: 5_000,
+      timing: { syncLimitTicks: 16, leaseWaitTicks: 13, leaseTicks: 10 } });
     open.add(replica);
     this.replicas.set(id, replica);
     replica.onRoleChange((change) => {

@@ -43,7 +43,7 @@ test('a createSession lost with its leader is retried with the next one', async 
     const logger = { log() {}, warn: (m: string) => warnings.push(m), error() {} };
     replicas.push(await EnsembleReplica.open({ id, ensemble, dataDir: ':memory:', tickMs: 50,
       zabTickMs: 100, secret: 'ensemble-session-start-secret' },
-    { logger, timing: { syncLimitTicks: 10, leaseTicks: 6 } }));
+    { logger, timing: { syncLimitTicks: 10, leaseWaitTicks: 8, leaseTicks: 6 } }));
   }
   const leader = await agreedLeader(replicas);
   const follower = replicas.find((r) => r !== leader)!;
