@@ -105,7 +105,8 @@ export type EnsembleReplicaState = 'serving' | 'closing' | 'closed' | 'failed';
 interface PendingWrite {
   readonly resolve: (result: CommittedResult) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  /** Monotonic ms after which it fails with ConnectionLoss (see `failExpiredWrites`). */
+  readonly deadlineMs: number;
   /** Monotonic ms when it was submitted, for the latency `mntr` reports. */
   readonly submittedMs: number;
   /** Proposed or forwarded: its outcome now depends on the current leadership. */
@@ -174,6 +175,15 @@ export class EnsembleReplica implements ClientReplica {
   private pumping: Promise<void> | undefined;
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
+  /**
+   * Leader: the txns it proposed, in zxid order, not applied yet: applied as prepared instead
+   * of decoded again from their bytes (as the standalone `Replica` does). Entries before
+   * `proposedHead` are spent. Emptied whenever the preparer is reset or the log is cut.
+   */
+  private proposed: Array<Txn | undefined> = [];
+  private proposedHead = 0;
+  /** The last proposal encoded, reused for its other followers (see `encode`). */
+  private lastProposal: { zxid: Zxid; txn: Buffer; bytes: Buffer } | undefined;
   private readonly writes = new Map<string, PendingWrite>();
   /** Writes taken while no leader could serve them; retried every tick until their timeout. */
   private waiting: WaitingWrite[] = [];
@@ -324,6 +334,7 @@ export class EnsembleReplica implements ClientReplica {
     this.ticker = setInterval(() => {
       // Lag is measured when the timer fires, not when the queued input runs.
       const lagMs = this.lagGuard.note(this.clock.monotonicMs());
+      this.failExpiredWrites();
       this.input(() => this.onTick(lagMs));
     }, this.options.zabTickMs);
     this.kick();
@@ -467,10 +478,10 @@ export class EnsembleReplica implements ClientReplica {
         'is already in flight'));
     }
     return new Promise<CommittedResult>((resolve, reject) => {
-      const timer = setTimeout(() => this.failWrite(key, connectionLoss(
-        `no commit within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
-      this.writes.set(key, { resolve, reject, timer, routed: false,
-        afterZxid: this.peer.lastLoggedZxid, submittedMs: this.clock.monotonicMs() });
+      const submittedMs = this.clock.monotonicMs();
+      const deadlineMs = submittedMs + this.requestTimeoutMs;
+      this.writes.set(key, { resolve, reject, deadlineMs, routed: false,
+        afterZxid: this.peer.lastLoggedZxid, submittedMs });
       const identities = this.auth.identitiesOf(sessionId);
       const write = { key, sessionId, cxid: tagged, request, identities, failFast };
       // Behind the waiting ones: a session's writes are proposed in the order submitted.
@@ -600,7 +611,13 @@ export class EnsembleReplica implements ClientReplica {
         continue;
       }
       const ready = this.peer.ready();
-      await this.perform(ready);
+      // Steps 1-2 need awaited I/O; without them the Ready is performed synchronously, so the
+      // Readys of one pump share a turn: their sends leave in one write per link.
+      if (ready.epochWrite !== undefined || ready.truncateAfterZxid !== undefined ||
+        ready.installSnapshot !== undefined) {
+        await this.performDurableSteps(ready);
+      }
+      this.perform(ready);
       this.peer.advance();
       // Inputs only after advance: the leader prepares and proposes forwarded writes now.
       for (const request of ready.requests) {
@@ -609,10 +626,15 @@ export class EnsembleReplica implements ClientReplica {
     }
   }
 
-  private async perform(ready: Ready): Promise<void> {
+  /** Ready steps 1 and 2 (ready.ts): the epoch record, then TRUNC or a snapshot install. */
+  private async performDurableSteps(ready: Ready): Promise<void> {
     if (ready.epochWrite !== undefined) await this.storage.epochs.setEpochs(ready.epochWrite);
     if (ready.truncateAfterZxid !== undefined) await this.truncate(ready.truncateAfterZxid);
     if (ready.installSnapshot !== undefined) await this.installSnapshot(ready.installSnapshot);
+  }
+
+  /** Ready steps 3-6, after `performDurableSteps`. */
+  private perform(ready: Ready): void {
     for (const logged of ready.append) {
       this.storage.log.append(logged.zxid, logged.txn);
       this.history.append(logged);
@@ -631,7 +653,22 @@ export class EnsembleReplica implements ClientReplica {
 
   private send(to: PeerId, message: PeerMessage): void {
     // A dropped send needs nothing here: the link is down and the core hears connectionLost.
-    this.transport?.send(to, encodePeerMessage(message));
+    this.transport?.send(to, this.encode(message));
+  }
+
+  /**
+   * The core sends a proposal to each follower as its own message with the same txn: encode
+   * it once (the transport never writes into a payload it was given).
+   */
+  private encode(message: PeerMessage): Buffer {
+    if (message.type !== 'proposal') return encodePeerMessage(message);
+    const last = this.lastProposal;
+    if (last !== undefined && last.txn === message.txn && last.zxid === message.zxid) {
+      return last.bytes;
+    }
+    const bytes = encodePeerMessage(message);
+    this.lastProposal = { zxid: message.zxid, txn: message.txn, bytes };
+    return bytes;
   }
 
   private receive(from: PeerId, payload: Buffer): void {
@@ -684,6 +721,7 @@ export class EnsembleReplica implements ClientReplica {
     await this.flushing;
     await this.storage.log.truncateAfter(zxid);
     this.history.truncateAfter(zxid);
+    this.forgetProposed();
     this.stats.truncations++;
   }
 
@@ -700,6 +738,7 @@ export class EnsembleReplica implements ClientReplica {
     this.treeValue = tree;
     this.snapshots = this.snapshotTakerOf(tree);
     this.history.reset(install.zxid);
+    this.forgetProposed();
     this.stats.snapshotsInstalled++;
     this.preparer = new RequestPreparer(tree, { dataBytesMax: this.options.dataBytesMax });
     const now = this.clock.monotonicMs();
@@ -715,7 +754,7 @@ export class EnsembleReplica implements ClientReplica {
   private applyThrough(through: Zxid): void {
     const txns = this.history.between(this.treeValue.lastZxid, through);
     for (const logged of txns) {
-      const txn = decodeTxn(logged.txn);
+      const txn = this.takeProposed(logged.zxid) ?? decodeTxn(logged.txn);
       const result = this.treeValue.apply(txn);
       this.preparer.committed(txn.header.zxid);
       this.sessionEvents.afterApply(txn, result);
@@ -732,12 +771,38 @@ export class EnsembleReplica implements ClientReplica {
   }
 
 
+  /** The prepared txn proposed as `zxid`, if this replica proposed it in its current role. */
+  private takeProposed(zxid: Zxid): Txn | undefined {
+    const proposed = this.proposed;
+    let head = this.proposedHead;
+    while (head < proposed.length && proposed[head]!.header.zxid < zxid) proposed[head++] = undefined;
+    let txn: Txn | undefined;
+    if (head < proposed.length && proposed[head]!.header.zxid === zxid) {
+      txn = proposed[head];
+      proposed[head++] = undefined;
+    }
+    if (head === proposed.length) this.forgetProposed();
+    else if (head >= 1024 && head * 2 >= proposed.length) {
+      this.proposed = proposed.slice(head);
+      this.proposedHead = 0;
+    } else {
+      this.proposedHead = head;
+    }
+    return txn;
+  }
+
+  private forgetProposed(): void {
+    this.proposed = [];
+    this.proposedHead = 0;
+  }
+
   private answer(txn: Txn, result: ApplyResult): void {
+    // A follower under load through the leader has no writes of its own: no key to build.
+    if (this.writes.size === 0) return;
     const key = writeKey(txn.header.sessionId, txn.header.cxid);
     const write = this.writes.get(key);
     if (write === undefined || txn.header.zxid <= write.afterZxid) return;
     this.writes.delete(key);
-    clearTimeout(write.timer);
     this.latency.add(this.clock.monotonicMs() - write.submittedMs);
     write.resolve({ ...result, zxid: txn.header.zxid, sessionId: txn.header.sessionId });
   }
@@ -829,18 +894,33 @@ export class EnsembleReplica implements ClientReplica {
     const txn = this.preparer.prepare(request, header, identities);
     if (this.peer.propose(zxid, encodeTxn(txn))) {
       this.stats.proposals++;
+      this.proposed.push(txn);
       return true;
     }
     // The preparer's overlay now holds a txn that will never commit: start it afresh.
     this.preparer.reset();
+    this.forgetProposed();
     return false;
+  }
+
+  /**
+   * Fails the writes past their deadline, run at every Zab tick (outside the pump, so a stuck
+   * storage call does not hold them): one timer for all writes instead of one each. `writes`
+   * is in submit order and every deadline is submit time + requestTimeoutMs, so the expired
+   * ones are a prefix. A write fails at most one tick (`zabTickMs`) after its deadline.
+   */
+  private failExpiredWrites(): void {
+    const now = this.clock.monotonicMs();
+    for (const [key, write] of this.writes) {
+      if (write.deadlineMs > now) return;
+      this.failWrite(key, connectionLoss(`no commit within ${this.requestTimeoutMs} ms`));
+    }
   }
 
   private failWrite(key: string, error: Error): void {
     const write = this.writes.get(key);
     if (write === undefined) return;
     this.writes.delete(key);
-    clearTimeout(write.timer);
     write.reject(error);
   }
 
@@ -866,6 +946,7 @@ export class EnsembleReplica implements ClientReplica {
       `epoch=${change.epoch}: ${change.reason}`);
     if (!change.established) {
       this.preparer.reset();
+      this.forgetProposed();
       this.waitingForwarded = [];
       for (const [key, write] of [...this.writes]) {
         if (write.routed) {

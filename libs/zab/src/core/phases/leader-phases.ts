@@ -414,8 +414,12 @@ export class LeaderPhases {
     const previous = this.peer.committedZxid;
     if (point <= previous) return;
     this.peer.commitThrough(point);
-    const informs = [...this.outstanding].filter(([zxid]) => zxid > previous && zxid <= point)
-      .sort(([a], [b]) => (a < b ? -1 : 1));
+    // Insertion order is zxid order (only `propose` adds): stop at the first one past point.
+    const informs: Array<[Zxid, Buffer]> = [];
+    for (const entry of this.outstanding) {
+      if (entry[0] > point) break;
+      if (entry[0] > previous) informs.push(entry);
+    }
     for (const handle of this.learners.values()) {
       if (handle.stage !== 'syncing') continue;
       if (!handle.observer) {
