@@ -3,8 +3,8 @@
  * wrote) runs InterProcessMutex and LeaderLatch correctly against a 3-replica nestjs-zab
  * ensemble: six clients spread over the members never overlap under the mutex (while the same
  * section without it does), LeaderLatch has exactly one leader at a time and hands over on
- * close, and both keep their guarantees while a follower member is closed under clients that
- * use the full connect string.
+ * close, and both keep their guarantees while a follower member is closed under clients whose
+ * connect strings name two members each (so they can move to a live one).
  * Method: `ClientPortEnsemble` (client ports on 127.0.0.1:0); one JVM launch of
  * test/compat/CuratorRecipes.java (the JDK's single-file source launcher, classpath from the
  * jars Debian installed, whose manifests name their dependencies) prints one JSON line per

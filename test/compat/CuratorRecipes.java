@@ -9,7 +9,7 @@
  * simultaneous leaders, lost increments) and prints one JSON line per phase on stdout.
  * Phases: "mutex" (client i on member i mod 3), "control" (the same section without the
  * mutex, until the first overlap: proves the check can fail), "latch" (LeaderLatch hand-over
- * on close), then "failover": clients on the full connect string contend on the mutex and a
+ * on close), then "failover": clients on two-member connect strings contend on the mutex and a
  * LeaderLatch while the driver closes a follower; the program prints {"phase":"kill"} and waits
  * for a line on stdin saying the member is closed, then keeps contending. Every wait is
  * bounded by a timeout and every loop by a count.
@@ -266,10 +266,14 @@ public class CuratorRecipes {
     for (Client client : clients) client.framework.close();
   }
 
-  /** Failover: contention on the full connect string while the driver closes a follower. */
-  static String failoverPhase(String all, BufferedReader driver) throws Exception {
+  /**
+   * Failover: contention while the driver closes a follower. Client i connects to members
+   * i and i+1 (mod 3): every client can move to a live member, and the two clients whose
+   * pair is the two followers are certainly on a follower, so the busiest one serves some.
+   */
+  static String failoverPhase(String[] members, BufferedReader driver) throws Exception {
     List<String> strings = new ArrayList<>();
-    for (int i = 0; i < 6; i++) strings.add(all);
+    for (int i = 0; i < 6; i++) strings.add(members[i % 3] + "," + members[(i + 1) % 3]);
     List<Client> clients = connect(strings);
     AtomicBoolean killed = new AtomicBoolean(false);
     AtomicInteger entriesAfterKill = new AtomicInteger();
@@ -292,9 +296,11 @@ public class CuratorRecipes {
     // Three of the clients also run a LeaderLatch through the failover.
     Latches latches = new Latches(clients.subList(0, 3), "/curator/failover-latch");
     // After 12 entries the driver closes a follower; contention goes on until 40 entries
-    // after the kill are seen (or a bound of 2,000 entries per client).
+    // after the kill are seen (bounded by 2,000 entries per client and by WAIT_MS).
+    long deadline = System.currentTimeMillis() + WAIT_MS;
     String mutex = mutexPhase("failover-mutex", clients, "/curator/failover-mutex", true, 2_000, false, () -> {
       if (beforeKill.incrementAndGet() >= 12) started.countDown();
+      if (System.currentTimeMillis() > deadline) return false;
       return !(killed.get() && afterKill.incrementAndGet() > 40);
     });
     killer.join(WAIT_MS);
@@ -330,7 +336,7 @@ public class CuratorRecipes {
     } finally {
       closeAll(clients);
     }
-    System.out.println(failoverPhase(args[0], driver));
+    System.out.println(failoverPhase(members, driver));
     System.out.flush();
   }
 }
