@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { withTimeout } from '../libs/zab/src/testing/with-timeout.js';
 import { ClientPortEnsemble } from './fixtures/client-port-ensemble.js';
+import { SHARED_MACHINE_TIMING } from './compat/foreign-programs.js';
 
 const ZKCLI = '/usr/share/zookeeper/bin/zkCli.sh';
 const RUN_MS = 60_000;
@@ -46,7 +47,7 @@ async function zkCli(server: string, commands: string[]): Promise<string> {
 
 before(async () => {
   assert.ok(existsSync(ZKCLI), `${ZKCLI} is installed (Debian package zookeeper; .ci/run installs it)`);
-  ensemble = await ClientPortEnsemble.start();
+  ensemble = await ClientPortEnsemble.start(SHARED_MACHINE_TIMING);
 });
 
 after(async () => {

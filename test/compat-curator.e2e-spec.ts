@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { ClientPortEnsemble, type ServedMember } from './fixtures/client-port-ensemble.js';
-import { ForeignPrograms, type ProgramRun } from './compat/foreign-programs.js';
+import { ForeignPrograms, SHARED_MACHINE_TIMING, type ProgramRun } from './compat/foreign-programs.js';
 
 const JAVA = 'java';
 const PROGRAM = fileURLToPath(new URL('../../test/compat/CuratorRecipes.java', import.meta.url));
@@ -78,7 +78,7 @@ async function phase(t: TestContext, name: string): Promise<Record<string, unkno
 before(async () => {
   assert.ok(existsSync(PROGRAM), `${PROGRAM} exists`);
   for (const jar of CLASSPATH) assert.ok(existsSync(jar), `${jar} is installed (Debian libcurator-*-java; .ci/run installs it)`);
-  ensemble = await ClientPortEnsemble.start();
+  ensemble = await ClientPortEnsemble.start(SHARED_MACHINE_TIMING);
 });
 
 after(async () => {

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ClientPortEnsemble } from './fixtures/client-port-ensemble.js';
-import { ForeignPrograms } from './compat/foreign-programs.js';
+import { ForeignPrograms, SHARED_MACHINE_TIMING } from './compat/foreign-programs.js';
 
 const PYTHON = '/usr/bin/python3';
 // build/test/ -> the source tree's test/compat/ (the script is not compiled).
@@ -39,7 +39,7 @@ before(async () => {
   assert.ok(existsSync(SCRIPT), `${SCRIPT} exists`);
   const probe = await new ForeignPrograms().run(PYTHON, ['-c', 'import kazoo.version; print(kazoo.version.__version__)'], RUN_MS);
   assert.match(probe.stdout, /^2\./, 'python3-kazoo 2.x is installed (Debian package; .ci/run installs it)');
-  ensemble = await ClientPortEnsemble.start();
+  ensemble = await ClientPortEnsemble.start(SHARED_MACHINE_TIMING);
 });
 
 after(async () => {
