@@ -379,6 +379,16 @@ async function benchFailover(): Promise<void> {
   }
 }
 
+/** `--cpu-prof-dir DIR` and `--systems a,b` of the zookeeper benchmark. */
+function zookeeperFlags(): { cpuProfileDir?: string; systems?: Set<string> } {
+  const dir = args.indexOf('--cpu-prof-dir');
+  const systems = args.indexOf('--systems');
+  return {
+    ...(dir >= 0 ? { cpuProfileDir: args[dir + 1]! } : {}),
+    ...(systems >= 0 ? { systems: new Set(args[systems + 1]!.split(',')) } : {}),
+  };
+}
+
 async function main(): Promise<void> {
   console.log(`nestjs-zab bench: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}${quick ? ', --quick' : ''}`);
   const want = (name: string): boolean => only === undefined || only.has(name);
@@ -389,7 +399,7 @@ async function main(): Promise<void> {
   if (want('worker')) await benchWorker();
   if (want('ensemble')) await benchEnsemble();
   if (want('failover')) await benchFailover();
-  if (only?.has('zookeeper') === true) await benchZookeeper({ quick, zabTickMs: ZAB_TICK_MS });
+  if (only?.has('zookeeper') === true) await benchZookeeper({ quick, zabTickMs: ZAB_TICK_MS, ...zookeeperFlags() });
 }
 
 await main();

@@ -65,6 +65,23 @@ class Child {
     return result;
   }
 
+  /**
+   * Closes the IPC channel (the child closes down and exits, writing its CPU profile when
+   * it runs with --cpu-prof), then ends the process by its pid if it is still there after
+   * `graceMs`.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (this.process.exitCode !== null || this.process.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.process.once('exit', () => resolve()));
+    this.process.disconnect();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    })]);
+    clearTimeout(timer);
+    this.end();
+  }
+
   /** Ends the process by its pid. */
   end(): void {
     if (this.process.exitCode === null && this.process.signalCode === null) {
@@ -88,13 +105,18 @@ function script(name: string): string {
   return fileURLToPath(new URL(`./${name}.js`, import.meta.url));
 }
 
-async function startNestjsZab(root: string, zabTickMs: number): Promise<System> {
+function profileArgv(cpuProfileDir: string | undefined): string[] {
+  return cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir];
+}
+
+async function startNestjsZab(root: string, zabTickMs: number, cpuProfileDir: string | undefined): Promise<System> {
   const peerPorts = await freePorts(3);
   const spec = peerPorts.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
   const members = [1, 2, 3].map((id) => new Child(`nestjs-zab member ${id}`, fork(script('client-port-member'),
-    [String(id), spec, join(root, `zab-${id}`), String(zabTickMs)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })));
+    [String(id), spec, join(root, `zab-${id}`), String(zabTickMs)],
+    { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: profileArgv(cpuProfileDir) })));
   const stop = async (): Promise<void> => {
-    for (const member of members) member.end();
+    await Promise.all(members.map((member) => member.stop(5000)));
   };
   try {
     const hellos = await Promise.all(members.map((m) => m.ready));
@@ -187,17 +209,27 @@ function printTable(results: Results, names: [string, string]): void {
   }
 }
 
-export async function benchZookeeper(options: { quick: boolean; zabTickMs: number }): Promise<void> {
+export interface ZookeeperBenchOptions {
+  quick: boolean;
+  zabTickMs: number;
+  /** `--cpu-prof-dir DIR`: nestjs-zab members and the load generator write CPU profiles there. */
+  cpuProfileDir?: string;
+  /** `--systems nestjs-zab` (profiling): measure only these systems. */
+  systems?: ReadonlySet<string>;
+}
+
+export async function benchZookeeper(options: ZookeeperBenchOptions): Promise<void> {
   const rounds = options.quick ? 2 : 5;
   const durationMs = options.quick ? 1500 : 3000;
   const root = mkdtempSync(join(tmpdir(), 'zab-bench-zookeeper-'));
   const loader = new Child('load generator', fork(script('zookeeper-load'), [],
-    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: profileArgv(options.cpuProfileDir) }));
+  const want = (name: string): boolean => options.systems === undefined || options.systems.has(name);
   const systems: System[] = [];
   try {
     await loader.ready;
-    systems.push(await startNestjsZab(root, options.zabTickMs));
-    systems.push(await startZooKeeper());
+    if (want('nestjs-zab')) systems.push(await startNestjsZab(root, options.zabTickMs, options.cpuProfileDir));
+    if (want('zookeeper')) systems.push(await startZooKeeper());
     const results: Results = {};
     for (const system of systems) {
       await loader.request({ cmd: 'prepare', ports: system.ports, keys: CLIENTS * IN_FLIGHT }, 60_000);
@@ -217,10 +249,10 @@ export async function benchZookeeper(options: { quick: boolean; zabTickMs: numbe
         }
       }
     }
-    printTable(results, [systems[0]!.name, systems[1]!.name]);
+    if (systems.length === 2) printTable(results, [systems[0]!.name, systems[1]!.name]);
   } finally {
     for (const system of systems) await system.stop();
-    loader.end();
+    await loader.stop(5000);
     rmSync(root, { recursive: true, force: true });
   }
 }
