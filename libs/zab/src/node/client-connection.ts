@@ -71,6 +71,8 @@ export interface ConnectionStats {
   establishedMs: number;
   /** Most requests this connection ever had unanswered at once (bounded by the limit). */
   queuedMax: number;
+  /** Socket writes made: frames written in one event-loop turn share one (see `outbox`). */
+  socketWrites: number;
 }
 
 type Phase = 'connecting' | 'establishing' | 'serving' | 'closing' | 'closed';
@@ -121,7 +123,7 @@ export class ClientConnection implements ReplicaWatcher {
   ) {
     this.decoder = new FrameDecoder(host.requestBytesMax);
     this.stats = { received: 0, sent: 0, lastOperation: 'NA', lastCxid: -1, lastZxid: -1n,
-      establishedMs: Date.now(), queuedMax: 0 };
+      establishedMs: Date.now(), queuedMax: 0, socketWrites: 0 };
     const connection = this;
     this.context = {
       replica: host.replica,
@@ -426,6 +428,7 @@ export class ClientConnection implements ReplicaWatcher {
     this.outbox = [];
     this.outboxBytes = 0;
     if (this.socket.destroyed || !this.socket.writable) return;
+    this.stats.socketWrites += 1;
     this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes));
     this.updateReading();
   }
