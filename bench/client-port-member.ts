@@ -6,6 +6,7 @@
  * `{ tag: 0, result: { ready: true, clientPort } }`; then it answers
  *
  *   { cmd: 'status' } → { role, leader, established }
+ *   { cmd: 'stats' }  → { framesSent, socketWrites } since start (all client connections)
  *
  * Argv: id, ensemble spec, data dir, zabTickMs. Bench-only; 127.0.0.1 only. The parent ends
  * it by pid; a closed IPC channel (parent gone) closes the replica and exits.
@@ -29,7 +30,9 @@ const server = (await startClientPort(replica, replica.options, logger))!;
 process.on('message', (message: { cmd: string; tag: number }) => {
   const result = message.cmd === 'status'
     ? { role: replica.role, leader: replica.leader, established: replica.isEstablished }
-    : { error: `unknown command ${message.cmd}` };
+    : message.cmd === 'stats'
+      ? server.sendTotals()
+      : { error: `unknown command ${message.cmd}` };
   process.send!({ tag: message.tag, result });
 });
 process.on('disconnect', () => {

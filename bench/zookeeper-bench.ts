@@ -98,6 +98,8 @@ interface System {
   name: string;
   ports: number[];
   pids: number[];
+  /** nestjs-zab only: reply frames sent and socket writes made since start. */
+  stats?(): Promise<{ framesSent: number; socketWrites: number }>;
   stop(): Promise<void>;
 }
 
@@ -126,7 +128,11 @@ async function startNestjsZab(root: string, zabTickMs: number, cpuProfileDir: st
       const leader = states[0]!.leader;
       if (typeof leader === 'number' && states.every((s) => s.established === true && s.leader === leader)) {
         return { name: 'nestjs-zab', ports: hellos.map((h) => h.clientPort as number),
-          pids: members.map((m) => m.process.pid!), stop };
+          pids: members.map((m) => m.process.pid!), stop, stats: async () => {
+            const all = await Promise.all(members.map((m) => m.request({ cmd: 'stats' }, 5000)));
+            return { framesSent: all.reduce((sum, s) => sum + (s.framesSent as number), 0),
+              socketWrites: all.reduce((sum, s) => sum + (s.socketWrites as number), 0) };
+          } };
       }
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -163,17 +169,27 @@ interface Measurement {
   errors: number;
   /** Server CPU milliseconds per 1000 operations (all 3 server processes). */
   cpuMsPerKop: number;
+  /** nestjs-zab only: reply frames per socket write on the client ports. */
+  framesPerWrite?: number;
 }
 
 type Kind = 'writes' | 'reads';
 
 async function measure(loader: Child, system: System, kind: Kind, durationMs: number): Promise<Measurement> {
   const cpuBefore = cpuSeconds(system.pids);
+  const sendsBefore = await system.stats?.();
   const result = await loader.request({ cmd: 'load', ports: system.ports, kind, durationMs,
     countMax: 2_000_000, clients: CLIENTS, inFlight: IN_FLIGHT }, durationMs + 60_000);
   const cpu = cpuSeconds(system.pids) - cpuBefore;
+  const sendsAfter = await system.stats?.();
   const count = result.count as number;
-  return { ...(result as unknown as Measurement), cpuMsPerKop: count === 0 ? 0 : (cpu * 1000 * 1000) / count };
+  const measurement: Measurement = { ...(result as unknown as Measurement),
+    cpuMsPerKop: count === 0 ? 0 : (cpu * 1000 * 1000) / count };
+  if (sendsBefore !== undefined && sendsAfter !== undefined) {
+    measurement.framesPerWrite = (sendsAfter.framesSent - sendsBefore.framesSent) /
+      Math.max(1, sendsAfter.socketWrites - sendsBefore.socketWrites);
+  }
+  return measurement;
 }
 
 function median(values: number[]): number {
@@ -245,7 +261,9 @@ export async function benchZookeeper(options: ZookeeperBenchOptions): Promise<vo
           if (round > 0) results[system.name]![kind].push(m);
           console.log(`  ${round === 0 ? 'warm-up' : `round ${round}`} ${system.name} ${kind}: ` +
             `${Math.round(m.opsPerSecond)} ops/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, ` +
-            `server CPU ${m.cpuMsPerKop.toFixed(0)} ms/1000 ops${m.errors > 0 ? `, ${m.errors} errors` : ''}`);
+            `server CPU ${m.cpuMsPerKop.toFixed(0)} ms/1000 ops` +
+            `${m.framesPerWrite === undefined ? '' : `, ${m.framesPerWrite.toFixed(1)} replies per socket write`}` +
+            `${m.errors > 0 ? `, ${m.errors} errors` : ''}`);
         }
       }
     }

@@ -32,10 +32,15 @@ import { parseClientRequest, type ClientRequest } from '../wire/client-request-p
 import type { ConnectRequest } from '../wire/records/connect.js';
 import { KeeperState } from '../wire/records/watcher-event.js';
 import {
+  appendNotification,
+  appendReply,
   serializeConnectResponse,
   serializeNotification,
   serializeReply,
 } from '../wire/server-reply-serializer.js';
+import { JuteWriter } from '../jute/jute-writer.js';
+import type { ReplyHeader } from '../wire/records/reply-header.js';
+import type { WatcherEvent } from '../wire/records/watcher-event.js';
 import type { ClientReplica } from './client-replica.js';
 import {
   eventTypeCode,
@@ -84,6 +89,9 @@ interface ReplySlot {
 }
 
 const PROTOCOL_VERSION = 0;
+const OUTBOX_INITIAL_BYTES = 16 * 1024;
+/** An outbox grown past this (a large reply) is replaced after its flush, not kept per connection. */
+const OUTBOX_KEPT_BYTES_MAX = 256 * 1024;
 
 export class ClientConnection implements ReplicaWatcher {
   sessionId: SessionId = 0n;
@@ -107,11 +115,11 @@ export class ClientConnection implements ReplicaWatcher {
   /**
    * Frames written this event-loop turn, in order, sent as one socket write from a
    * `process.nextTick` (a chunk of pipelined reads, or a batch of committed writes, costs one
-   * syscall instead of one per reply). Order is that of `write` calls, so events still precede
-   * the replies that could see their change.
+   * syscall instead of one per reply). Replies and events are encoded straight into it (no
+   * Buffer per reply). Order is that of the writes, so events still precede the replies that
+   * could see their change.
    */
-  private outbox: Buffer[] = [];
-  private outboxBytes = 0;
+  private outbox = new JuteWriter(OUTBOX_INITIAL_BYTES);
   private outboxScheduled = false;
   private readonly context: OperationContext;
 
@@ -371,10 +379,25 @@ export class ClientConnection implements ReplicaWatcher {
     return slot;
   }
 
+  /**
+   * The reply of `slot`: encoded straight into the outbox when it is next in order (the usual
+   * case), else kept as a frame until the replies before it were sent.
+   */
   private fill(slot: ReplySlot, xid: number, outcome: OperationOutcome): void {
     this.stats.lastZxid = outcome.zxid;
-    slot.frame = serializeReply({ xid, zxid: outcome.zxid, err: outcome.err },
-      outcome.err === ErrorCode.Ok ? outcome.response : null);
+    const header: ReplyHeader = { xid, zxid: outcome.zxid, err: outcome.err };
+    const response = outcome.err === ErrorCode.Ok ? outcome.response : null;
+    if (this.slots[0] !== slot) {
+      slot.frame = serializeReply(header, response);
+      this.flush();
+      return;
+    }
+    this.slots.shift();
+    if (this.phase !== 'closed') this.send((outbox) => appendReply(outbox, header, response));
+    if (slot.endAfter) {
+      this.close();
+      return;
+    }
     this.flush();
   }
 
@@ -405,14 +428,19 @@ export class ClientConnection implements ReplicaWatcher {
 
   private sendEvent(type: WatchEventType, path: string, zxid: Zxid): void {
     if (this.phase !== 'serving') return;
-    this.write(serializeNotification({ type: eventTypeCode(type), state: KeeperState.syncConnected, path }, zxid));
+    const event: WatcherEvent = { type: eventTypeCode(type), state: KeeperState.syncConnected, path };
+    this.send((outbox) => appendNotification(outbox, event, zxid));
   }
 
   private write(frame: Buffer): void {
+    this.send((outbox) => outbox.writeRaw(frame));
+  }
+
+  /** Appends one frame to the outbox (`append` writes it whole or throws leaving nothing). */
+  private send(append: (outbox: JuteWriter) => void): void {
     if (this.socket.destroyed) return;
+    append(this.outbox);
     this.stats.sent += 1;
-    this.outbox.push(frame);
-    this.outboxBytes += frame.length;
     if (!this.outboxScheduled) {
       this.outboxScheduled = true;
       process.nextTick(() => this.flushOutbox());
@@ -422,14 +450,14 @@ export class ClientConnection implements ReplicaWatcher {
   /** Sends the frames written so far as one write (see `outbox`); safe to call any time. */
   private flushOutbox(): void {
     this.outboxScheduled = false;
-    const frames = this.outbox;
-    if (frames.length === 0) return;
-    const bytes = this.outboxBytes;
-    this.outbox = [];
-    this.outboxBytes = 0;
+    const bytes = this.outbox.length;
+    if (bytes === 0) return;
+    const data = this.outbox.toBuffer();
+    if (bytes > OUTBOX_KEPT_BYTES_MAX) this.outbox = new JuteWriter(OUTBOX_INITIAL_BYTES);
+    else this.outbox.reset();
     if (this.socket.destroyed || !this.socket.writable) return;
     this.stats.socketWrites += 1;
-    this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes));
+    this.socket.write(data);
     this.updateReading();
   }
 
