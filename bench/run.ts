@@ -379,13 +379,19 @@ async function benchFailover(): Promise<void> {
   }
 }
 
-/** `--cpu-prof-dir DIR` and `--systems a,b` of the zookeeper benchmark. */
-function zookeeperFlags(): { cpuProfileDir?: string; systems?: Set<string> } {
-  const dir = args.indexOf('--cpu-prof-dir');
-  const systems = args.indexOf('--systems');
+/** `--cpu-prof-dir DIR`, `--systems a,b` and `--kinds writes,reads` of the zookeeper benchmark. */
+function zookeeperFlags(): { cpuProfileDir?: string; systems?: Set<string>; kinds?: Set<string> } {
+  const value = (flag: string): string | undefined => {
+    const index = args.indexOf(flag);
+    return index >= 0 ? args[index + 1] : undefined;
+  };
+  const dir = value('--cpu-prof-dir');
+  const systems = value('--systems');
+  const kinds = value('--kinds');
   return {
-    ...(dir >= 0 ? { cpuProfileDir: args[dir + 1]! } : {}),
-    ...(systems >= 0 ? { systems: new Set(args[systems + 1]!.split(',')) } : {}),
+    ...(dir !== undefined ? { cpuProfileDir: dir } : {}),
+    ...(systems !== undefined ? { systems: new Set(systems.split(',')) } : {}),
+    ...(kinds !== undefined ? { kinds: new Set(kinds.split(',')) } : {}),
   };
 }
 

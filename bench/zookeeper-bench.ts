@@ -11,8 +11,8 @@
  *   8 sessions (session i on server i mod 3) × 32 requests in flight, 100-byte values:
  *   writes = setData, reads = getData, each loop on its own znode.
  *
- * Both ensembles run for the whole benchmark; the load alternates between them (one warm-up
- * round, not counted, then rounds A, B / B, A ...) so machine noise hits both, and each figure
+ * Both ensembles run for the whole benchmark; the load alternates between them (two warm-up
+ * rounds, not counted, then rounds A, B / B, A ...) so machine noise hits both, and each figure
  * is the median over the rounds. Each measurement also reports the servers' CPU time per
  * operation (utime + stime of the 3 server processes, from /proc), which shows what limits a
  * system on a machine where the servers and the load generator share the cores.
@@ -25,6 +25,8 @@ import { fileURLToPath } from 'node:url';
 import { ZooKeeperEnsemble, freePorts } from '../libs/zab/src/testing/zookeeper-ensemble.js';
 
 const CLIENTS = 8;
+/** Rounds run before the measured ones: the JVMs' JIT (C2) needs a few seconds of load. */
+const WARM_UP_ROUNDS = 2;
 const IN_FLIGHT = 32;
 /** ZooKeeper's own JVM defaults (zkServer.sh adds only -Xmx1000m). */
 const ZOOKEEPER_JVM_OPTIONS = ['-Xmx1000m'];
@@ -232,6 +234,8 @@ export interface ZookeeperBenchOptions {
   cpuProfileDir?: string;
   /** `--systems nestjs-zab` (profiling): measure only these systems. */
   systems?: ReadonlySet<string>;
+  /** `--kinds writes` (profiling): measure only these loads. */
+  kinds?: ReadonlySet<string>;
 }
 
 export async function benchZookeeper(options: ZookeeperBenchOptions): Promise<void> {
@@ -252,14 +256,15 @@ export async function benchZookeeper(options: ZookeeperBenchOptions): Promise<vo
       results[system.name] = { writes: [], reads: [] };
     }
     console.log(`nestjs-zab vs Apache ZooKeeper 3.8: 3 servers each, ${CLIENTS} clients x ${IN_FLIGHT} in flight, ` +
-      `100 B values, ${durationMs} ms per measurement, ${rounds} rounds after a warm-up`);
-    for (let round = 0; round <= rounds; round++) {
+      `100 B values, ${durationMs} ms per measurement, ${rounds} rounds after ${WARM_UP_ROUNDS} warm-up rounds`);
+    const kinds = (['writes', 'reads'] as const).filter((kind) => options.kinds === undefined || options.kinds.has(kind));
+    for (let round = 1 - WARM_UP_ROUNDS; round <= rounds; round++) {
       const order = round % 2 === 0 ? systems : [...systems].reverse();
       for (const system of order) {
-        for (const kind of ['writes', 'reads'] as const) {
+        for (const kind of kinds) {
           const m = await measure(loader, system, kind, durationMs);
           if (round > 0) results[system.name]![kind].push(m);
-          console.log(`  ${round === 0 ? 'warm-up' : `round ${round}`} ${system.name} ${kind}: ` +
+          console.log(`  ${round <= 0 ? 'warm-up' : `round ${round}`} ${system.name} ${kind}: ` +
             `${Math.round(m.opsPerSecond)} ops/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, ` +
             `server CPU ${m.cpuMsPerKop.toFixed(0)} ms/1000 ops` +
             `${m.framesPerWrite === undefined ? '' : `, ${m.framesPerWrite.toFixed(1)} replies per socket write`}` +
@@ -267,7 +272,7 @@ export async function benchZookeeper(options: ZookeeperBenchOptions): Promise<vo
         }
       }
     }
-    if (systems.length === 2) printTable(results, [systems[0]!.name, systems[1]!.name]);
+    if (systems.length === 2 && kinds.length === 2) printTable(results, [systems[0]!.name, systems[1]!.name]);
   } finally {
     for (const system of systems) await system.stop();
     await loader.stop(5000);

@@ -331,16 +331,20 @@ export class ClientConnection implements ReplicaWatcher {
    */
   private ordered(xid: number, serve: () => Promise<OperationOutcome>, isWrite = true, endAfter = false): void {
     const slot = this.reserve(endAfter);
+    if (isWrite) this.writesInFlight += 1;
+    // The write was applied (or failed) when its promise settles: it stops counting before its
+    // reply is filled, so a read drained from the backlog by that fill needs not wait for it.
     const promise = serve().then(
-      (outcome) => this.fill(slot, xid, outcome),
-      (error: unknown) => this.failed(slot, xid, error),
+      (outcome) => {
+        if (isWrite) this.writesInFlight -= 1;
+        this.fill(slot, xid, outcome);
+      },
+      (error: unknown) => {
+        if (isWrite) this.writesInFlight -= 1;
+        this.failed(slot, xid, error);
+      },
     );
-    if (isWrite) {
-      this.writesInFlight += 1;
-      this.lastWrite = promise.finally(() => {
-        this.writesInFlight -= 1;
-      });
-    }
+    if (isWrite) this.lastWrite = promise;
   }
 
   private auth(xid: number, scheme: string, auth: Buffer | null): void {
