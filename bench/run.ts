@@ -379,8 +379,8 @@ async function benchFailover(): Promise<void> {
   }
 }
 
-/** `--cpu-prof-dir DIR`, `--systems a,b` and `--kinds writes,reads` of the zookeeper benchmark. */
-function zookeeperFlags(): { cpuProfileDir?: string; systems?: Set<string>; kinds?: Set<string> } {
+/** `--cpu-prof-dir DIR`, `--systems a,b`, `--kinds writes,reads`, `--no-cork` of the zookeeper benchmark. */
+function zookeeperFlags(): { cpuProfileDir?: string; systems?: Set<string>; kinds?: Set<string>; noCork: boolean } {
   const value = (flag: string): string | undefined => {
     const index = args.indexOf(flag);
     return index >= 0 ? args[index + 1] : undefined;
@@ -389,6 +389,7 @@ function zookeeperFlags(): { cpuProfileDir?: string; systems?: Set<string>; kind
   const systems = value('--systems');
   const kinds = value('--kinds');
   return {
+    noCork: args.includes('--no-cork'),
     ...(dir !== undefined ? { cpuProfileDir: dir } : {}),
     ...(systems !== undefined ? { systems: new Set(systems.split(',')) } : {}),
     ...(kinds !== undefined ? { kinds: new Set(kinds.split(',')) } : {}),

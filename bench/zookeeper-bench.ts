@@ -9,7 +9,8 @@
  *   the same temp directory (same disk), tickTime 2000.
  * - Load: one separate process (bench/zookeeper-load.ts) with node-zookeeper-client,
  *   8 sessions (session i on server i mod 3) × 32 requests in flight, 100-byte values:
- *   writes = setData, reads = getData, each loop on its own znode.
+ *   writes = setData, reads = getData, each loop on its own znode. Each session's socket is
+ *   corked per event-loop turn (`--no-cork`: one write per request, as published).
  *
  * Both ensembles run for the whole benchmark; the load alternates between them (two warm-up
  * rounds, not counted, then rounds A, B / B, A ...) so machine noise hits both, and each figure
@@ -236,13 +237,15 @@ export interface ZookeeperBenchOptions {
   systems?: ReadonlySet<string>;
   /** `--kinds writes` (profiling): measure only these loads. */
   kinds?: ReadonlySet<string>;
+  /** `--no-cork`: the load generator uses node-zookeeper-client as published (a write per request). */
+  noCork?: boolean;
 }
 
 export async function benchZookeeper(options: ZookeeperBenchOptions): Promise<void> {
   const rounds = options.quick ? 2 : 5;
   const durationMs = options.quick ? 1500 : 3000;
   const root = mkdtempSync(join(tmpdir(), 'zab-bench-zookeeper-'));
-  const loader = new Child('load generator', fork(script('zookeeper-load'), [],
+  const loader = new Child('load generator', fork(script('zookeeper-load'), options.noCork === true ? ['--no-cork'] : [],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: profileArgv(options.cpuProfileDir) }));
   const want = (name: string): boolean => options.systems === undefined || options.systems.has(name);
   const systems: System[] = [];
@@ -255,7 +258,8 @@ export async function benchZookeeper(options: ZookeeperBenchOptions): Promise<vo
       await loader.request({ cmd: 'prepare', ports: system.ports, keys: CLIENTS * IN_FLIGHT }, 60_000);
       results[system.name] = { writes: [], reads: [] };
     }
-    console.log(`nestjs-zab vs Apache ZooKeeper 3.8: 3 servers each, ${CLIENTS} clients x ${IN_FLIGHT} in flight, ` +
+    console.log(`nestjs-zab vs Apache ZooKeeper 3.8: 3 servers each, ${CLIENTS} clients x ${IN_FLIGHT} in flight` +
+      `${options.noCork === true ? ' (load generator not corked)' : ''}, ` +
       `100 B values, ${durationMs} ms per measurement, ${rounds} rounds after ${WARM_UP_ROUNDS} warm-up rounds`);
     const kinds = (['writes', 'reads'] as const).filter((kind) => options.kinds === undefined || options.kinds.has(kind));
     for (let round = 1 - WARM_UP_ROUNDS; round <= rounds; round++) {
