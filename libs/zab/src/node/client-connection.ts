@@ -89,9 +89,9 @@ interface ReplySlot {
 }
 
 const PROTOCOL_VERSION = 0;
-const OUTBOX_INITIAL_BYTES = 16 * 1024;
-/** An outbox grown past this (a large reply) is replaced after its flush, not kept per connection. */
-const OUTBOX_KEPT_BYTES_MAX = 256 * 1024;
+const OUTBOX_INITIAL_BYTES = 4 * 1024;
+/** An outbox that had to hold more than this (large replies) is replaced after its flush, so an idle connection keeps little. */
+const OUTBOX_KEPT_BYTES_MAX = 64 * 1024;
 
 export class ClientConnection implements ReplicaWatcher {
   sessionId: SessionId = 0n;
