@@ -7,6 +7,7 @@
  *   { cmd: 'status' }                      → { role, leader, established }
  *   { cmd: 'load', durationMs, countMax }  → closed-loop writes (create/set, 100 B, 256 in
  *                                            flight) through this member: ops/s, p50, p99
+ *   { cmd: 'cpu' }                         → { userUs, systemUs }: this process's CPU so far
  *   { cmd: 'writeUntilOk', timeoutMs }     → retries one create until it commits; replies
  *                                            with the wall-clock ms (timeOrigin + now) of success
  *
@@ -69,6 +70,10 @@ process.on('message', (message: { cmd: string; tag: number; durationMs?: number;
         return { role: replica.role, leader: replica.leader, established: replica.isEstablished };
       case 'load':
         return load(message.durationMs ?? 3000, message.countMax ?? 1_000_000);
+      case 'cpu': {
+        const { user, system } = process.cpuUsage();
+        return { userUs: user, systemUs: system };
+      }
       case 'writeUntilOk':
         return writeUntilOk(message.timeoutMs ?? 10_000);
       default:

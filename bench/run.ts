@@ -100,7 +100,8 @@ async function benchReads(): Promise<void> {
 
 function report(
   name: string,
-  results: Array<{ opsPerSecond: number; p50Ms: number; p99Ms: number; count: number }>,
+  results: Array<{ opsPerSecond: number; p50Ms: number; p99Ms: number; count: number;
+    cpuUsPerWrite?: number }>,
   target: number,
 ): void {
   const ops = median(results.map((r) => r.opsPerSecond));
@@ -109,6 +110,11 @@ function report(
   const runs = results.map((r) => Math.round(r.opsPerSecond)).join(', ');
   console.log(`${name}`);
   console.log(`  median ${Math.round(ops)} ops/s (runs: ${runs}); p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`);
+  const cpu = results.map((r) => r.cpuUsPerWrite).filter((c): c is number => c !== undefined);
+  if (cpu.length > 0) {
+    console.log(`  CPU of the 3 member processes per write: median ${median(cpu).toFixed(0)} µs ` +
+      `(runs: ${cpu.map((c) => c.toFixed(0)).join(', ')})`);
+  }
   console.log(`  target >= ${target} ops/s: ${ops >= target ? 'reached' : 'NOT reached'}`);
 }
 
@@ -229,6 +235,9 @@ const MEMBER_SCRIPT = fileURLToPath(new URL('./ensemble-member.js', import.meta.
 const zabTickIndex = args.indexOf('--zab-tick-ms');
 /** Zab tick of the member processes: the default of `zabTickMs` unless `--zab-tick-ms N`. */
 const ZAB_TICK_MS = zabTickIndex >= 0 ? Number(args[zabTickIndex + 1]) : 50;
+const cpuProfIndex = args.indexOf('--cpu-prof-dir');
+/** `--cpu-prof-dir DIR`: members run with `node --cpu-prof` and end gracefully to write it. */
+const CPU_PROF_DIR = cpuProfIndex >= 0 ? args[cpuProfIndex + 1] : undefined;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -278,6 +287,17 @@ class Member {
     });
   }
 
+  /** Disconnects IPC (the member closes its replica and exits), SIGKILL after `timeoutMs`. */
+  async endGracefully(timeoutMs: number): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.disconnect();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    this.end();
+  }
+
   /** Ends the process by its pid (SIGKILL also ends a stopped one). */
   end(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) {
@@ -297,7 +317,8 @@ async function startEnsemble(): Promise<{ members: Member[]; root: string; leade
   const spec = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
   const members = [1, 2, 3].map((id) => new Member(id, fork(MEMBER_SCRIPT,
     [String(id), spec, join(root, String(id)), String(ZAB_TICK_MS)],
-    { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })));
+    { stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      execArgv: CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] })));
   try {
     await Promise.all(members.map((m) => m.ready));
     const deadline = performance.now() + 15_000;
@@ -312,36 +333,58 @@ async function startEnsemble(): Promise<{ members: Member[]; root: string; leade
     }
     throw new Error('no agreed leader within 15 s');
   } catch (error) {
-    stopEnsemble(members, root);
+    await stopEnsemble(members, root);
     throw error;
   }
 }
 
-function stopEnsemble(members: Member[], root: string): void {
+async function stopEnsemble(members: Member[], root: string): Promise<void> {
+  if (CPU_PROF_DIR !== undefined) await Promise.all(members.map((m) => m.endGracefully(10_000)));
   for (const member of members) member.end();
   rmSync(root, { recursive: true, force: true });
 }
 
+/** CPU time (user + system, µs) the member processes used so far, summed. */
+async function ensembleCpuUs(members: Member[]): Promise<number> {
+  const usages = await Promise.all(members.map((m) => m.request({ cmd: 'cpu' }, 10_000)));
+  return usages.reduce((sum, u) => sum + Number(u.userUs) + Number(u.systemUs), 0);
+}
+
+/**
+ * A run whose load fails (e.g. the leader stepped down after an event-loop stall on a busy
+ * host: ConnectionLoss) is reported and replaced by a fresh ensemble, at most `runs` times.
+ */
 async function benchEnsemble(): Promise<void> {
   const runs = quick ? 2 : 5;
-  type LoadResult = { opsPerSecond: number; p50Ms: number; p99Ms: number; count: number };
+  type LoadResult = { opsPerSecond: number; p50Ms: number; p99Ms: number; count: number;
+    cpuUsPerWrite?: number };
   const onLeader: LoadResult[] = [];
   const onFollower: LoadResult[] = [];
-  for (let run = 0; run < runs; run++) {
+  let failures = 0;
+  while (onFollower.length < runs && failures < runs) {
     const { members, root, leader } = await startEnsemble();
     try {
       const follower = members.find((m) => m !== leader)!;
       const durationMs = quick ? 1000 : 3000;
-      for (const [target, into] of [[leader, onLeader], [follower, onFollower]] as const) {
+      const results: LoadResult[] = [];
+      for (const target of [leader, follower]) {
+        const cpuBefore = await ensembleCpuUs(members);
         const result = await target.request({ cmd: 'load', durationMs, countMax: 1_000_000 },
           durationMs + 30_000);
         if (typeof result.error === 'string') throw new Error(result.error);
-        into.push(result as LoadResult);
+        const cpuUs = (await ensembleCpuUs(members)) - cpuBefore;
+        results.push({ ...(result as LoadResult), cpuUsPerWrite: cpuUs / (result as LoadResult).count });
       }
+      onLeader.push(results[0]!);
+      onFollower.push(results[1]!);
+    } catch (error) {
+      failures++;
+      console.log(`  run failed (${failures} so far), retried on a fresh ensemble: ${String(error)}`);
     } finally {
-      stopEnsemble(members, root);
+      await stopEnsemble(members, root);
     }
   }
+  if (onFollower.length === 0) throw new Error(`every ensemble run failed (${failures})`);
   report('3-replica durable writes on the leader (create/set, 100 B, 256 in flight)', onLeader, 20_000);
   report('3-replica durable writes on a follower (forwarded, 100 B, 256 in flight)', onFollower, 20_000);
 }
@@ -362,7 +405,7 @@ async function failoverRun(signal: 'SIGKILL' | 'SIGSTOP'): Promise<number> {
     }
     return result.okAtMs - killedAt;
   } finally {
-    stopEnsemble(members, root);
+    await stopEnsemble(members, root);
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Public API of nestjs-zab.
  *
- * Nest: `ZabModule`, `CoordinationService`. Library: the embedded `Replica`, its worker-thread
+ * Nest: `ZabModule`, `CoordinationService`, `@LeaderOnly`, `@WithLock`, `@Fence`,
+ * `LeaderOnlyGuard`. Recipes: `Mutex`, `LeaderElection`. Library: the embedded `Replica`, its worker-thread
  * host (`WorkerReplicaHandle`), the coordination client interface with its in-process and
  * worker-backed implementations, typed errors with ZooKeeper's codes.
  */
@@ -28,6 +29,38 @@ export {
   type CoordinationOp,
   type ConfigOptions,
 } from './nest/coordination.service.js';
+export { LeaderOnly, type LeaderOnlyOptions } from './nest/leader-only.decorator.js';
+export { WithLock, Fence, type WithLockOptions, type LockKeySpec } from './nest/with-lock.decorator.js';
+export { LeaderOnlyGuard } from './nest/leader-only.guard.js';
+export { CoordinationExplorer } from './nest/coordination.explorer.js';
+export { ZabElections } from './nest/zab-elections.service.js';
+export { ZabLocks } from './nest/zab-locks.service.js';
+export {
+  currentLock,
+  currentLeadership,
+  type LockContext,
+  type LeadershipContext,
+} from './nest/coordination-context.js';
+export {
+  Mutex,
+  LOCKS_ROOT,
+  type MutexOptions,
+  type AcquireOptions,
+  type LockLease,
+} from './recipes/mutex.js';
+export {
+  LeaderElection,
+  LEADER_ROOT,
+  type LeaderElectionOptions,
+  type LeadershipListener,
+} from './recipes/leader-election.js';
+export {
+  LockTimeoutError,
+  LockLostError,
+  NotLeaderError,
+  type LockLossReason,
+  type SuspendedPolicy,
+} from './recipes/lock-errors.js';
 
 export {
   Replica,
@@ -39,6 +72,7 @@ export {
   type ReplicaOptions,
   type ReplicaOptionsInput,
   type ReplicaIsolation,
+  type EnsembleState,
   REPLICA_DEFAULTS,
   ReplicaConfigurationError,
   resolveReplicaOptions,
@@ -148,7 +182,7 @@ export {
   RecipeStateError,
   CasRetriesExhaustedError,
 } from './recipes/recipe-errors.js';
-export type { WaitOptions, SuspendedPolicy } from './recipes/recipe-support.js';
+export type { WaitOptions } from './recipes/recipe-support.js';
 export type { Lease } from './recipes/lease.js';
 export {
   ReadWriteLock,

@@ -1,6 +1,14 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { Observable } from 'rxjs';
-import type { CoordinationClient, MultiOp, Observation, ObserveKind } from '../node/coordination-client.js';
+import type {
+  ConnectionState,
+  CoordinationClient,
+  MultiOp,
+  Observation,
+  ObserveKind,
+} from '../node/coordination-client.js';
+import { LeaderElection } from '../recipes/leader-election.js';
+import type { SuspendedPolicy } from '../recipes/lock-errors.js';
 import { BadArgumentsError } from '../state/keeper-error.js';
 import { ErrorCode } from '../state/error-code.js';
 import { keeperError } from '../state/keeper-error.js';
@@ -9,6 +17,7 @@ import type { Acl, Stat } from '../state/stat.js';
 import type { OpResult } from '../state/tree-view.js';
 import type { WatchEvent } from '../state/watch-event.js';
 import { ZAB_CLIENT } from './zab.constants.js';
+import { ZabElections } from './zab-elections.service.js';
 
 /** Znode data as accepted on input: strings are encoded as UTF-8. */
 export type ZnodeData = Buffer | Uint8Array | string;
@@ -43,7 +52,10 @@ export interface ConfigOptions<T> {
 export class CoordinationService {
   private readonly logger = new Logger('CoordinationService');
 
-  constructor(@Inject(ZAB_CLIENT) private readonly client: CoordinationClient) {}
+  constructor(
+    @Inject(ZAB_CLIENT) private readonly client: CoordinationClient,
+    @Optional() private readonly elections?: ZabElections,
+  ) {}
 
   /**
    * The `CoordinationClient` under this service (the promise API the recipes and the
@@ -158,6 +170,68 @@ export class CoordinationService {
         complete: () => subscriber.complete(),
       });
       return () => inner.unsubscribe();
+    });
+  }
+
+  /**
+   * Curator's connection states of this instance's session: the current one, then each change
+   * (`connected`, `suspended` while the local replica is out of a working quorum,
+   * `reconnected`, `lost`); completes after `lost`.
+   */
+  get connection$(): Observable<ConnectionState> {
+    return new Observable<ConnectionState>((subscriber) => {
+      subscriber.next(this.client.connectionState);
+      if (this.client.connectionState === 'lost') {
+        subscriber.complete();
+        return undefined;
+      }
+      return this.client.onConnectionStateChange((state) => {
+        subscriber.next(state);
+        if (state === 'lost') subscriber.complete();
+      });
+    });
+  }
+
+  /**
+   * Whether this instance leads `group`: joins the group's election (once per instance, shared
+   * with `@LeaderOnly`), then emits the current value and every change, synchronously with it.
+   */
+  leadership$(group = 'default', options: { suspendedPolicy?: SuspendedPolicy } = {}): Observable<boolean> {
+    return new Observable<boolean>((subscriber) => {
+      let stop: (() => void) | undefined;
+      let closed = false;
+      if (this.elections === undefined) {
+        subscriber.error(new Error('leadership$ needs ZabModule\'s ZabElections provider'));
+        return undefined;
+      }
+      this.elections.join(group, options.suspendedPolicy ?? 'lost').then((election) => {
+        if (closed) return;
+        subscriber.next(election.isLeader);
+        stop = election.onLeadershipChange((leading) => subscriber.next(leading));
+      }, (error: unknown) => subscriber.error(error));
+      return () => {
+        closed = true;
+        stop?.();
+      };
+    });
+  }
+
+  /**
+   * The participant id (replica id) of the leader of `group` as this instance sees it, then
+   * every change; undefined while nobody leads. Does not join the election.
+   */
+  leader$(group = 'default'): Observable<string | undefined> {
+    return new Observable<string | undefined>((subscriber) => {
+      let stop: (() => void) | undefined;
+      let closed = false;
+      LeaderElection.watchLeader(this.client, group, (id) => subscriber.next(id)).then((off) => {
+        if (closed) off();
+        else stop = off;
+      }, (error: unknown) => subscriber.error(error));
+      return () => {
+        closed = true;
+        stop?.();
+      };
     });
   }
 

@@ -1,4 +1,5 @@
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { resolveZabOptions, type ResolvedZabOptions } from '../node/connect-options.js';
 import type { CoordinationClient } from '../node/coordination-client.js';
 import { EnsembleReplica } from '../node/ensemble-replica.js';
@@ -7,9 +8,15 @@ import { Replica, type ReplicaLogger } from '../node/replica.js';
 import { RemoteCoordinationClient } from '../node/remote-client.js';
 import { replicaOptionWarnings, type ReplicaOptions } from '../node/replica-options.js';
 import { WorkerReplicaHandle } from '../node/worker-host.js';
+import { ErrorCode } from '../state/error-code.js';
+import { KeeperError } from '../state/keeper-error.js';
 import { CoordinationService } from './coordination.service.js';
 import { ZAB_CLIENT, ZAB_REPLICA, ZAB_RESOLVED_OPTIONS } from './zab.constants.js';
 import { ZabLifecycle } from './zab.lifecycle.js';
+import { CoordinationExplorer } from './coordination.explorer.js';
+import { LeaderOnlyGuard } from './leader-only.guard.js';
+import { ZabElections } from './zab-elections.service.js';
+import { ZabLocks } from './zab-locks.service.js';
 import { ZabAdminEndpoint } from './zab-admin.endpoint.js';
 import { ZabClientPortEndpoint } from './zab-client-port.endpoint.js';
 import { LiveConfig, liveConfigToken, type LiveConfigDefinition } from './live-config.js';
@@ -46,10 +53,31 @@ function openReplica(options: ReplicaOptions, logger: ReplicaLogger): Promise<An
 }
 
 /** This instance's own session: a local one, kept alive by the replica wherever it runs. */
-function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
+function connectOnce(replica: AnyReplica): Promise<CoordinationClient> {
   const timeoutMs = replica.options.sessionTimeoutMs;
   if (replica instanceof WorkerReplicaHandle) return replica.connect(timeoutMs);
   return LocalCoordinationClient.connect(replica, timeoutMs);
+}
+
+const CONNECT_ATTEMPTS_MAX = 5;
+
+/**
+ * Opens this instance's session. In an ensemble the createSession is a write through the
+ * leader: a leader change while the instances start (likely when they all start at once on a
+ * busy host) fails it with ConnectionLoss. The start retries that a few times (a session
+ * created by a lost attempt is never used and expires); anything else fails the start.
+ */
+async function connectClient(replica: AnyReplica, logger: Logger): Promise<CoordinationClient> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connectOnce(replica);
+    } catch (error) {
+      const transient = error instanceof KeeperError && error.code === ErrorCode.ConnectionLoss &&
+        replica.state === 'serving';
+      if (!transient || attempt >= CONNECT_ATTEMPTS_MAX) throw error;
+      logger.warn(`session not created (${error.message}); retrying (${attempt}/${CONNECT_ATTEMPTS_MAX - 1})`);
+    }
+  }
 }
 
 /**
@@ -62,6 +90,7 @@ function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
  * `app.close()` closes.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: ZAB_RESOLVED_OPTIONS,
@@ -88,7 +117,7 @@ function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
         }
         if (replica === null) throw new Error('no replica and no connect string');
         try {
-          return await connectClient(replica);
+          return await connectClient(replica, new Logger('Zab'));
         } catch (error) {
           // The start fails: release the data directory so a retry in this process can open it.
           await replica.close().catch(() => undefined);
@@ -100,8 +129,13 @@ function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
     ZabLifecycle,
     ZabAdminEndpoint,
     ZabClientPortEndpoint,
+    ZabElections,
+    ZabLocks,
+    CoordinationExplorer,
+    LeaderOnlyGuard,
   ],
-  exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA, ZabAdminEndpoint, ZabClientPortEndpoint],
+  exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA, ZabAdminEndpoint, ZabClientPortEndpoint,
+    ZabElections, ZabLocks, LeaderOnlyGuard],
 })
 export class ZabModule extends ZabConfigurableModule {
   /** `ZabModule.forRoot()` with no options runs a durable single replica in `./.zab/1`. */

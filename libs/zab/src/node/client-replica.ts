@@ -23,6 +23,14 @@ export interface ClientReplica {
   /** Resolves once `tree` shows every write committed before the call (anywhere). */
   barrier(): Promise<void>;
   onSessionEnd(listener: (sessionId: SessionId, state: 'expired' | 'closed') => void): () => void;
+  /**
+   * Ensemble members only (a standalone replica is always its own quorum): calls `listener`
+   * with false when this replica stops serving in a working quorum (it left its leader, or as
+   * leader heard no quorum within syncLimit, and went back to election) and with true when it
+   * serves in one again (leader established / learner up to date). Each change once, in
+   * order. Clients report them as the `suspended` and `reconnected` connection states.
+   */
+  onQuorumChange?(listener: (inQuorum: boolean) => void): () => void;
   reportListenerError(error: unknown): void;
   /**
    * ZooKeeper's addAuth for a session served here (not replicated: a client that moves to

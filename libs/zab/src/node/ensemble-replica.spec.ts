@@ -5,7 +5,8 @@
  * lost), and bring the restarted old leader back to the same tree digest (DIFF); a replica
  * the leader's history no longer covers is synced by SNAP; writes in flight during failover
  * lose no acknowledged write; an observer serves reads and forwards writes; 5 replicas
- * survive losing two.
+ * survive losing two; a write no leader can take fails with ConnectionLoss once its
+ * `requestTimeoutMs` passes (not before), and several such writes all fail.
  * Method: every wait is event-driven (role changes and applied batches of the replicas, the
  * writes' own promises) and bounded by a timeout; nothing sleeps or polls. Ports come from the
  * OS (listen on port 0, then close: `reserveLoopbackPorts`). Every replica and client is
@@ -19,6 +20,9 @@ import {
   reserveLoopbackPorts,
   waitUntil,
 } from '../transport/tcp/tcp-peer-transport.test-support.js';
+import { ErrorCode } from '../state/error-code.js';
+import { KeeperError } from '../state/keeper-error.js';
+import { withTimeout } from '../testing/with-timeout.js';
 import { EnsembleReplica } from './ensemble-replica.js';
 import { LocalCoordinationClient } from './local-client.js';
 
@@ -358,5 +362,32 @@ test('the leader deletes empty containers and expired TTL nodes on every replica
       }
     } finally {
       await ensemble.closeAll();
+    }
+  }));
+
+test('a write no leader can take fails with ConnectionLoss after requestTimeoutMs, not before',
+  withTempDirectory('zab-ensemble-timeout', async (root) => {
+    // One member of three: it stays looking, so every write waits for a leader until its
+    // deadline (swept at each Zab tick).
+    const requestTimeoutMs = 300;
+    const replica = await EnsembleReplica.open({ id: 1, ensemble: await ensembleSpec(),
+      dataDir: `${root}/1`, tickMs: TICK_MS, secret: 'ensemble-test-secret-0123' },
+    { requestTimeoutMs });
+    try {
+      const started = performance.now();
+      const outcomes = await withTimeout(Promise.allSettled([0, 1, 2].map(() =>
+        replica.createSession(10_000, true))), 10_000, 'the writes to time out');
+      const elapsedMs = performance.now() - started;
+      for (const outcome of outcomes) {
+        assert.equal(outcome.status, 'rejected');
+        const error = (outcome as PromiseRejectedResult).reason as KeeperError;
+        assert.ok(error instanceof KeeperError, String(error));
+        assert.equal(error.code, ErrorCode.ConnectionLoss);
+        assert.match(error.message, /no commit within 300 ms/);
+      }
+      assert.ok(elapsedMs >= requestTimeoutMs - 1, `failed after ${elapsedMs} ms, too early`);
+      assert.equal(replica.status().outstandingRequests, 0, 'nothing left pending');
+    } finally {
+      await replica.close();
     }
   }));

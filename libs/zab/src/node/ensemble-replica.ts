@@ -10,8 +10,8 @@
  *
  * Durability, per Ready (ready.ts):
  *   1. the epoch record is written atomically and durably (awaited) before anything else;
- *   2. TRUNC is durable (awaited), a snapshot install is committed as a snapshot file and the
- *      log is cut after it (awaited);
+ *   2. TRUNC is durable (awaited); a SNAP install publishes the snapshot and empties the log
+ *      atomically (awaited; `ReplicaStorage.installSnapshot`, crash-safe at every step);
  *   3. appends go to the log buffer; one group-commit `flush()` runs in the background and
  *      reports `persisted(zxid)` through the inbox when durable (acks wait for it: the core
  *      emits them only after `persisted`);
@@ -61,7 +61,9 @@ import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
 import { resolveReplicaOptions, type ReplicaOptions, type ReplicaOptionsInput }
   from './replica-options.js';
 import { LoopLagGuard } from './loop-lag-guard.js';
-import { ZAB_VERSION, type ReplicaStatus, type ServerMode } from './replica-status.js';
+import { NewEnsembleDetector } from './new-ensemble-detector.js';
+import { LatencyCounter, ZAB_VERSION, type ReplicaStatus, type ServerMode }
+  from './replica-status.js';
 
 export type ZabTiming = Omit<ZabConfig, 'id' | 'voters' | 'observers'>;
 
@@ -103,7 +105,10 @@ export type EnsembleReplicaState = 'serving' | 'closing' | 'closed' | 'failed';
 interface PendingWrite {
   readonly resolve: (result: CommittedResult) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  /** Monotonic ms after which it fails with ConnectionLoss (see `failExpiredWrites`). */
+  readonly deadlineMs: number;
+  /** Monotonic ms when it was submitted, for the latency `mntr` reports. */
+  readonly submittedMs: number;
   /** Proposed or forwarded: its outcome now depends on the current leadership. */
   routed: boolean;
   /**
@@ -133,6 +138,8 @@ interface PendingSync {
 
 const SILENT_LOGGER: ReplicaLogger = { log() {}, warn() {}, error() {} };
 const REQUEST_TIMEOUT_MS_DEFAULT = 10_000;
+/** Attempts of a createSession caught in leader changes (see `createSession`). */
+const CREATE_SESSION_ATTEMPTS_MAX = 5;
 /** Internal (session-less) requests carry a negative cxid unique in the ensemble: a tag. */
 const TAG_COUNTER_SPAN = 1 << 20;
 
@@ -168,6 +175,15 @@ export class EnsembleReplica implements ClientReplica {
   private pumping: Promise<void> | undefined;
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
+  /**
+   * Leader: the txns it proposed, in zxid order, not applied yet: applied as prepared instead
+   * of decoded again from their bytes (as the standalone `Replica` does). Entries before
+   * `proposedHead` are spent. Emptied whenever the preparer is reset or the log is cut.
+   */
+  private proposed: Array<Txn | undefined> = [];
+  private proposedHead = 0;
+  /** The last proposal encoded, reused for its other followers (see `encode`). */
+  private lastProposal: { zxid: Zxid; txn: Buffer; bytes: Buffer } | undefined;
   private readonly writes = new Map<string, PendingWrite>();
   /** Writes taken while no leader could serve them; retried every tick until their timeout. */
   private waiting: WaitingWrite[] = [];
@@ -197,6 +213,11 @@ export class EnsembleReplica implements ClientReplica {
   private readonly requestTimeoutMs: number;
   /** Measures this loop's lag on every tick; a leader stalled past its limit steps down. */
   private readonly lagGuard: LoopLagGuard;
+  /** Submit-to-answer time of the writes answered here (`srvr`/`mntr` latency). */
+  private readonly latency = new LatencyCounter();
+  private readonly startedMs: number;
+  /** Set while this empty member waits to learn whether the ensemble is new (ZK-261). */
+  private newEnsemble: NewEnsembleDetector | undefined;
 
   private constructor(
     readonly options: ReplicaOptions,
@@ -230,6 +251,7 @@ export class EnsembleReplica implements ClientReplica {
     this.peer = new ZabPeer(config, persisted, history as HistoryView, random);
     this.requestTimeoutMs = requestTimeoutMs;
     this.lagGuard = LoopLagGuard.forTiming(options.zabTickMs, timing.syncLimitTicks);
+    this.startedMs = now;
   }
 
   /**
@@ -249,12 +271,15 @@ export class EnsembleReplica implements ClientReplica {
       const history = new ReplicaHistory(() => replica?.tree ?? tree, tree.lastZxid,
         ports.history);
       await readLogInto(storage, tree.lastZxid, history);
-      const { acceptedEpoch, currentEpoch, hasData } = storage.epochs;
+      const { acceptedEpoch, currentEpoch } = storage.epochs;
+      const empty = acceptedEpoch === 0 && currentEpoch === 0 && history.lastZxid === 0n;
+      const hasData = empty ? options.ensembleState === 'new' : storage.epochs.hasData;
       const persisted = { acceptedEpoch, currentEpoch, hasData,
         lastLoggedZxid: history.lastZxid };
       replica = new EnsembleReplica(options, storage, tree, history,
         persisted, { ...ENSEMBLE_ZAB_TIMING, ...ports.timing }, logger,
         ports.clock ?? systemClock, ports.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT);
+      if (empty && options.ensembleState === 'auto') replica.awaitNewEnsemble();
       await replica.start(ports);
       logger.log(`ensemble replica ${options.id} started: snapshot at ` +
         `0x${tree.lastZxid.toString(16)}, ${history.size} logged txns awaiting commit`);
@@ -262,6 +287,32 @@ export class EnsembleReplica implements ClientReplica {
     } catch (error) {
       await storage.close().catch(() => undefined);
       throw error;
+    }
+  }
+
+  /** ZK-261: this member's directory is empty; it votes only if the ensemble is new. */
+  private awaitNewEnsemble(): void {
+    const voters = (this.options.ensemble ?? []).filter((m) => m.role === 'participant')
+      .map((m) => m.id);
+    if (!voters.includes(this.options.id)) return;
+    this.newEnsemble = new NewEnsembleDetector(this.options.id, voters);
+    this.logger.log(`replica ${this.options.id}: empty data directory: it votes once every ` +
+      'other voter is seen empty too (a new ensemble), else after a leader synced it');
+  }
+
+  /** Runs as an input after the peer took `message` (see NewEnsembleDetector). */
+  private observeForNewEnsemble(from: PeerId, message: PeerMessage): void {
+    const detector = this.newEnsemble;
+    if (detector === undefined || message.type !== 'notification') return;
+    if (this.peer.hasData) {
+      this.newEnsemble = undefined; // synced by a leader
+      return;
+    }
+    if (!detector.observe(from, message)) return;
+    this.newEnsemble = undefined;
+    if (this.peer.startVotingEmpty('every voter is empty: a new ensemble')) {
+      this.logger.log(`replica ${this.options.id}: every voter is empty: votes to form a new ` +
+        'ensemble');
     }
   }
 
@@ -283,6 +334,7 @@ export class EnsembleReplica implements ClientReplica {
     this.ticker = setInterval(() => {
       // Lag is measured when the timer fires, not when the queued input runs.
       const lagMs = this.lagGuard.note(this.clock.monotonicMs());
+      this.failExpiredWrites();
       this.input(() => this.onTick(lagMs));
     }, this.options.zabTickMs);
     this.kick();
@@ -332,8 +384,9 @@ export class EnsembleReplica implements ClientReplica {
   }
 
   /**
-   * What `srvr`/`mntr` report. Latency, uptime and the synced-follower count are not
-   * measured by this driver yet (reported as 0); followers = connected peers when leading.
+   * What `srvr`/`mntr` report: latency of the writes submitted here (submit to answer),
+   * uptime since open, and on the leader its voting learners, the synced ones (NEWLEADER
+   * acked) and the sync() requests awaiting a quorum; 0 on a learner, as in ZooKeeper.
    */
   status(): ReplicaStatus {
     let ephemeralsCount = 0;
@@ -342,8 +395,7 @@ export class EnsembleReplica implements ClientReplica {
     }
     const modes: Record<RoleChange['role'], ServerMode> = { leading: 'leader',
       following: 'follower', observing: 'observer', looking: 'looking' };
-    const leading = this.peer.role === 'leading';
-    const connected = this.transport?.connectedPeers().length ?? 0;
+    const learners = this.peer.learnerCounts();
     return {
       version: ZAB_VERSION, serverId: this.options.id, role: this.options.role,
       mode: modes[this.peer.role], state: this.stateValue, failure: this.failure?.message,
@@ -355,9 +407,11 @@ export class EnsembleReplica implements ClientReplica {
       watchCount: this.watches.watchCount, ephemeralsCount,
       outstandingRequests: this.writes.size, proposalCount: this.stats.proposals,
       commitCount: this.stats.applied, snapshotsTaken: this.snapshots.taken,
-      latency: { minMs: 0, avgMs: 0, maxMs: 0, count: 0 },
-      followers: leading ? connected : 0, syncedFollowers: 0,
-      ensembleSize: this.options.ensemble?.length ?? 1, uptimeMs: 0,
+      latency: this.latency.summary(),
+      followers: learners?.followers ?? 0, syncedFollowers: learners?.syncedFollowers ?? 0,
+      pendingSyncs: learners?.pendingSyncs ?? 0,
+      ensembleSize: this.options.ensemble?.length ?? 1,
+      uptimeMs: this.clock.monotonicMs() - this.startedMs,
     };
   }
 
@@ -368,6 +422,16 @@ export class EnsembleReplica implements ClientReplica {
     if (logged <= applied) return 0;
     if (epochOf(logged) === epochOf(applied)) return counterOf(logged) - counterOf(applied);
     return counterOf(logged);
+  }
+
+  /** See `ClientReplica.onQuorumChange`: the `established` edges of the role changes. */
+  onQuorumChange(listener: (inQuorum: boolean) => void): () => void {
+    let inQuorum = this.peer.isEstablished;
+    return this.onRoleChange((change) => {
+      if (change.established === inQuorum) return;
+      inQuorum = change.established;
+      listener(inQuorum);
+    });
   }
 
   /** Calls `listener` for every role change the core reports. Returns unsubscribe. */
@@ -414,10 +478,10 @@ export class EnsembleReplica implements ClientReplica {
         'is already in flight'));
     }
     return new Promise<CommittedResult>((resolve, reject) => {
-      const timer = setTimeout(() => this.failWrite(key, connectionLoss(
-        `no commit within ${this.requestTimeoutMs} ms`)), this.requestTimeoutMs);
-      this.writes.set(key, { resolve, reject, timer, routed: false,
-        afterZxid: this.peer.lastLoggedZxid });
+      const submittedMs = this.clock.monotonicMs();
+      const deadlineMs = submittedMs + this.requestTimeoutMs;
+      this.writes.set(key, { resolve, reject, deadlineMs, routed: false,
+        afterZxid: this.peer.lastLoggedZxid, submittedMs });
       const identities = this.auth.identitiesOf(sessionId);
       const write = { key, sessionId, cxid: tagged, request, identities, failFast };
       // Behind the waiting ones: a session's writes are proposed in the order submitted.
@@ -425,10 +489,29 @@ export class EnsembleReplica implements ClientReplica {
     });
   }
 
+  /**
+   * A createSession caught in a leader change (ConnectionLoss: outcome unknown) is retried,
+   * at most CREATE_SESSION_ATTEMPTS_MAX times and while `requestTimeoutMs` since the first
+   * attempt has not passed, as a ZooKeeper client keeps connecting: an app starting while
+   * the ensemble fails over still gets its session. A session the lost attempt may have
+   * created anyway is not local: nobody keeps it alive and it expires after its timeout.
+   */
   async createSession(requestedTimeoutMs: number, local: boolean):
     Promise<{ sessionId: SessionId; timeoutMs: number }> {
     const timeoutMs = this.tracker.negotiate(requestedTimeoutMs);
-    const result = await this.submit(0n, 0, { op: 'createSession', timeoutMs });
+    const deadlineMs = this.clock.monotonicMs() + this.requestTimeoutMs;
+    let result: CommittedResult | undefined;
+    for (let attempt = 1; result === undefined; attempt++) {
+      try {
+        result = await this.submit(0n, 0, { op: 'createSession', timeoutMs });
+      } catch (error) {
+        const lost = error instanceof KeeperError && error.code === ErrorCode.ConnectionLoss;
+        if (!lost || attempt >= CREATE_SESSION_ATTEMPTS_MAX ||
+          this.clock.monotonicMs() >= deadlineMs) throw error;
+        this.logger.warn(`replica ${this.options.id}: createSession attempt ${attempt} ` +
+          `failed (${(error as Error).message}); retrying`);
+      }
+    }
     if (result.code !== ErrorCode.Ok) throw new KeeperError(result.code);
     if (local) this.sessionEvents.localSessions.add(result.sessionId);
     return { sessionId: result.sessionId, timeoutMs };
@@ -528,7 +611,13 @@ export class EnsembleReplica implements ClientReplica {
         continue;
       }
       const ready = this.peer.ready();
-      await this.perform(ready);
+      // Steps 1-2 need awaited I/O; without them the Ready is performed synchronously, so the
+      // Readys of one pump share a turn: their sends leave in one write per link.
+      if (ready.epochWrite !== undefined || ready.truncateAfterZxid !== undefined ||
+        ready.installSnapshot !== undefined) {
+        await this.performDurableSteps(ready);
+      }
+      this.perform(ready);
       this.peer.advance();
       // Inputs only after advance: the leader prepares and proposes forwarded writes now.
       for (const request of ready.requests) {
@@ -537,10 +626,15 @@ export class EnsembleReplica implements ClientReplica {
     }
   }
 
-  private async perform(ready: Ready): Promise<void> {
+  /** Ready steps 1 and 2 (ready.ts): the epoch record, then TRUNC or a snapshot install. */
+  private async performDurableSteps(ready: Ready): Promise<void> {
     if (ready.epochWrite !== undefined) await this.storage.epochs.setEpochs(ready.epochWrite);
     if (ready.truncateAfterZxid !== undefined) await this.truncate(ready.truncateAfterZxid);
     if (ready.installSnapshot !== undefined) await this.installSnapshot(ready.installSnapshot);
+  }
+
+  /** Ready steps 3-6, after `performDurableSteps`. */
+  private perform(ready: Ready): void {
     for (const logged of ready.append) {
       this.storage.log.append(logged.zxid, logged.txn);
       this.history.append(logged);
@@ -559,7 +653,22 @@ export class EnsembleReplica implements ClientReplica {
 
   private send(to: PeerId, message: PeerMessage): void {
     // A dropped send needs nothing here: the link is down and the core hears connectionLost.
-    this.transport?.send(to, encodePeerMessage(message));
+    this.transport?.send(to, this.encode(message));
+  }
+
+  /**
+   * The core sends a proposal to each follower as its own message with the same txn: encode
+   * it once (the transport never writes into a payload it was given).
+   */
+  private encode(message: PeerMessage): Buffer {
+    if (message.type !== 'proposal') return encodePeerMessage(message);
+    const last = this.lastProposal;
+    if (last !== undefined && last.txn === message.txn && last.zxid === message.zxid) {
+      return last.bytes;
+    }
+    const bytes = encodePeerMessage(message);
+    this.lastProposal = { zxid: message.zxid, txn: message.txn, bytes };
+    return bytes;
   }
 
   private receive(from: PeerId, payload: Buffer): void {
@@ -572,7 +681,10 @@ export class EnsembleReplica implements ClientReplica {
       this.input(() => this.peer.connectionLost(from));
       return;
     }
-    this.input(() => this.peer.step(from, message));
+    this.input(() => {
+      this.peer.step(from, message);
+      this.observeForNewEnsemble(from, message);
+    });
   }
 
   // ---- durability ----
@@ -609,27 +721,24 @@ export class EnsembleReplica implements ClientReplica {
     await this.flushing;
     await this.storage.log.truncateAfter(zxid);
     this.history.truncateAfter(zxid);
+    this.forgetProposed();
     this.stats.truncations++;
   }
 
   /**
-   * SNAP: the snapshot is decoded first (a bad one stops here), committed durably as a
-   * snapshot file, then the log is cut after its zxid; recovery reads only the log after the
-   * newest snapshot. NOT atomic with this Ready's appends (see the gap noted in the report):
-   * a crash between the snapshot commit and the cut can leave stale logged txns after it.
+   * SNAP: the snapshot is decoded first (a bad one stops here), then installed atomically
+   * with emptying the log (`ReplicaStorage.installSnapshot`): a crash at any point recovers
+   * the old state or the new snapshot with no stale record after it, never a mix.
    */
   private async installSnapshot(install: { zxid: Zxid; bytes: Buffer }): Promise<void> {
     await this.snapshots.settle();
     await this.flushing;
     const tree = DataTree.fromSnapshot(install.bytes);
-    const writer = await this.storage.snapshots.begin(install.zxid);
-    await writer.write(install.bytes);
-    await writer.commit();
-    await this.storage.log.truncateAfter(install.zxid < this.storage.log.lastZxid
-      ? install.zxid : this.storage.log.lastZxid);
+    await this.storage.installSnapshot(install.zxid, install.bytes);
     this.treeValue = tree;
     this.snapshots = this.snapshotTakerOf(tree);
     this.history.reset(install.zxid);
+    this.forgetProposed();
     this.stats.snapshotsInstalled++;
     this.preparer = new RequestPreparer(tree, { dataBytesMax: this.options.dataBytesMax });
     const now = this.clock.monotonicMs();
@@ -645,7 +754,7 @@ export class EnsembleReplica implements ClientReplica {
   private applyThrough(through: Zxid): void {
     const txns = this.history.between(this.treeValue.lastZxid, through);
     for (const logged of txns) {
-      const txn = decodeTxn(logged.txn);
+      const txn = this.takeProposed(logged.zxid) ?? decodeTxn(logged.txn);
       const result = this.treeValue.apply(txn);
       this.preparer.committed(txn.header.zxid);
       this.sessionEvents.afterApply(txn, result);
@@ -662,12 +771,39 @@ export class EnsembleReplica implements ClientReplica {
   }
 
 
+  /** The prepared txn proposed as `zxid`, if this replica proposed it in its current role. */
+  private takeProposed(zxid: Zxid): Txn | undefined {
+    const proposed = this.proposed;
+    let head = this.proposedHead;
+    while (head < proposed.length && proposed[head]!.header.zxid < zxid) proposed[head++] = undefined;
+    let txn: Txn | undefined;
+    if (head < proposed.length && proposed[head]!.header.zxid === zxid) {
+      txn = proposed[head];
+      proposed[head++] = undefined;
+    }
+    if (head === proposed.length) this.forgetProposed();
+    else if (head >= 1024 && head * 2 >= proposed.length) {
+      this.proposed = proposed.slice(head);
+      this.proposedHead = 0;
+    } else {
+      this.proposedHead = head;
+    }
+    return txn;
+  }
+
+  private forgetProposed(): void {
+    this.proposed = [];
+    this.proposedHead = 0;
+  }
+
   private answer(txn: Txn, result: ApplyResult): void {
+    // A follower under load through the leader has no writes of its own: no key to build.
+    if (this.writes.size === 0) return;
     const key = writeKey(txn.header.sessionId, txn.header.cxid);
     const write = this.writes.get(key);
     if (write === undefined || txn.header.zxid <= write.afterZxid) return;
     this.writes.delete(key);
-    clearTimeout(write.timer);
+    this.latency.add(this.clock.monotonicMs() - write.submittedMs);
     write.resolve({ ...result, zxid: txn.header.zxid, sessionId: txn.header.sessionId });
   }
 
@@ -758,18 +894,33 @@ export class EnsembleReplica implements ClientReplica {
     const txn = this.preparer.prepare(request, header, identities);
     if (this.peer.propose(zxid, encodeTxn(txn))) {
       this.stats.proposals++;
+      this.proposed.push(txn);
       return true;
     }
     // The preparer's overlay now holds a txn that will never commit: start it afresh.
     this.preparer.reset();
+    this.forgetProposed();
     return false;
+  }
+
+  /**
+   * Fails the writes past their deadline, run at every Zab tick (outside the pump, so a stuck
+   * storage call does not hold them): one timer for all writes instead of one each. `writes`
+   * is in submit order and every deadline is submit time + requestTimeoutMs, so the expired
+   * ones are a prefix. A write fails at most one tick (`zabTickMs`) after its deadline.
+   */
+  private failExpiredWrites(): void {
+    const now = this.clock.monotonicMs();
+    for (const [key, write] of this.writes) {
+      if (write.deadlineMs > now) return;
+      this.failWrite(key, connectionLoss(`no commit within ${this.requestTimeoutMs} ms`));
+    }
   }
 
   private failWrite(key: string, error: Error): void {
     const write = this.writes.get(key);
     if (write === undefined) return;
     this.writes.delete(key);
-    clearTimeout(write.timer);
     write.reject(error);
   }
 
@@ -795,6 +946,7 @@ export class EnsembleReplica implements ClientReplica {
       `epoch=${change.epoch}: ${change.reason}`);
     if (!change.established) {
       this.preparer.reset();
+      this.forgetProposed();
       this.waitingForwarded = [];
       for (const [key, write] of [...this.writes]) {
         if (write.routed) {

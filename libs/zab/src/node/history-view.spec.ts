@@ -1,7 +1,9 @@
 /**
  * Goal: the replica's history view answers the core's sync questions from memory exactly like
  * the simulator's (`historyOf`): largest logged zxid at or before, txns after (bounded),
- * nothing before its base; it never drops an unapplied txn; its snapshot is the committed tree.
+ * nothing before its base; it never drops an unapplied txn; its snapshot is the committed tree;
+ * through thousands of append/apply/trim rounds (its dead prefix compacted in place) it keeps
+ * exactly what a plain array model keeps.
  * Method: a real DataTree and prepared create txns; no I/O.
  */
 import { test } from 'node:test';
@@ -75,4 +77,46 @@ test('snapshot() is the committed tree at its zxid and decodes to the same diges
   assert.equal(copy.lastZxid, makeZxid(1, 2));
   assert.equal(copy.digest(), tree.digest());
   assert.deepEqual(history.txnsAfter(snapshot.zxid, 10)?.map((t) => t.zxid), [makeZxid(1, 3)]);
+});
+
+test('long append/apply/trim/truncate runs keep exactly what an array model keeps', () => {
+  const tree = new DataTree();
+  const countMax = 300;
+  const history = new ReplicaHistory(() => tree, 0n, { countMax, bytesMax: 1 << 20 });
+  const txns = prepared(tree, 6000);
+  // The rounds append about 4,200 of them, leaving a tail for the TRUNC at the end.
+  let model: Zxid[] = [];
+  let base = 0n;
+  let next = 0;
+  let applied = 0;
+  for (let round = 0; round < 400 && next < txns.length; round++) {
+    // Append 1..20 txns, apply all but the newest few, trim: the ensemble driver's rhythm.
+    for (let i = 0; i <= round % 20 && next < txns.length; i++) {
+      history.append(logged(txns[next]!));
+      model.push(txns[next++]!.header.zxid);
+    }
+    for (; applied < next - (round % 3); applied++) tree.apply(txns[applied]!);
+    history.trim();
+    while (model.length > countMax && model[0]! <= tree.lastZxid) base = model.shift()!;
+    assert.equal(history.size, model.length);
+    assert.equal(history.lastZxid, model[model.length - 1] ?? base);
+    assert.deepEqual(history.txnsAfter(base, 10_000)?.map((t) => t.zxid), model);
+    if (base > 0n) {
+      assert.equal(history.txnsAfter(base - 1n, 10_000), undefined, 'nothing before the base');
+      assert.equal(history.lastZxidAtOrBefore(base - 1n), undefined);
+    }
+    assert.deepEqual(history.between(tree.lastZxid, model[model.length - 1] ?? base)
+      .map((t) => t.zxid), model.filter((zxid) => zxid > tree.lastZxid));
+    assert.equal(history.lastZxidAtOrBefore(base), base);
+  }
+  assert.ok(next > 3000, 'the run went well past the limit many times over');
+  // TRUNC after compaction: unapplied txns past the cut go, the rest stays.
+  const tail = txns.slice(next, next + 5);
+  for (const txn of tail) history.append(logged(txn));
+  model.push(...tail.map((txn) => txn.header.zxid));
+  const cut = tail[1]!.header.zxid;
+  history.truncateAfter(cut);
+  model = model.filter((zxid) => zxid <= cut);
+  assert.equal(history.lastZxid, cut);
+  assert.deepEqual(history.txnsAfter(base, 10_000)?.map((t) => t.zxid), model);
 });

@@ -26,9 +26,15 @@ export interface HistoryLimits {
 export const HISTORY_LIMITS_DEFAULT: HistoryLimits = { countMax: 10_000, bytesMax: 64 << 20 };
 
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
+const DROPPED: LoggedTxn = { zxid: -1n, txn: Buffer.alloc(0) };
+
+/** A dead prefix this long (and at least half the array) is cut off in one copy. */
+const COMPACT_AFTER_ENTRIES = 1024;
 
 export class ReplicaHistory implements HistoryView {
+  /** Retained txns are `entries[head..]`; the dead prefix is compacted in amortised O(1). */
   private entries: LoggedTxn[] = [];
+  private head = 0;
   private bytes = 0;
 
   /**
@@ -43,18 +49,21 @@ export class ReplicaHistory implements HistoryView {
 
   /** Last retained zxid (the log's last zxid), or the base when nothing is retained. */
   get lastZxid(): Zxid {
-    return this.entries[this.entries.length - 1]?.zxid ?? this.base;
+    return this.entries.length > this.head ? this.entries[this.entries.length - 1]!.zxid
+      : this.base;
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.entries.length - this.head;
   }
 
+  /** Appends without trimming: the driver trims once per applied batch (`trim`). */
   append(txn: LoggedTxn): void {
-    assert(txn.zxid > this.lastZxid, `history append 0x${txn.zxid.toString(16)} out of order`);
+    if (txn.zxid <= this.lastZxid) {
+      assert(false, `history append 0x${txn.zxid.toString(16)} out of order`);
+    }
     this.entries.push(txn);
     this.bytes += txn.txn.length;
-    this.trim();
   }
 
   /** TRUNC: forget every txn after `zxid`. */
@@ -67,6 +76,7 @@ export class ReplicaHistory implements HistoryView {
   /** Snapshot install: the history restarts empty after `zxid`. */
   reset(zxid: Zxid): void {
     this.entries = [];
+    this.head = 0;
     this.bytes = 0;
     this.base = zxid;
   }
@@ -84,23 +94,32 @@ export class ReplicaHistory implements HistoryView {
   /** Drops the oldest applied txns while over a limit (call after applying). */
   trim(): void {
     const applied = this.tree().lastZxid;
-    let drop = 0;
+    const entries = this.entries;
+    let head = this.head;
     let bytes = this.bytes;
-    while (drop < this.entries.length && this.entries[drop]!.zxid <= applied &&
-      (this.entries.length - drop > this.limits.countMax || bytes > this.limits.bytesMax)) {
-      bytes -= this.entries[drop]!.txn.length;
-      drop++;
+    while (head < entries.length && entries[head]!.zxid <= applied &&
+      (entries.length - head > this.limits.countMax || bytes > this.limits.bytesMax)) {
+      bytes -= entries[head]!.txn.length;
+      head++;
     }
-    if (drop === 0) return;
-    this.base = this.entries[drop - 1]!.zxid;
-    this.entries = this.entries.slice(drop);
+    if (head === this.head) return;
+    this.base = entries[head - 1]!.zxid;
     this.bytes = bytes;
+    if (head >= COMPACT_AFTER_ENTRIES && head * 2 >= entries.length) {
+      this.entries = entries.slice(head);
+      this.head = 0;
+    } else {
+      // Release the dropped txns' buffers now; the slots go at the next compaction.
+      entries.fill(DROPPED, this.head, head);
+      this.head = head;
+    }
   }
 
   lastZxidAtOrBefore(zxid: Zxid): Zxid | undefined {
     if (zxid < this.base) return undefined;
     const after = this.countAfter(zxid);
-    return this.entries[this.entries.length - after - 1]?.zxid ?? this.base;
+    const index = this.entries.length - after - 1;
+    return index >= this.head ? this.entries[index]!.zxid : this.base;
   }
 
   txnsAfter(zxid: Zxid, countMax: number): readonly LoggedTxn[] | undefined {
@@ -130,7 +149,7 @@ export class ReplicaHistory implements HistoryView {
 
   /** How many retained txns have a zxid > `zxid` (binary search). */
   private countAfter(zxid: Zxid): number {
-    let low = 0;
+    let low = this.head;
     let high = this.entries.length;
     while (low < high) {
       const middle = (low + high) >> 1;

@@ -126,6 +126,7 @@ export class LocalCoordinationClient implements CoordinationClient {
   private readonly endListeners = new Set<(state: 'expired' | 'closed') => void>();
   private readonly connection = new ConnectionStateTracker(this.guard);
   private readonly unsubscribeReplica: () => void;
+  private readonly unsubscribeQuorum: () => void;
 
   private constructor(
     private readonly replica: ClientReplica,
@@ -135,6 +136,12 @@ export class LocalCoordinationClient implements CoordinationClient {
     this.unsubscribeReplica = replica.onSessionEnd((id, state) => {
       if (id === sessionId) this.ended(state);
     });
+    // The embedded ensemble: the session may live on while the local replica is out of a
+    // quorum, but nothing it reads or holds is current then (Curator's SUSPENDED).
+    this.unsubscribeQuorum = replica.onQuorumChange?.((inQuorum) => {
+      if (inQuorum) this.connection.reconnected();
+      else this.connection.suspended();
+    }) ?? (() => undefined);
   }
 
   /**
@@ -547,6 +554,7 @@ export class LocalCoordinationClient implements CoordinationClient {
     if (this.stateValue !== 'connected') return;
     this.stateValue = state;
     this.unsubscribeReplica();
+    this.unsubscribeQuorum();
     this.replica.watches.removeWatcher(this.sessionWatcher);
     for (const watcher of [...this.persistentWatchers.values(), ...this.observers]) {
       this.replica.watches.removeWatcher(watcher);

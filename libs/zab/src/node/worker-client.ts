@@ -261,6 +261,14 @@ export class WorkerCoordinationClient implements CoordinationClient {
     queueMicrotask(() => this.guard(() => this.observers.get(observerId)?.(value)));
   }
 
+  /** The worker's replica left (`suspended`) or rejoined (`reconnected`) a working quorum. */
+  deliverConnectionState(state: 'suspended' | 'reconnected'): void {
+    queueMicrotask(() => {
+      if (state === 'suspended') this.connection.suspended();
+      else this.connection.reconnected();
+    });
+  }
+
   /** The session ended in the worker (closed, expired) or with the worker (`expired`). */
   deliverEnd(state: 'expired' | 'closed'): void {
     queueMicrotask(() => this.ended(state));

@@ -344,6 +344,9 @@ export class WorkerReplicaHandle implements WorkerSessionLink {
       case 'observation':
         this.clients.get(item.session)?.deliverObservation(item.observerId, item.observation);
         return;
+      case 'connectionState':
+        this.clients.get(item.session)?.deliverConnectionState(item.state);
+        return;
       case 'sessionEnd':
         this.clients.get(item.session)?.deliverEnd(item.state);
         this.clients.delete(item.session);

@@ -201,6 +201,8 @@ export type WorkerItem =
   | { kind: 'watchReleased'; session: number; watchId: number; uses: number }
   | { kind: 'observation'; session: number; observerId: number; observation: Observation }
   | { kind: 'sessionEnd'; session: number; state: 'expired' | 'closed' }
+  /** The session's connection went `suspended` or back (`reconnected`); `lost` is `sessionEnd`. */
+  | { kind: 'connectionState'; session: number; state: 'suspended' | 'reconnected' }
   | { kind: 'replicaFailed'; error: WireError }
   | { kind: 'log'; level: LogLevel; message: string };
 

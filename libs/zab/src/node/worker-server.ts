@@ -139,6 +139,11 @@ export class WorkerServer {
     const client = await LocalCoordinationClient.connect(this.replica, sessionTimeoutMs, { local });
     const session: ServedSession = { client, watchers: new Map(), observers: new Map() };
     this.sessions.set(handle, session);
+    client.onConnectionStateChange((state) => {
+      if (state === 'suspended' || state === 'reconnected') {
+        this.outbox.push({ kind: 'connectionState', session: handle, state });
+      }
+    });
     client.onSessionEnd((state) => {
       this.sessions.delete(handle);
       this.ended.set(handle, state);

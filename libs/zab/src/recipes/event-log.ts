@@ -19,7 +19,7 @@
 import type { CoordinationClient, Observation } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import { KeeperError } from '../state/keeper-error.js';
-import { deleteQuietly, ensurePath, isKeeperCode } from './recipe-support.js';
+import { deleteQuietly, ensurePath, isKeeperCode, retryingLoss } from './recipe-support.js';
 
 export interface EventLogOptions {
   /** Parent of the stream's nodes; default `/zab/events/<stream>`. */
@@ -142,8 +142,8 @@ export class EventLog {
   private prepare(): Promise<void> {
     this.prepared ??= (async () => {
       // Persistent, not containers: an empty log must not vanish under its consumers.
-      await ensurePath(this.client, `${this.root}/log`, 'persistent');
-      await ensurePath(this.client, `${this.root}/offsets`, 'persistent');
+      await retryingLoss(this.client, () => ensurePath(this.client, `${this.root}/log`, 'persistent'));
+      await retryingLoss(this.client, () => ensurePath(this.client, `${this.root}/offsets`, 'persistent'));
     })();
     const prepared = this.prepared;
     prepared.catch(() => { if (this.prepared === prepared) this.prepared = undefined; });
@@ -153,7 +153,7 @@ export class EventLog {
   private async readOrCreateOffset(path: string, startFrom: 'earliest' | 'latest'): Promise<number> {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        const { data } = await this.client.getData(path);
+        const { data } = await retryingLoss(this.client, () => this.client.getData(path));
         const value = Number(data.toString());
         if (!Number.isSafeInteger(value) || value < -1) {
           throw new KeeperError(ErrorCode.BadArguments, path, `offset node holds ${JSON.stringify(data.toString())}, not a sequence number`);
@@ -164,7 +164,8 @@ export class EventLog {
       }
       const start = startFrom === 'latest' ? await this.lastSequence() : -1;
       try {
-        await this.client.create(path, Buffer.from(String(start)));
+        // A retried create that had committed meets NodeExists: read it on the next round.
+        await retryingLoss(this.client, () => this.client.create(path, Buffer.from(String(start))));
         return start;
       } catch (error) {
         if (!(error instanceof KeeperError) || error.code !== ErrorCode.NodeExists) throw error;
@@ -175,6 +176,7 @@ export class EventLog {
 }
 
 const PRUNE_EVERY = 64;
+const RETRY_DELAY_MS = 500;
 
 class Consumer implements EventConsumer {
   private latestNames: string[] = [];
@@ -183,6 +185,7 @@ class Consumer implements EventConsumer {
   private stopped = false;
   private unobserve: (() => void) | undefined;
   private sinceprune = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
   private readonly waiters = new Set<{ sequence: number; resolve: () => void }>();
 
   constructor(
@@ -216,6 +219,7 @@ class Consumer implements EventConsumer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.unobserve?.();
     await this.pumping;
   }
@@ -226,8 +230,16 @@ class Consumer implements EventConsumer {
       return;
     }
     this.pumping = this.pump().catch((error: unknown) => {
-      if (!this.stopped) this.warn(`event consumer stopped at ${this.offset}: ${(error as Error).message}`);
-      this.stopped = true;
+      if (this.stopped) return;
+      if (this.client.state !== 'connected') {
+        this.warn(`event consumer stopped at ${this.offset}: the session ended (${(error as Error).message})`);
+        this.stopped = true;
+        return;
+      }
+      // A failure that outlasted the bounded retries (e.g. a long leader election): the
+      // session lives, so try again shortly from the committed offset.
+      this.warn(`event consumer at ${this.offset}: ${(error as Error).message}; retrying`);
+      this.retryTimer = setTimeout(() => { this.retryTimer = undefined; if (!this.stopped) this.kick(); }, RETRY_DELAY_MS);
     }).finally(() => { this.pumping = undefined; });
   }
 
@@ -247,7 +259,7 @@ class Consumer implements EventConsumer {
   private async deliver(sequence: number): Promise<void> {
     let payload: Buffer | undefined;
     try {
-      payload = (await this.client.getData(this.log.eventPath(sequence))).data;
+      payload = (await retryingLoss(this.client, () => this.client.getData(this.log.eventPath(sequence)))).data;
     } catch (error) {
       if (!(error instanceof KeeperError) || error.code !== ErrorCode.NoNode) throw error;
       this.warn(`event ${sequence} was pruned before this consumer reached it (retainEventsMax); skipped`);
@@ -260,7 +272,8 @@ class Consumer implements EventConsumer {
       }
     }
     if (this.stopped) return;
-    await this.client.setData(this.offsetPath, Buffer.from(String(sequence)));
+    // Idempotent (the same offset again), so safe to retry across a leader change.
+    await retryingLoss(this.client, () => this.client.setData(this.offsetPath, Buffer.from(String(sequence))));
     this.offset = sequence;
     for (const waiter of [...this.waiters]) {
       if (waiter.sequence <= sequence) {

@@ -25,10 +25,12 @@ export interface WaitOptions {
 }
 
 /**
- * What a holder (lock, lease, member) does when the connection is `suspended`: `'lost'`
- * (default, Curator's advice) gives ownership up at once; `'wait'` keeps it until `lost`.
+ * What a holder (lock, lease, member, leadership) does when the connection is `suspended`:
+ * `'lost'` (default, Curator's advice) gives ownership up at once; `'keep'` keeps it until
+ * `lost`. One definition for every recipe (lock-errors.ts).
  */
-export type SuspendedPolicy = 'lost' | 'wait';
+import type { SuspendedPolicy } from './lock-errors.js';
+export type { SuspendedPolicy };
 
 export function isKeeperCode(error: unknown, code: number): boolean {
   return error instanceof KeeperError && error.code === code;

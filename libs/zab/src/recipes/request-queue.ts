@@ -20,7 +20,7 @@ import type { CoordinationClient } from '../node/coordination-client.js';
 import { MultiError } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import { KeeperError } from '../state/keeper-error.js';
-import { deleteQuietly, ensurePath } from './recipe-support.js';
+import { deleteQuietly, ensurePath, retryingLoss } from './recipe-support.js';
 
 export interface RequestQueueOptions {
   /** Default `/zab/rpc`. */
@@ -41,6 +41,7 @@ export interface RequestServer {
 }
 
 const SEGMENT = /^[A-Za-z0-9._-]{1,200}$/;
+const RETRY_DELAY_MS = 500;
 
 export class RequestQueue {
   readonly base: string;
@@ -119,8 +120,8 @@ export class RequestQueue {
   private prepare(): Promise<void> {
     this.prepared ??= (async () => {
       // Persistent, not containers: an empty queue must not vanish under its server.
-      await ensurePath(this.client, `${this.base}/requests`, 'persistent');
-      await ensurePath(this.client, `${this.base}/responses`, 'persistent');
+      await retryingLoss(this.client, () => ensurePath(this.client, `${this.base}/requests`, 'persistent'));
+      await retryingLoss(this.client, () => ensurePath(this.client, `${this.base}/responses`, 'persistent'));
     })();
     const prepared = this.prepared;
     prepared.catch(() => { if (this.prepared === prepared) this.prepared = undefined; });
@@ -130,6 +131,8 @@ export class RequestQueue {
 
 class Server implements RequestServer {
   private readonly running = new Map<string, Promise<void>>();
+  /** Requests whose answer failed, waiting out a delay before the next attempt. */
+  private readonly resting = new Set<string>();
   private waitingNames: string[] = [];
   private stopped = false;
   private unobserve: (() => void) | undefined;
@@ -160,9 +163,18 @@ class Server implements RequestServer {
   private fill(): void {
     for (const id of this.waitingNames) {
       if (this.stopped || this.running.size >= this.concurrencyMax) return;
-      if (this.running.has(id)) continue;
+      if (this.running.has(id) || this.resting.has(id)) continue;
       const done = this.answer(id)
-        .catch((error: unknown) => this.warn(`request ${id}: ${(error as Error).message}`))
+        .catch((error: unknown) => {
+          this.warn(`request ${id}: ${(error as Error).message}; retrying in ${RETRY_DELAY_MS} ms`);
+          // Still queued (the answer did not commit): try it again later, not at once.
+          this.resting.add(id);
+          const timer = setTimeout(() => {
+            this.resting.delete(id);
+            if (!this.stopped && this.client.state === 'connected') this.fill();
+          }, RETRY_DELAY_MS);
+          timer.unref();
+        })
         .finally(() => {
           this.running.delete(id);
           this.fill();
@@ -175,7 +187,7 @@ class Server implements RequestServer {
     const requestPath = `${this.queue.base}/requests/${id}`;
     let payload: Buffer;
     try {
-      payload = (await this.client.getData(requestPath)).data;
+      payload = (await retryingLoss(this.client, () => this.client.getData(requestPath))).data;
     } catch (error) {
       if (error instanceof KeeperError && error.code === ErrorCode.NoNode) return; // taken already
       throw error;

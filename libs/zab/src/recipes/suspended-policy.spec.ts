@@ -1,13 +1,13 @@
 /**
  * Goal: the holders' suspended policy works as documented: under `'lost'` (the default) a
  * suspended connection aborts a held lease's and a member's signal at once (ownership is
- * doubtful); under `'wait'` they stay held through suspended and reconnected; waiters are
+ * doubtful); under `'keep'` they stay held through suspended and reconnected; waiters are
  * not failed by a suspension (only by session loss).
  * Method: a real in-memory Replica and a proxy client whose connection state the test sets
  * (a standalone replica never suspends by itself); the recipes see it only through the
  * `CoordinationClient` interface.
  */
-import { test, describe, afterEach } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ConnectionState, CoordinationClient } from '../node/coordination-client.js';
 import { ConnectionLossError } from '../state/keeper-error.js';
@@ -15,20 +15,11 @@ import { withTimeout } from '../testing/with-timeout.js';
 import { GroupMember } from './group-member.js';
 import { ReadWriteLock } from './read-write-lock.js';
 import { Semaphore } from './semaphore.js';
-import { childCount, RecipeHarness } from './recipe-harness.test-support.js';
+import { childCount, recipeHarnesses } from './recipe-harness.test-support.js';
 
 const WAIT_MS = 20_000;
-const harnesses: RecipeHarness[] = [];
-
-async function harness(): Promise<RecipeHarness> {
-  const h = await RecipeHarness.open();
-  harnesses.push(h);
-  return h;
-}
-
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
+/** A harness per call, closed after each test. */
+const harness = recipeHarnesses();
 
 /** `client` whose connection state the test drives with `set`. */
 function controlled(client: CoordinationClient): { client: CoordinationClient; set: (state: ConnectionState) => void } {
@@ -81,7 +72,7 @@ describe('suspended policy', () => {
     const h = await harness();
     const other = await h.client();
     const { client, set } = controlled(await h.client());
-    const lease = await new Semaphore(client, '/w', 1, { suspendedPolicy: 'wait' }).acquire();
+    const lease = await new Semaphore(client, '/w', 1, { suspendedPolicy: 'keep' }).acquire();
     const waiting = new Semaphore(client, '/w', 1).acquire({ timeoutMs: WAIT_MS });
     await withTimeout(childCount(other, '/w', 2), WAIT_MS, 'the waiter queued');
     set('suspended');

@@ -26,7 +26,8 @@ export function encodeFrameHeader(payloadBytes: number): Buffer {
 
 /**
  * Prefix and payload copied into one new buffer. For small control frames (the handshake);
- * the send path writes `encodeFrameHeader` and the caller's payload separately (no copy).
+ * the send path copies short frames into one buffer per socket write (`SendQueue.takeFrames`)
+ * and writes a long payload after its `encodeFrameHeader` prefix, by reference.
  */
 export function encodeFrame(payload: Buffer): Buffer {
   return Buffer.concat([encodeFrameHeader(payload.length), payload]);

@@ -30,11 +30,37 @@ const TYPES_BY_CODE = new Map<number, PeerMessageType>(
   Object.entries(TYPE_CODES).map(([type, code]) => [code, type as PeerMessageType]),
 );
 
+/** The two header bytes (version, type code) of each type, built once. */
+const HEADERS = new Map<PeerMessageType, Buffer>(
+  Object.entries(TYPE_CODES).map(([type, code]) => [type as PeerMessageType,
+    Buffer.from([PEER_CODEC_VERSION, code])]),
+);
+
+/** One exactly-sized buffer per message (hot path: a proposal is encoded once per txn). */
 export function encodePeerMessage(message: PeerMessage): Buffer {
-  const writer = new JuteWriter(64);
-  writer.writeRaw(Buffer.from([PEER_CODEC_VERSION, TYPE_CODES[message.type]]));
+  const writer = new JuteWriter(2 + bodyBytes(message));
+  writer.writeRaw(HEADERS.get(message.type)!);
   writeBody(writer, message);
-  return Buffer.from(writer.finish());
+  // Exactly sized (a wrong size would only cost a grow or a shorter view): no copy.
+  return writer.finish();
+}
+
+/** Encoded body size of `m`, matching `writeBody` field for field. */
+function bodyBytes(m: PeerMessage): number {
+  switch (m.type) {
+    case 'notification': return 24;
+    case 'followerInfo': return 5;
+    case 'observerInfo': case 'leaderInfo': case 'sync': return 4;
+    case 'ackEpoch': return 13;
+    case 'diff': case 'trunc': case 'commit': case 'ack': case 'upToDate': return 8;
+    case 'newLeader': return 16;
+    case 'syncReply': return 12;
+    case 'snap': return 20 + m.bytes.length;
+    case 'proposal': case 'inform': return 12 + m.txn.length;
+    case 'ping': return 9 + 12 * m.sessionTouches.length;
+    case 'request': return 16 + m.bytes.length;
+    default: return assertNever(m, 'peer message');
+  }
 }
 
 function writeBody(w: JuteWriter, m: PeerMessage): void {

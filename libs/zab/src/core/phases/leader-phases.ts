@@ -62,6 +62,16 @@ interface PendingSync {
 
 const NEVER = -1_000_000_000;
 
+/** What a leader reports to operators (`mntr`); read-only, it never drives the protocol. */
+export interface LearnerCounts {
+  /** Voting learners connected to this leader (in discovery, sync or broadcast). */
+  readonly followers: number;
+  /** Of those, the ones that acked NEWLEADER: synced and receiving proposals. */
+  readonly syncedFollowers: number;
+  /** sync() requests waiting for their quorum confirmation. */
+  readonly pendingSyncs: number;
+}
+
 export class LeaderPhases {
   phase: 'discovery' | 'synchronization' | 'broadcast' = 'discovery';
   epoch: Epoch | undefined;
@@ -83,6 +93,13 @@ export class LeaderPhases {
 
   get isEstablished(): boolean {
     return this.phase === 'broadcast';
+  }
+
+  learnerCounts(): LearnerCounts {
+    const voting = [...this.learners.values()].filter((h) => !h.observer);
+    return { followers: voting.length,
+      syncedFollowers: voting.filter((h) => h.newLeaderAcked).length,
+      pendingSyncs: this.pendingSyncs.length };
   }
 
   // ---- liveness and lease ----
@@ -397,8 +414,12 @@ export class LeaderPhases {
     const previous = this.peer.committedZxid;
     if (point <= previous) return;
     this.peer.commitThrough(point);
-    const informs = [...this.outstanding].filter(([zxid]) => zxid > previous && zxid <= point)
-      .sort(([a], [b]) => (a < b ? -1 : 1));
+    // Insertion order is zxid order (only `propose` adds): stop at the first one past point.
+    const informs: Array<[Zxid, Buffer]> = [];
+    for (const entry of this.outstanding) {
+      if (entry[0] > point) break;
+      if (entry[0] > previous) informs.push(entry);
+    }
     for (const handle of this.learners.values()) {
       if (handle.stage !== 'syncing') continue;
       if (!handle.observer) {

@@ -24,6 +24,11 @@ import {
 } from './handshake.js';
 import type { SendQueue } from './send-queue.js';
 
+/** Frames are copied into one write buffer up to this many bytes. */
+const COALESCE_BYTES_MAX = 256 * 1024;
+/** A payload this large is written by reference after its own prefix, never copied. */
+const COALESCE_PAYLOAD_BYTES_MAX = 16 * 1024;
+
 /** How long a connection that sent its last frame (REJECTED, DIAL_BACK) may linger. */
 const LINGER_AFTER_END_MS = 1_000;
 
@@ -116,31 +121,48 @@ export class PeerConnection {
 
   /**
    * Writes queued payloads until the queue is empty or the socket asks us to wait; on
-   * 'drain', `onWritable` lets the owner call this again. Each payload is written after its
-   * own prefix without copying; cork/uncork turns a batch into few syscalls.
+   * 'drain', `onWritable` lets the owner call this again. Small frames (prefix + payload) are
+   * copied into one buffer per write, up to COALESCE_BYTES_MAX: one stream write and one iovec
+   * instead of two per frame (a write per frame costs more than the copy of ~100 bytes). A
+   * payload of COALESCE_PAYLOAD_BYTES_MAX or more goes out after its own prefix, not copied.
    */
   writeFrom(queue: SendQueue): void {
     if (this.stateValue !== 'established' || this.awaitingDrain) return;
     const socket = this.socket;
     socket.cork();
     try {
-      for (let payload = queue.shift(); payload !== undefined; payload = queue.shift()) {
-        socket.write(encodeFrameHeader(payload.length));
-        const more = socket.write(payload);
-        this.metrics.framesSent += 1;
-        this.metrics.payloadBytesSent += payload.length;
-        if (!more) {
-          this.awaitingDrain = true;
-          socket.once('drain', () => {
-            this.awaitingDrain = false;
-            if (this.stateValue === 'established') this.events.onWritable(this);
-          });
-          break;
-        }
-      }
+      for (let more = true; more && queue.length > 0;) more = this.writeSome(queue);
     } finally {
       socket.uncork();
     }
+  }
+
+  /** One socket write: a run of short frames coalesced, or one long frame by reference. */
+  private writeSome(queue: SendQueue): boolean {
+    const taken = queue.takeFrames(COALESCE_BYTES_MAX, COALESCE_PAYLOAD_BYTES_MAX);
+    let more: boolean;
+    if (taken !== null) {
+      more = this.socket.write(taken.frames);
+      this.countSent(taken.count, taken.payloadBytes);
+    } else {
+      const payload = queue.shift()!;
+      this.socket.write(encodeFrameHeader(payload.length));
+      more = this.socket.write(payload);
+      this.countSent(1, payload.length);
+    }
+    if (!more) {
+      this.awaitingDrain = true;
+      this.socket.once('drain', () => {
+        this.awaitingDrain = false;
+        if (this.stateValue === 'established') this.events.onWritable(this);
+      });
+    }
+    return more;
+  }
+
+  private countSent(frames: number, payloadBytes: number): void {
+    this.metrics.framesSent += frames;
+    this.metrics.payloadBytesSent += payloadBytes;
   }
 
   /** Closes at once (destroy). `why` is an Error for failures, a string for orderly ends. */

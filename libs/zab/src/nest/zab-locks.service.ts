@@ -1,0 +1,130 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Observable } from 'rxjs';
+import type { CoordinationClient } from '../node/coordination-client.js';
+import { LockLostError, LockTimeoutError } from '../recipes/lock-errors.js';
+import { Mutex, type LockLease, type MutexOptions } from '../recipes/mutex.js';
+import { heldLockFor, runWithLock, type LockContext } from './coordination-context.js';
+import type { WithLockOptions } from './with-lock.decorator.js';
+import { ZAB_CLIENT } from './zab.constants.js';
+
+/**
+ * Runs calls under distributed mutexes (what `@WithLock` does) and makes `Mutex` recipes for
+ * direct use. Tracks every lease it holds so that shutdown releases them all: their signals
+ * abort with `LockLostError('shutdown')` and their nodes are deleted in `onModuleDestroy`,
+ * before the session closes.
+ */
+@Injectable()
+export class ZabLocks implements OnModuleDestroy {
+  private readonly held = new Set<LockLease>();
+  private readonly delayed = new Map<LockLease, NodeJS.Timeout>();
+  private readonly controllers = new Map<LockLease, AbortController>();
+
+  constructor(@Inject(ZAB_CLIENT) private readonly client: CoordinationClient) {}
+
+  /** A fair mutex on `keys` for this instance's session. */
+  mutex(keys: string | readonly string[], options: MutexOptions = {}): Mutex {
+    return new Mutex(this.client, keys, options);
+  }
+
+  /** Runs `call` holding `keys`; undefined when busy under `onBusy: 'skip'`. */
+  async run<T>(keys: readonly string[], options: WithLockOptions, call: (lock: LockContext) => T):
+    Promise<Awaited<T> | undefined> {
+    const reentered = options.reentrant === true ? heldLockFor(keys) : undefined;
+    if (reentered !== undefined) return await call(reentered);
+    const taken = await this.take(keys, options);
+    if (taken === undefined) return undefined;
+    const startedMs = Date.now();
+    try {
+      return await runWithLock(taken.context, () => call(taken.context));
+    } finally {
+      await this.releaseAfter(taken.lease, options.lockAtLeastForMs, startedMs);
+    }
+  }
+
+  /** An Observable that takes the lock on subscribe and holds it for the subscription's life. */
+  observe<T>(keys: readonly string[], options: WithLockOptions, call: (lock: LockContext) => Observable<T>): Observable<T> {
+    return new Observable<T>((subscriber) => {
+      let taken: { lease: LockLease; context: LockContext } | undefined;
+      let closed = false;
+      let startedMs = 0;
+      let stopInner: (() => void) | undefined;
+      this.take(keys, options).then((result) => {
+        if (result === undefined) return subscriber.complete();
+        taken = result;
+        startedMs = Date.now();
+        if (closed) return void this.releaseAfter(result.lease, options.lockAtLeastForMs, startedMs);
+        const onLost = (): void => subscriber.error(result.lease.signal.reason);
+        result.lease.signal.addEventListener('abort', onLost, { once: true });
+        // Called and subscribed inside the lock's context, so the producer sees currentLock().
+        const inner = runWithLock(result.context, () => call(result.context).subscribe(subscriber));
+        stopInner = () => {
+          result.lease.signal.removeEventListener('abort', onLost);
+          inner.unsubscribe();
+        };
+      }, (error: unknown) => subscriber.error(error));
+      return () => {
+        closed = true;
+        stopInner?.();
+        if (taken !== undefined) void this.releaseAfter(taken.lease, options.lockAtLeastForMs, startedMs);
+      };
+    });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    const leases = [...this.held];
+    for (const lease of leases) this.controllers.get(lease)?.abort(new LockLostError(lease.keys, 'shutdown'));
+    for (const timer of this.delayed.values()) clearTimeout(timer);
+    this.delayed.clear();
+    const released = Promise.allSettled(leases.map((lease) => this.finish(lease)));
+    // Out of quorum the deletions cannot commit now; the session's end removes the nodes.
+    if (this.client.connectionState !== 'suspended') await released;
+  }
+
+  private async take(keys: readonly string[], options: WithLockOptions):
+    Promise<{ lease: LockLease; context: LockContext } | undefined> {
+    const mutex = this.mutex(keys, { suspendedPolicy: options.suspendedPolicy ?? 'lost' });
+    const onBusy = options.onBusy ?? 'wait';
+    let lease: LockLease | undefined;
+    if (onBusy === 'wait') {
+      lease = await mutex.acquire(options.waitMs === undefined ? {} : { waitMs: options.waitMs });
+    } else {
+      lease = await mutex.tryAcquire();
+      if (lease === undefined && onBusy === 'throw') throw new LockTimeoutError(mutex.keys, 0);
+    }
+    if (lease === undefined) return undefined;
+    this.held.add(lease);
+    // The context's signal also aborts at shutdown, while the lease's own reports real losses.
+    const controller = new AbortController();
+    this.controllers.set(lease, controller);
+    const signal = AbortSignal.any([lease.signal, controller.signal]);
+    const context: LockContext = {
+      keys: lease.keys, fencingToken: lease.fencingToken, fencingTokens: lease.fencingTokens, signal };
+    return { lease, context };
+  }
+
+  /**
+   * Releases now (resolving once the node is deleted), or schedules the release for when
+   * `lockAtLeastForMs` after the start has passed (ShedLock semantics; resolves at once).
+   */
+  private async releaseAfter(lease: LockLease, lockAtLeastForMs: number | undefined, startedMs: number): Promise<void> {
+    if (!this.held.has(lease) || this.delayed.has(lease)) return;
+    const remainingMs = (lockAtLeastForMs ?? 0) - (Date.now() - startedMs);
+    if (remainingMs <= 0) {
+      // A lost lock's node may need a quorum to delete: do not hold the caller for it.
+      if (lease.signal.aborted) void this.finish(lease);
+      else await this.finish(lease);
+      return;
+    }
+    this.delayed.set(lease, setTimeout(() => {
+      this.delayed.delete(lease);
+      void this.finish(lease);
+    }, remainingMs));
+  }
+
+  private async finish(lease: LockLease): Promise<void> {
+    if (!this.held.delete(lease)) return;
+    this.controllers.delete(lease);
+    // A late release after loss never throws; any other failure leaves the node to the session.
+    await lease.release().catch(() => undefined);
+  }
+}
