@@ -184,10 +184,10 @@ function invokeLocked(runtime: Runtime | undefined, self: object, original: Meth
     return spec.returnsObservable ? throwError(() => error) : Promise.reject(error);
   }
   if (spec.returnsObservable) {
-    return runtime.locks.observe(keys, withLock.options, (lock) => {
+    return runtime.locks.observe(keys, { ...withLock.options, kind: withLock.kind }, (lock) => {
       const result = original.apply(self, withFence(lock));
       return isObservable(result) ? result : throwError(() => new Error(`${original.name} did not return an Observable`));
     });
   }
-  return runtime.locks.run(keys, withLock.options, (lock) => original.apply(self, withFence(lock)));
+  return runtime.locks.run(keys, { ...withLock.options, kind: withLock.kind }, (lock) => original.apply(self, withFence(lock)));
 }
