@@ -17,6 +17,8 @@ export interface LeadershipContext {
   readonly group: string;
   /** Aborts with `NotLeaderError` when this term of leadership ends. */
   readonly signal: AbortSignal;
+  /** Under `oncePerFire`: the scheduled time of the fire being run. */
+  readonly fireTime?: Date;
 }
 
 interface Frame {
