@@ -19,6 +19,8 @@ export interface LeadershipContext {
   readonly signal: AbortSignal;
   /** Under `oncePerFire`: the scheduled time of the fire being run. */
   readonly fireTime?: Date;
+  /** Under `misfire: 'runOnce'`: true for the run that makes up for fires missed during a hand-over. */
+  readonly missedFire?: boolean;
 }
 
 interface Frame {

@@ -213,13 +213,13 @@ function invoke(runtime: Runtime | undefined, self: object, original: Method, ar
 
 /** Records the fire (compare-and-set), then runs it; undefined when it ran elsewhere already. */
 async function runFire(runtime: Runtime, self: object, original: Method, args: unknown[], spec: MethodSpec,
-  fireTimeMs: number): Promise<unknown> {
+  fireTimeMs: number, missedFire = false): Promise<unknown> {
   const group = spec.leaderOnly!.group;
   if (!(await claimFire(runtime.client, FIRE_JOBS.get(original)!.path, fireTimeMs))) return undefined;
   const signal = runtime.elections.get(group)?.signal;
   // Leadership ended while recording: the fire is recorded and not run (at-most-once).
   if (signal === undefined || signal.aborted) return undefined;
-  return await runWithLeadership({ group, signal, fireTime: new Date(fireTimeMs) },
+  return await runWithLeadership({ group, signal, fireTime: new Date(fireTimeMs), missedFire },
     () => invokeLocked(runtime, self, original, args, spec));
 }
 
@@ -231,7 +231,7 @@ async function runMissedFire(runtime: Runtime, self: object, original: Method, s
   // A fire this instance's own timer also runs now is recorded once either way (compare-and-set).
   const missed = latestMissed(job.schedule, last, Date.now());
   if (missed === undefined) return undefined;
-  return runFire(runtime, self, original, [], spec, missed);
+  return runFire(runtime, self, original, [], spec, missed, true);
 }
 
 function onFollower(leaderOnly: LeaderOnlyMetadata, spec: MethodSpec): unknown {
