@@ -9,7 +9,8 @@
  * Method: a real app through @nestjs/testing on a standalone in-memory replica; a second
  * session on the same replica plays "another instance" and watches the recipe nodes. Calls
  * hold their lock until the test opens a gate; every wait is on an event with a bounded
- * timeout (the recipe nodes are observed, never polled).
+ * timeout (the recipe nodes are observed, never polled). A reentrant @WithLock of the same key
+ * inside a read lock still takes its own mutex.
  */
 import 'reflect-metadata';
 import { test, afterEach } from 'node:test';
@@ -28,6 +29,7 @@ import {
   RW_LOCKS_ROOT,
   SEMAPHORES_ROOT,
   WithReadLock,
+  WithLock,
   WithSemaphore,
   WithWriteLock,
   ZAB_REPLICA,
@@ -89,6 +91,17 @@ class Documents {
   @WithWriteLock(['doc', 'index'], { waitMs: 100 })
   async writeBoth(): Promise<readonly string[]> {
     return currentLock()!.keys;
+  }
+
+  @WithReadLock('doc')
+  async readThenLock(): Promise<string> {
+    return this.lockedInside();
+  }
+
+  // A mutex is another lock than a read/write lock of the same key: reentrancy does not mix them.
+  @WithLock('doc', { reentrant: true, waitMs: 10_000 })
+  async lockedInside(): Promise<string> {
+    return currentLock()!.recipe;
   }
 
   @WithSemaphore('pool', 2, { waitMs: 10_000 })
@@ -186,7 +199,7 @@ test('@WithReadLock / @WithWriteLock: readers overlap, a writer runs alone, busy
   readGate.open();
   const fences = await withTimeout(Promise.all(readers), 10_000, 'readers done');
   assert.equal(new Set(fences.map((fence) => fence.fencingToken)).size, 3, 'each reader has its own token');
-  assert.ok(fences.every((fence) => typeof fence.fencingToken === 'bigint' && fence.keys[0] === 'doc'));
+  assert.ok(fences.every((fence) => typeof fence.fencingToken === 'bigint' && fence.keys[0] === 'doc' && fence.recipe === 'read'));
 
   await withTimeout(childCount(other, docPath, 1), 10_000, 'only the writer holds the lock');
   assert.equal(docs.occupancy.writers, 1);
@@ -194,11 +207,13 @@ test('@WithReadLock / @WithWriteLock: readers overlap, a writer runs alone, busy
   await assert.rejects(docs.writeBoth(), (e: unknown) => e instanceof LockTimeoutError && e.waitMs === 100);
   writeGate.open();
   const writeLock = await withTimeout(writer, 10_000, 'writer done');
+  assert.equal(writeLock.recipe, 'write');
   assert.ok(fences.every((fence) => fence.fencingToken < writeLock.fencingToken), 'the writer came later: a larger token');
   assert.equal(docs.occupancy.writerWithOthers, 0, 'never a writer together with anyone');
   await withTimeout(childCount(other, docPath, 0), 10_000, 'every node released');
   assert.equal(await docs.readIfFree(), 'read');
   assert.deepEqual(await docs.writeBoth(), ['doc', 'index'], 'several keys, sorted');
+  assert.equal(await docs.readThenLock(), 'mutex', 'a reentrant @WithLock inside a read lock takes its mutex');
 
   // Another instance's writer excludes this app's readers too.
   const foreign = await new ReadWriteLock(other, docPath).writeLock.acquire({ timeoutMs: 5000 });

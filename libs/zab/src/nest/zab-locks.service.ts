@@ -14,12 +14,6 @@ import { heldLockFor, runWithLock, type LockContext } from './coordination-conte
 import type { LockRecipe, WithLockOptions } from './with-lock.decorator.js';
 import { ZAB_CLIENT } from './zab.constants.js';
 
-/**
- * Runs calls under distributed mutexes (what `@WithLock` does) and makes `Mutex` recipes for
- * direct use. Tracks every lease it holds so that shutdown releases them all: their signals
- * abort with `LockLostError('shutdown')` and their nodes are deleted in `onModuleDestroy`,
- * before the session closes.
- */
 /** Parents of the `@WithReadLock`/`@WithWriteLock` and `@WithSemaphore` recipe nodes, per key. */
 export const RW_LOCKS_ROOT = '/zab/rwlocks';
 export const SEMAPHORES_ROOT = '/zab/semaphores';
@@ -27,6 +21,13 @@ export const SEMAPHORES_ROOT = '/zab/semaphores';
 /** What `run`/`observe` take: `@WithLock`'s options and the recipe (default: a mutex). */
 export type LockRunOptions = WithLockOptions & { kind?: LockRecipe };
 
+/**
+ * Runs calls under distributed mutexes (what `@WithLock` does), read/write locks
+ * (`@WithReadLock` / `@WithWriteLock`) and semaphores (`@WithSemaphore`), and makes `Mutex` recipes for
+ * direct use. Tracks every lease it holds so that shutdown releases them all: their signals
+ * abort with `LockLostError('shutdown')` and their nodes are deleted in `onModuleDestroy`,
+ * before the session closes.
+ */
 @Injectable()
 export class ZabLocks implements OnModuleDestroy {
   private readonly held = new Set<LockLease>();
@@ -43,7 +44,8 @@ export class ZabLocks implements OnModuleDestroy {
   /** Runs `call` holding `keys`; undefined when busy under `onBusy: 'skip'`. */
   async run<T>(keys: readonly string[], options: LockRunOptions, call: (lock: LockContext) => T):
     Promise<Awaited<T> | undefined> {
-    const reentered = options.reentrant === true ? heldLockFor(keys) : undefined;
+    const mutex = (options.kind ?? { type: 'mutex' }).type === 'mutex';
+    const reentered = options.reentrant === true && mutex ? heldLockFor(keys) : undefined;
     if (reentered !== undefined) return await call(reentered);
     const taken = await this.take(keys, options);
     if (taken === undefined) return undefined;
@@ -105,6 +107,7 @@ export class ZabLocks implements OnModuleDestroy {
     this.controllers.set(lease, controller);
     const signal = AbortSignal.any([lease.signal, controller.signal]);
     const context: LockContext = {
+      recipe: kind.type,
       keys: lease.keys, fencingToken: lease.fencingToken, fencingTokens: lease.fencingTokens, signal };
     return { lease, context };
   }
