@@ -30,11 +30,14 @@ export {
   type ConfigOptions,
 } from './nest/coordination.service.js';
 export { LeaderOnly, type LeaderOnlyOptions } from './nest/leader-only.decorator.js';
-export { WithLock, Fence, type WithLockOptions, type LockKeySpec } from './nest/with-lock.decorator.js';
+export {
+  WithLock, WithReadLock, WithWriteLock, WithSemaphore, Fence,
+  type WithLockOptions, type WithSharedLockOptions, type LockKeySpec, type LockRecipe,
+} from './nest/with-lock.decorator.js';
 export { LeaderOnlyGuard } from './nest/leader-only.guard.js';
 export { CoordinationExplorer } from './nest/coordination.explorer.js';
 export { ZabElections } from './nest/zab-elections.service.js';
-export { ZabLocks } from './nest/zab-locks.service.js';
+export { ZabLocks, RW_LOCKS_ROOT, SEMAPHORES_ROOT, type LockRunOptions } from './nest/zab-locks.service.js';
 export {
   currentLock,
   currentLeadership,

@@ -5,6 +5,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 export interface LockContext {
+  /** What the call holds: a mutex (`@WithLock`), a read/write lock side, or a semaphore lease. */
+  readonly recipe: 'mutex' | 'read' | 'write' | 'semaphore';
   readonly keys: readonly string[];
   /** One key: its token; several: the largest. Strictly increasing per key across holders. */
   readonly fencingToken: bigint;
@@ -17,6 +19,10 @@ export interface LeadershipContext {
   readonly group: string;
   /** Aborts with `NotLeaderError` when this term of leadership ends. */
   readonly signal: AbortSignal;
+  /** Under `oncePerFire`: the scheduled time of the fire being run. */
+  readonly fireTime?: Date;
+  /** Under `misfire: 'runOnce'`: true for the run that makes up for fires missed during a hand-over. */
+  readonly missedFire?: boolean;
 }
 
 interface Frame {
@@ -38,10 +44,10 @@ export function currentLeadership(): LeadershipContext | undefined {
   return leadership?.[leadership.length - 1];
 }
 
-/** A lock of this call chain that covers every one of `keys` (reentrancy), if any. */
+/** A mutex of this call chain that covers every one of `keys` (reentrancy), if any. */
 export function heldLockFor(keys: readonly string[]): LockContext | undefined {
   const locks = storage.getStore()?.locks ?? [];
-  return locks.find((lock) => keys.every((key) => lock.keys.includes(key)));
+  return locks.find((lock) => lock.recipe === 'mutex' && keys.every((key) => lock.keys.includes(key)));
 }
 
 export function runWithLock<T>(lock: LockContext, call: () => T): T {

@@ -1,14 +1,20 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { isObservable, Observable, EMPTY, throwError } from 'rxjs';
+import type { CoordinationClient } from '../node/coordination-client.js';
 import { NotLeaderError } from '../recipes/lock-errors.js';
+import {
+  claimFire, cronOptionsOf, defaultToleranceMs, fireScheduleOf, fireTimeOf, jobPath, lastFire, latestMissed,
+  type FireSchedule,
+} from './job-fires.js';
 import { runWithLeadership, type LockContext } from './coordination-context.js';
 import { FENCE_PARAM_METADATA, LEADER_ONLY_METADATA, WITH_LOCK_METADATA } from './leadership.constants.js';
 import type { LeaderOnlyMetadata } from './leader-only.decorator.js';
 import type { WithLockMetadata } from './with-lock.decorator.js';
 import { ZabElections } from './zab-elections.service.js';
 import { ZabLocks } from './zab-locks.service.js';
+import { ZAB_CLIENT } from './zab.constants.js';
 
 type Method = (this: object, ...args: unknown[]) => unknown;
 
@@ -16,7 +22,17 @@ type Method = (this: object, ...args: unknown[]) => unknown;
 interface Runtime {
   elections: ZabElections;
   locks: ZabLocks;
+  client: CoordinationClient;
 }
+
+/** A `@LeaderOnly({ oncePerFire })` method's schedule and record (see job-fires.ts). */
+interface FireJob {
+  path: string;
+  schedule: FireSchedule;
+  toleranceMs: number;
+}
+const FIRE_JOBS = new WeakMap<Method, FireJob>();
+const logger = new Logger('CoordinationExplorer');
 
 /**
  * Instances of every application in this process -> their runtime. A class's method is wrapped
@@ -53,13 +69,15 @@ export class CoordinationExplorer implements OnModuleInit {
     private readonly scanner: MetadataScanner,
     private readonly elections: ZabElections,
     private readonly locks: ZabLocks,
+    @Inject(ZAB_CLIENT) private readonly client: CoordinationClient,
   ) {
     this.forEachMarked((prototype, name) => wrapOnPrototype(prototype, name));
   }
 
   async onModuleInit(): Promise<void> {
-    const runtime: Runtime = { elections: this.elections, locks: this.locks };
+    const runtime: Runtime = { elections: this.elections, locks: this.locks, client: this.client };
     const groups = new Map<string, LeaderOnlyMetadata>();
+    const catchUps: Array<() => void> = [];
     for (const wrapper of this.wrappers()) {
       const instance: unknown = wrapper.instance;
       if (typeof instance !== 'object' || instance === null || !wrapper.isDependencyTreeStatic()) continue;
@@ -70,10 +88,30 @@ export class CoordinationExplorer implements OnModuleInit {
         if (spec === undefined) continue;
         marked = true;
         if (spec.leaderOnly !== undefined) groups.set(spec.leaderOnly.group, spec.leaderOnly);
+        if (spec.leaderOnly?.oncePerFire === true) {
+          const original = originalOf((prototype as Record<string, Method>)[name]!);
+          const leaderOnly = spec.leaderOnly;
+          FIRE_JOBS.set(original, await fireJobOf(prototype, name, original, leaderOnly));
+          if (leaderOnly.misfire === 'runOnce') {
+            catchUps.push(() => this.watchForMisfires(runtime, instance, original, spec));
+          }
+        }
       }
       if (marked) RUNTIMES.set(instance, runtime);
     }
     await Promise.all([...groups.values()].map((m) => this.elections.join(m.group, m.suspendedPolicy)));
+    for (const start of catchUps) start();
+  }
+
+  /** Misfire 'runOnce': each time leadership is gained, run the latest fire missed, once. */
+  private watchForMisfires(runtime: Runtime, self: object, original: Method, spec: MethodSpec): void {
+    const election = this.elections.get(spec.leaderOnly!.group)!;
+    const catchUp = (): void => {
+      runMissedFire(runtime, self, original, spec).catch((error: unknown) => logger.error(
+        `${original.name}: the missed fire failed: ${(error as Error).message}`));
+    };
+    election.onLeadershipChange((leading) => leading && catchUp());
+    if (election.isLeader) catchUp();
   }
 
   private wrappers(): InstanceWrapper[] {
@@ -144,6 +182,17 @@ function wrapOnPrototype(prototype: object, name: string): void {
   });
 }
 
+async function fireJobOf(prototype: object, name: string, original: Method, leaderOnly: LeaderOnlyMetadata): Promise<FireJob> {
+  const className = (prototype.constructor as { name?: string }).name ?? 'Anonymous';
+  const cron = cronOptionsOf(original);
+  if (cron === undefined) {
+    throw new Error(`${className}.${name}: @LeaderOnly({ oncePerFire }) needs @Cron (from @nestjs/schedule) on the method`);
+  }
+  const schedule = await fireScheduleOf(cron);
+  const toleranceMs = leaderOnly.toleranceMs ?? defaultToleranceMs(schedule, Date.now());
+  return { path: jobPath(leaderOnly.group, leaderOnly.job ?? cron.name ?? `${className}.${name}`), schedule, toleranceMs };
+}
+
 /** One call of a marked method: the leadership check outside, the lock inside. */
 function invoke(runtime: Runtime | undefined, self: object, original: Method, args: unknown[], spec: MethodSpec): unknown {
   const { leaderOnly } = spec;
@@ -153,8 +202,36 @@ function invoke(runtime: Runtime | undefined, self: object, original: Method, ar
   if (election === undefined || !election.isLeader || signal === undefined) {
     return onFollower(leaderOnly, spec);
   }
+  const fireJob = leaderOnly.oncePerFire ? FIRE_JOBS.get(original) : undefined;
+  if (fireJob !== undefined && runtime !== undefined) {
+    const fireTimeMs = fireTimeOf(fireJob.schedule, Date.now(), fireJob.toleranceMs);
+    return runFire(runtime, self, original, args, spec, fireTimeMs);
+  }
   return runWithLeadership({ group: leaderOnly.group, signal },
     () => invokeLocked(runtime, self, original, args, spec));
+}
+
+/** Records the fire (compare-and-set), then runs it; undefined when it ran elsewhere already. */
+async function runFire(runtime: Runtime, self: object, original: Method, args: unknown[], spec: MethodSpec,
+  fireTimeMs: number, missedFire = false): Promise<unknown> {
+  const group = spec.leaderOnly!.group;
+  if (!(await claimFire(runtime.client, FIRE_JOBS.get(original)!.path, fireTimeMs))) return undefined;
+  const signal = runtime.elections.get(group)?.signal;
+  // Leadership ended while recording: the fire is recorded and not run (at-most-once).
+  if (signal === undefined || signal.aborted) return undefined;
+  return await runWithLeadership({ group, signal, fireTime: new Date(fireTimeMs), missedFire },
+    () => invokeLocked(runtime, self, original, args, spec));
+}
+
+/** The latest fire after the recorded one that no instance ran, run once (misfire 'runOnce'). */
+async function runMissedFire(runtime: Runtime, self: object, original: Method, spec: MethodSpec): Promise<unknown> {
+  const job = FIRE_JOBS.get(original)!;
+  const last = await lastFire(runtime.client, job.path);
+  if (last === undefined) return undefined;
+  // A fire this instance's own timer also runs now is recorded once either way (compare-and-set).
+  const missed = latestMissed(job.schedule, last, Date.now());
+  if (missed === undefined) return undefined;
+  return runFire(runtime, self, original, [], spec, missed, true);
 }
 
 function onFollower(leaderOnly: LeaderOnlyMetadata, spec: MethodSpec): unknown {
@@ -184,10 +261,10 @@ function invokeLocked(runtime: Runtime | undefined, self: object, original: Meth
     return spec.returnsObservable ? throwError(() => error) : Promise.reject(error);
   }
   if (spec.returnsObservable) {
-    return runtime.locks.observe(keys, withLock.options, (lock) => {
+    return runtime.locks.observe(keys, { ...withLock.options, kind: withLock.kind }, (lock) => {
       const result = original.apply(self, withFence(lock));
       return isObservable(result) ? result : throwError(() => new Error(`${original.name} did not return an Observable`));
     });
   }
-  return runtime.locks.run(keys, withLock.options, (lock) => original.apply(self, withFence(lock)));
+  return runtime.locks.run(keys, { ...withLock.options, kind: withLock.kind }, (lock) => original.apply(self, withFence(lock)));
 }

@@ -7,12 +7,36 @@ export interface LeaderOnlyOptions {
   onFollower?: 'skip' | 'throw';
   /** 'lost' (default): leadership ends when the connection is suspended; 'keep': when lost. */
   suspendedPolicy?: SuspendedPolicy;
+  /**
+   * For a `@Cron` method: each scheduled fire runs at most once across the instances, even
+   * when a hand-over or clock skew makes two instances' timers fire for the same time. The
+   * fire is recorded (compare-and-set) in `/zab/jobs/<group>/<job>` before the body runs;
+   * `currentLeadership().fireTime` is the fire's scheduled time. Default false.
+   */
+  oncePerFire?: boolean;
+  /**
+   * With `oncePerFire`, fires missed while no instance led (a hand-over): 'skip' (default)
+   * drops them; 'runOnce' runs the body once, for the latest missed fire, when leadership is
+   * gained.
+   */
+  misfire?: 'skip' | 'runOnce';
+  /**
+   * With `oncePerFire`: how late (or how far a skewed clock behind) a timer may fire and still
+   * stand for a scheduled time. Default: half the schedule's period, at most 1000 ms.
+   */
+  toleranceMs?: number;
+  /** With `oncePerFire`: the job's name under the group. Default: `@Cron`'s name, else `Class.method`. */
+  job?: string;
 }
 
 export interface LeaderOnlyMetadata {
   group: string;
   onFollower: 'skip' | 'throw';
   suspendedPolicy: SuspendedPolicy;
+  oncePerFire: boolean;
+  misfire: 'skip' | 'runOnce';
+  toleranceMs: number | undefined;
+  job: string | undefined;
 }
 
 /**
@@ -29,6 +53,10 @@ export function LeaderOnly(group = 'default', options: LeaderOnlyOptions = {}): 
     group,
     onFollower: options.onFollower ?? 'skip',
     suspendedPolicy: options.suspendedPolicy ?? 'lost',
+    oncePerFire: options.oncePerFire ?? false,
+    misfire: options.misfire ?? 'skip',
+    toleranceMs: options.toleranceMs,
+    job: options.job,
   };
   return SetMetadata(LEADER_ONLY_METADATA, metadata);
 }

@@ -3,12 +3,27 @@ import { Observable } from 'rxjs';
 import type { CoordinationClient } from '../node/coordination-client.js';
 import { LockLostError, LockTimeoutError } from '../recipes/lock-errors.js';
 import { Mutex, type LockLease, type MutexOptions } from '../recipes/mutex.js';
+import type { Lease } from '../recipes/lease.js';
+import { ReadWriteLock, type LockSide } from '../recipes/read-write-lock.js';
+import { RecipeTimeoutError } from '../recipes/recipe-errors.js';
+import { Semaphore } from '../recipes/semaphore.js';
+import { checkName } from '../recipes/sequential-queue.js';
+import { ErrorCode } from '../state/error-code.js';
+import { KeeperError, keeperError } from '../state/keeper-error.js';
 import { heldLockFor, runWithLock, type LockContext } from './coordination-context.js';
-import type { WithLockOptions } from './with-lock.decorator.js';
+import type { LockRecipe, WithLockOptions } from './with-lock.decorator.js';
 import { ZAB_CLIENT } from './zab.constants.js';
 
+/** Parents of the `@WithReadLock`/`@WithWriteLock` and `@WithSemaphore` recipe nodes, per key. */
+export const RW_LOCKS_ROOT = '/zab/rwlocks';
+export const SEMAPHORES_ROOT = '/zab/semaphores';
+
+/** What `run`/`observe` take: `@WithLock`'s options and the recipe (default: a mutex). */
+export type LockRunOptions = WithLockOptions & { kind?: LockRecipe };
+
 /**
- * Runs calls under distributed mutexes (what `@WithLock` does) and makes `Mutex` recipes for
+ * Runs calls under distributed mutexes (what `@WithLock` does), read/write locks
+ * (`@WithReadLock` / `@WithWriteLock`) and semaphores (`@WithSemaphore`), and makes `Mutex` recipes for
  * direct use. Tracks every lease it holds so that shutdown releases them all: their signals
  * abort with `LockLostError('shutdown')` and their nodes are deleted in `onModuleDestroy`,
  * before the session closes.
@@ -27,9 +42,10 @@ export class ZabLocks implements OnModuleDestroy {
   }
 
   /** Runs `call` holding `keys`; undefined when busy under `onBusy: 'skip'`. */
-  async run<T>(keys: readonly string[], options: WithLockOptions, call: (lock: LockContext) => T):
+  async run<T>(keys: readonly string[], options: LockRunOptions, call: (lock: LockContext) => T):
     Promise<Awaited<T> | undefined> {
-    const reentered = options.reentrant === true ? heldLockFor(keys) : undefined;
+    const mutex = (options.kind ?? { type: 'mutex' }).type === 'mutex';
+    const reentered = options.reentrant === true && mutex ? heldLockFor(keys) : undefined;
     if (reentered !== undefined) return await call(reentered);
     const taken = await this.take(keys, options);
     if (taken === undefined) return undefined;
@@ -42,7 +58,7 @@ export class ZabLocks implements OnModuleDestroy {
   }
 
   /** An Observable that takes the lock on subscribe and holds it for the subscription's life. */
-  observe<T>(keys: readonly string[], options: WithLockOptions, call: (lock: LockContext) => Observable<T>): Observable<T> {
+  observe<T>(keys: readonly string[], options: LockRunOptions, call: (lock: LockContext) => Observable<T>): Observable<T> {
     return new Observable<T>((subscriber) => {
       let taken: { lease: LockLease; context: LockContext } | undefined;
       let closed = false;
@@ -80,17 +96,10 @@ export class ZabLocks implements OnModuleDestroy {
     if (this.client.connectionState !== 'suspended') await released;
   }
 
-  private async take(keys: readonly string[], options: WithLockOptions):
+  private async take(keys: readonly string[], options: LockRunOptions):
     Promise<{ lease: LockLease; context: LockContext } | undefined> {
-    const mutex = this.mutex(keys, { suspendedPolicy: options.suspendedPolicy ?? 'lost' });
-    const onBusy = options.onBusy ?? 'wait';
-    let lease: LockLease | undefined;
-    if (onBusy === 'wait') {
-      lease = await mutex.acquire(options.waitMs === undefined ? {} : { waitMs: options.waitMs });
-    } else {
-      lease = await mutex.tryAcquire();
-      if (lease === undefined && onBusy === 'throw') throw new LockTimeoutError(mutex.keys, 0);
-    }
+    const kind = options.kind ?? { type: 'mutex' };
+    const lease = kind.type === 'mutex' ? await this.takeMutex(keys, options) : await this.takeShared(keys, kind, options);
     if (lease === undefined) return undefined;
     this.held.add(lease);
     // The context's signal also aborts at shutdown, while the lease's own reports real losses.
@@ -98,8 +107,59 @@ export class ZabLocks implements OnModuleDestroy {
     this.controllers.set(lease, controller);
     const signal = AbortSignal.any([lease.signal, controller.signal]);
     const context: LockContext = {
+      recipe: kind.type,
       keys: lease.keys, fencingToken: lease.fencingToken, fencingTokens: lease.fencingTokens, signal };
     return { lease, context };
+  }
+
+  private async takeMutex(keys: readonly string[], options: LockRunOptions): Promise<LockLease | undefined> {
+    const mutex = this.mutex(keys, { suspendedPolicy: options.suspendedPolicy ?? 'lost' });
+    const onBusy = options.onBusy ?? 'wait';
+    if (onBusy === 'wait') return mutex.acquire(options.waitMs === undefined ? {} : { waitMs: options.waitMs });
+    const lease = await mutex.tryAcquire();
+    if (lease === undefined && onBusy === 'throw') throw new LockTimeoutError(mutex.keys, 0);
+    return lease;
+  }
+
+  /**
+   * A read/write lock side or a semaphore lease on each key, taken one by one in sorted order
+   * (deadlock-free, as the mutex's several keys), under one `waitMs` bound; all or none.
+   */
+  private async takeShared(keys: readonly string[], kind: Exclude<LockRecipe, { type: 'mutex' }>,
+    options: LockRunOptions): Promise<LockLease | undefined> {
+    const sorted = [...new Set(keys.map((key) => checkName('lock key', key)))].sort();
+    if (sorted.length === 0) throw keeperError(ErrorCode.BadArguments, undefined, 'a lock needs at least one key');
+    if (kind.type === 'semaphore' && sorted.length !== 1) {
+      throw keeperError(ErrorCode.BadArguments, undefined, `a semaphore takes one key, got ${sorted.length}`);
+    }
+    const onBusy = options.onBusy ?? 'wait';
+    const deadlineMs = options.waitMs === undefined ? undefined : Date.now() + options.waitMs;
+    const leases: Lease[] = [];
+    try {
+      for (const key of sorted) {
+        const side = this.sideOf(kind, key, options);
+        const lease = onBusy !== 'wait' ? await side.tryAcquire()
+          : await side.acquire(deadlineMs === undefined ? {} : { timeoutMs: Math.max(0, deadlineMs - Date.now()) });
+        if (lease === undefined) {
+          await Promise.allSettled(leases.map((held) => held.release()));
+          if (onBusy === 'throw') throw new LockTimeoutError(sorted, 0);
+          return undefined;
+        }
+        leases.push(lease);
+      }
+    } catch (error) {
+      await Promise.allSettled(leases.map((held) => held.release()));
+      if (error instanceof RecipeTimeoutError) throw new LockTimeoutError(sorted, options.waitMs ?? 0);
+      throw error;
+    }
+    return sharedLease(sorted, leases);
+  }
+
+  private sideOf(kind: Exclude<LockRecipe, { type: 'mutex' }>, key: string, options: LockRunOptions): LockSide {
+    const policy = { suspendedPolicy: options.suspendedPolicy ?? 'lost' } as const;
+    if (kind.type === 'semaphore') return new Semaphore(this.client, `${SEMAPHORES_ROOT}/${key}`, kind.maxLeases, policy);
+    const lock = new ReadWriteLock(this.client, `${RW_LOCKS_ROOT}/${key}`, policy);
+    return kind.type === 'read' ? lock.readLock : lock.writeLock;
   }
 
   /**
@@ -127,4 +187,30 @@ export class ZabLocks implements OnModuleDestroy {
     // A late release after loss never throws; any other failure leaves the node to the session.
     await lease.release().catch(() => undefined);
   }
+}
+
+/**
+ * The recipe leases of one call seen as a `LockLease`: tokens per key, one signal that aborts
+ * with `LockLostError` ('suspended' for a connection loss, else 'lost') when any lease is lost.
+ */
+function sharedLease(keys: readonly string[], leases: readonly Lease[]): LockLease {
+  const controller = new AbortController();
+  const fencingTokens = new Map(keys.map((key, index) => [key, leases[index]!.fencingToken] as const));
+  for (const lease of leases) {
+    const onAbort = (): void => {
+      const suspended = lease.signal.reason instanceof KeeperError && lease.signal.reason.code === ErrorCode.ConnectionLoss;
+      if (!controller.signal.aborted) controller.abort(new LockLostError(keys, suspended ? 'suspended' : 'lost'));
+    };
+    if (lease.signal.aborted) onAbort();
+    else lease.signal.addEventListener('abort', onAbort, { once: true });
+  }
+  return {
+    keys,
+    fencingTokens,
+    fencingToken: [...fencingTokens.values()].reduce((a, b) => (a > b ? a : b)),
+    signal: controller.signal,
+    release: async () => {
+      await Promise.allSettled(leases.map((lease) => lease.release()));
+    },
+  };
 }

@@ -29,7 +29,7 @@ import type { CoordinationClient } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import { keeperError } from '../state/keeper-error.js';
 import { HeldLease, type Lease } from './lease.js';
-import { RecipeStateError } from './recipe-errors.js';
+import { RecipeStateError, RecipeTimeoutError } from './recipe-errors.js';
 import {
   checkRecipePath,
   createProtected,
@@ -56,6 +56,8 @@ export interface ReadWriteLockOptions {
 export interface LockSide {
   /** Waits (FIFO) for the lock; resolves with the held lease. */
   acquire(options?: WaitOptions): Promise<Lease>;
+  /** Takes the lock only if it is free now (no wait); undefined otherwise. */
+  tryAcquire(): Promise<Lease | undefined>;
 }
 
 export interface LockParticipant {
@@ -67,8 +69,14 @@ export interface LockParticipant {
 const PREFIX: Record<LockKind, string> = { read: 'read-', write: 'write-' };
 
 export class ReadWriteLock {
-  readonly readLock: LockSide = { acquire: (options) => this.acquire('read', options) };
-  readonly writeLock: LockSide = { acquire: (options) => this.acquire('write', options) };
+  readonly readLock: LockSide = {
+    acquire: (options) => this.acquire('read', options),
+    tryAcquire: () => this.tryAcquire('read'),
+  };
+  readonly writeLock: LockSide = {
+    acquire: (options) => this.acquire('write', options),
+    tryAcquire: () => this.tryAcquire('write'),
+  };
   private readonly held = { read: new Set<HeldLease>(), write: new Set<HeldLease>() };
   private readonly policy: SuspendedPolicy;
 
@@ -91,11 +99,20 @@ export class ReadWriteLock {
     }));
   }
 
-  private async acquire(kind: LockKind, options: WaitOptions = {}): Promise<Lease> {
+  private async tryAcquire(kind: LockKind): Promise<Lease | undefined> {
+    try {
+      return await this.acquire(kind, {}, true);
+    } catch (error) {
+      if (error instanceof RecipeTimeoutError) return undefined;
+      throw error;
+    }
+  }
+
+  private async acquire(kind: LockKind, options: WaitOptions = {}, once = false): Promise<Lease> {
     if (kind === 'write' && [...this.held.read].some((lease) => lease.isHeld)) {
       throw new RecipeStateError('cannot upgrade a read lease to a write lease: release the read lease first', this.path);
     }
-    const scope = new WaitScope(this.client, options, `the ${kind} lock`, this.path);
+    const scope = new WaitScope(this.client, options, `the ${kind} lock`, this.path, once);
     try {
       scope.check();
       // Not raced: a create that completed after an abort would leave an orphan node that
@@ -133,7 +150,9 @@ export class ReadWriteLock {
       const watch = watchOnce();
       const stat = await scope.race(retryingLoss(this.client,
         () => this.client.exists(joinPath(this.path, blocker.name), watch.listener)));
-      if (stat !== null) await scope.race(watch.fired);
+      if (stat === null) continue;
+      scope.beforeWait();
+      await scope.race(watch.fired);
     }
   }
 

@@ -56,7 +56,12 @@ export class WaitScope {
   private reject!: (error: unknown) => void;
   private readonly cleanups: Array<() => void> = [];
 
-  constructor(client: CoordinationClient, options: WaitOptions, what: string, path?: string) {
+  /**
+   * `once`: a try without waiting (Curator's `acquire(0, …)`): `beforeWait()` rejects with a
+   * `RecipeTimeoutError` of 0 ms where the recipe would start to wait.
+   */
+  constructor(client: CoordinationClient, options: WaitOptions, private readonly what: string,
+    private readonly path?: string, private readonly once = false) {
     checkTimeout(options.timeoutMs);
     this.failure = new Promise<never>((_, reject) => {
       this.reject = reject;
@@ -77,6 +82,11 @@ export class WaitScope {
   /** Throws at once if the wait has already failed. */
   check(): void {
     if (this.failedWith !== undefined) throw this.failedWith.error;
+  }
+
+  /** Called where the recipe starts to wait: fails a try (`once`) instead. */
+  beforeWait(): void {
+    if (this.once) throw new RecipeTimeoutError(this.what, 0, this.path);
   }
 
   race<T>(promise: Promise<T>): Promise<T> {

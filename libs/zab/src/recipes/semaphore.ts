@@ -19,6 +19,7 @@ import type { CoordinationClient } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import { keeperError } from '../state/keeper-error.js';
 import { HeldLease, type Lease } from './lease.js';
+import { RecipeTimeoutError } from './recipe-errors.js';
 import {
   checkRecipePath,
   createProtected,
@@ -65,6 +66,19 @@ export class Semaphore {
     const scope = new WaitScope(this.client, options, 'a semaphore lease', this.path);
     try {
       return await this.acquireIn(scope);
+    } finally {
+      scope.dispose();
+    }
+  }
+
+  /** Takes one lease only if one is free now (no wait); undefined otherwise. */
+  async tryAcquire(): Promise<Lease | undefined> {
+    const scope = new WaitScope(this.client, {}, 'a semaphore lease', this.path, true);
+    try {
+      return await this.acquireIn(scope);
+    } catch (error) {
+      if (error instanceof RecipeTimeoutError) return undefined;
+      throw error;
     } finally {
       scope.dispose();
     }
@@ -120,6 +134,7 @@ export class Semaphore {
         throw keeperError(ErrorCode.SessionExpired, joinPath(this.path, ourName), 'the queued lease node vanished');
       }
       if (rank < this.maxLeases) return;
+      scope.beforeWait();
       await scope.race(watch.fired);
     }
   }
