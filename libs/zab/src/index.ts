@@ -37,6 +37,7 @@ export {
 export { LeaderOnlyGuard } from './nest/leader-only.guard.js';
 export { CoordinationExplorer } from './nest/coordination.explorer.js';
 export { ZabElections } from './nest/zab-elections.service.js';
+export { ZabRecipes } from './nest/zab-recipes.service.js';
 export { ZabLocks, RW_LOCKS_ROOT, SEMAPHORES_ROOT, type LockRunOptions } from './nest/zab-locks.service.js';
 export {
   currentLock,

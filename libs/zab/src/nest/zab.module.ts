@@ -15,6 +15,7 @@ import { CoordinationExplorer } from './coordination.explorer.js';
 import { LeaderOnlyGuard } from './leader-only.guard.js';
 import { ZabElections } from './zab-elections.service.js';
 import { ZabLocks } from './zab-locks.service.js';
+import { ZabRecipes } from './zab-recipes.service.js';
 import { ZabAdminEndpoint } from './zab-admin.endpoint.js';
 import { ZabClientPortEndpoint } from './zab-client-port.endpoint.js';
 import { LiveConfig, liveConfigToken, type LiveConfigDefinition } from './live-config.js';
@@ -112,11 +113,12 @@ function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
     ZabClientPortEndpoint,
     ZabElections,
     ZabLocks,
+    ZabRecipes,
     CoordinationExplorer,
     LeaderOnlyGuard,
   ],
   exports: [CoordinationService, ZAB_CLIENT, ZAB_REPLICA, ZabAdminEndpoint, ZabClientPortEndpoint,
-    ZabElections, ZabLocks, LeaderOnlyGuard],
+    ZabElections, ZabLocks, ZabRecipes, LeaderOnlyGuard],
 })
 export class ZabModule extends ZabConfigurableModule {
   /** `ZabModule.forRoot()` with no options runs a durable single replica in `./.zab/1`. */
