@@ -6,7 +6,10 @@
  * the leader's history no longer covers is synced by SNAP; writes in flight during failover
  * lose no acknowledged write; an observer serves reads and forwards writes; 5 replicas
  * survive losing two; a write no leader can take fails with ConnectionLoss once its
- * `requestTimeoutMs` passes (not before), and several such writes all fail.
+ * `requestTimeoutMs` passes (not before), and several such writes all fail. A leader change
+ * the test did not cause (a starved event loop under load) may fail a write in flight with
+ * ConnectionLoss, as ZooKeeper may: the first test then sends it again and accepts
+ * NodeExists only with its own data (the lost attempt committed), never another error.
  * Method: every wait is event-driven (role changes and applied batches of the replicas, the
  * writes' own promises) and bounded by a timeout; nothing sleeps or polls. Ports come from the
  * OS (listen on port 0, then close: `reserveLoopbackPorts`). Every replica and client is
@@ -102,6 +105,48 @@ function digestsAgree(ensemble: Ensemble): Promise<bigint> {
   }, 'equal tree digests on every open replica');
 }
 
+const LOSS_RETRIES_MAX = 3;
+
+/**
+ * Creates `path` with `data` as an acknowledged write. Under load a leader change can happen
+ * at any time (a follower that does not hear its leader for syncLimit ticks looks for a new
+ * one), and ZooKeeper answers a write in flight then with ConnectionLoss: its outcome is
+ * unknown. So the create is sent again (at most `LOSS_RETRIES_MAX` times; each attempt waits
+ * for a serving leader itself), and NodeExists on a retry counts as done only if the node
+ * holds exactly our data, i.e. the lost attempt did commit. Never hides another error.
+ */
+async function createAcknowledged(client: LocalCoordinationClient, path: string, data: Buffer):
+  Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.create(path, data);
+      return;
+    } catch (error) {
+      if (attempt > 1 && isCode(error, ErrorCode.NodeExists)) {
+        assert.deepEqual((await client.getData(path)).data, data, `${path}: the lost create committed`);
+        return;
+      }
+      if (!isCode(error, ErrorCode.ConnectionLoss) || attempt > LOSS_RETRIES_MAX) throw error;
+    }
+  }
+}
+
+/** `sync` is idempotent: sent again after a ConnectionLoss (a leader change), bounded. */
+async function syncAcknowledged(client: LocalCoordinationClient): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.sync('/');
+    } catch (error) {
+      if (!isCode(error, ErrorCode.ConnectionLoss) || attempt > LOSS_RETRIES_MAX) throw error;
+    }
+  }
+}
+
+
+function isCode(error: unknown, code: ErrorCode): boolean {
+  return error instanceof KeeperError && error.code === code;
+}
+
 test('3 replicas: elect, replicate from follower and leader, fail over, resync the old leader',
   withTempDirectory('zab-ensemble', async (root) => {
     const ensemble = new Ensemble(root, await ensembleSpec());
@@ -111,36 +156,40 @@ test('3 replicas: elect, replicate from follower and leader, fail over, resync t
       const followers = [...ensemble.replicas.values()].filter((r) => r !== leader);
       const onLeader = await ensemble.connect(leader);
       const onFollower = await ensemble.connect(followers[0]!);
-      await onFollower.create('/from-follower', Buffer.from('f'));
-      await onLeader.create('/from-leader', Buffer.from('l'));
+      await createAcknowledged(onFollower, '/from-follower', Buffer.from('f'));
+      await createAcknowledged(onLeader, '/from-leader', Buffer.from('l'));
       const acknowledged = ['/from-follower', '/from-leader'];
       for (let i = 0; i < 20; i++) {
         const client = i % 2 === 0 ? onFollower : onLeader;
-        await client.create(`/w${i}`, Buffer.from([i]));
+        await createAcknowledged(client, `/w${i}`, Buffer.from([i]));
         acknowledged.push(`/w${i}`);
       }
       const reader = await ensemble.connect(followers[1]!);
       for (const client of [onLeader, onFollower, reader]) {
-        await client.sync('/');
+        await syncAcknowledged(client);
         for (const path of acknowledged) assert.ok(await client.exists(path), path);
       }
       assert.equal((await reader.getData('/from-follower')).data.toString(), 'f');
       await digestsAgree(ensemble);
 
-      // Close the leader (its client first, so no session expiry adds writes later).
-      const oldLeader = leader.id;
-      await onLeader.close();
-      ensemble.clients.splice(ensemble.clients.indexOf(onLeader), 1);
+      // Close the leader of now (a leader change under load may have moved it), its client
+      // first so no session expiry adds writes later; the clients of the other two go on.
+      const clientOf = new Map([[leader.id, onLeader], [followers[0]!.id, onFollower],
+        [followers[1]!.id, reader]]);
+      const oldLeader = (await ensemble.agreedLeader()).id;
+      const gone = clientOf.get(oldLeader)!;
+      await gone.close();
+      ensemble.clients.splice(ensemble.clients.indexOf(gone), 1);
       await ensemble.closeReplica(oldLeader);
+      const survivors = [...clientOf].filter(([id]) => id !== oldLeader).map(([, c]) => c);
       const newLeader = await ensemble.agreedLeader();
       assert.notEqual(newLeader.id, oldLeader);
       for (let i = 0; i < 10; i++) {
-        const client = i % 2 === 0 ? onFollower : reader;
-        await client.create(`/after${i}`, Buffer.from([i]));
+        await createAcknowledged(survivors[i % 2]!, `/after${i}`, Buffer.from([i]));
         acknowledged.push(`/after${i}`);
       }
-      for (const client of [onFollower, reader]) {
-        await client.sync('/');
+      for (const client of survivors) {
+        await syncAcknowledged(client);
         for (const path of acknowledged) assert.ok(await client.exists(path), path);
       }
 
