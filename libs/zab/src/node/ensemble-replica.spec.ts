@@ -10,6 +10,8 @@
  * the test did not cause (a starved event loop under load) may fail a write in flight with
  * ConnectionLoss, as ZooKeeper may: the first test then sends it again and accepts
  * NodeExists only with its own data (the lost attempt committed), never another error.
+ * A sync while no leader is established waits for one (it used to fail at once, so a
+ * remote client's resent sync failed on every looking server in a row).
  * Method: every wait is event-driven (role changes and applied batches of the replicas, the
  * writes' own promises) and bounded by a timeout; nothing sleeps or polls. Ports come from the
  * OS (listen on port 0, then close: `reserveLoopbackPorts`). Every replica and client is
@@ -438,5 +440,21 @@ test('a write no leader can take fails with ConnectionLoss after requestTimeoutM
       assert.equal(replica.status().outstandingRequests, 0, 'nothing left pending');
     } finally {
       await replica.close();
+    }
+  }));
+
+test('a sync while no leader is established waits for one, like a write, instead of failing at once',
+  withTempDirectory('zab-ensemble-sync-wait', async (root) => {
+    // One member of three stays looking: its sync must wait. A second member makes a quorum,
+    // a leader is established, and the waiting sync completes.
+    const ensemble = new Ensemble(root, await ensembleSpec());
+    try {
+      const lonely = await ensemble.open(1);
+      const sync = lonely.barrier();
+      await ensemble.open(2);
+      await withTimeout(sync, WAIT_MS, 'the waiting sync to complete once a leader is established');
+      assert.ok(lonely.isEstablished, 'completed through an established leader');
+    } finally {
+      await ensemble.closeAll();
     }
   }));
