@@ -8,8 +8,9 @@
  * survive losing two; a write no leader can take fails with ConnectionLoss once its
  * `requestTimeoutMs` passes (not before), and several such writes all fail. A leader change
  * the test did not cause (a starved event loop under load) may fail a write in flight with
- * ConnectionLoss, as ZooKeeper may: the first test then sends it again and accepts
- * NodeExists only with its own data (the lost attempt committed), never another error.
+ * ConnectionLoss, as ZooKeeper may: the tests then send it again and accept NodeExists only
+ * with their own data (NoNode for a delete) — the lost attempt committed — never another
+ * error (the in-flight test counts such failures itself).
  * A sync while no leader is established waits for one (it used to fail at once, so a
  * remote client's resent sync failed on every looking server in a row).
  * Method: every wait is event-driven (role changes and applied batches of the replicas, the
@@ -117,17 +118,29 @@ const LOSS_RETRIES_MAX = 3;
  * for a serving leader itself), and NodeExists on a retry counts as done only if the node
  * holds exactly our data, i.e. the lost attempt did commit. Never hides another error.
  */
-async function createAcknowledged(client: LocalCoordinationClient, path: string, data: Buffer):
-  Promise<void> {
+async function createAcknowledged(client: LocalCoordinationClient, path: string, data: Buffer,
+  options: Parameters<LocalCoordinationClient['create']>[2] = {}): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await client.create(path, data);
+      await client.create(path, data, options);
       return;
     } catch (error) {
       if (attempt > 1 && isCode(error, ErrorCode.NodeExists)) {
         assert.deepEqual((await client.getData(path)).data, data, `${path}: the lost create committed`);
         return;
       }
+      if (!isCode(error, ErrorCode.ConnectionLoss) || attempt > LOSS_RETRIES_MAX) throw error;
+    }
+  }
+}
+
+/** A delete of a node only this test deletes: NoNode on a resend means the lost one committed. */
+async function deleteAcknowledged(client: LocalCoordinationClient, path: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.delete(path);
+    } catch (error) {
+      if (attempt > 1 && isCode(error, ErrorCode.NoNode)) return;
       if (!isCode(error, ErrorCode.ConnectionLoss) || attempt > LOSS_RETRIES_MAX) throw error;
     }
   }
@@ -219,7 +232,7 @@ test('a replica the leader\'s history no longer covers is synced by SNAP and rec
       await ensemble.closeReplica(behind);
       await ensemble.agreedLeader();
       const client = await ensemble.connect(leader);
-      for (let i = 0; i < 30; i++) await client.create(`/s${i}`, Buffer.from([i]));
+      for (let i = 0; i < 30; i++) await createAcknowledged(client, `/s${i}`, Buffer.from([i]));
       const restarted = await ensemble.open(behind);
       await ensemble.agreedLeader();
       await digestsAgree(ensemble);
@@ -231,8 +244,8 @@ test('a replica the leader\'s history no longer covers is synced by SNAP and rec
       await ensemble.agreedLeader();
       const digest = await digestsAgree(ensemble);
       assert.equal(again.tree.digest(), digest);
-      await client.create('/after-snap', Buffer.from('x'));
-      await client.sync('/');
+      await createAcknowledged(client, '/after-snap', Buffer.from('x'));
+      await syncAcknowledged(client);
       await digestsAgree(ensemble);
     } finally {
       await ensemble.closeAll();
@@ -269,7 +282,7 @@ test('writes in flight while the leader closes: every acknowledged one is on eve
       await ensemble.closeReplica(leader.id);
       await writing;
       await ensemble.agreedLeader();
-      for (const client of clients) await client.sync('/');
+      for (const client of clients) await syncAcknowledged(client);
       await digestsAgree(ensemble);
       for (const replica of ensemble.replicas.values()) {
         for (const path of acknowledged) assert.ok(replica.tree.stat(path) !== undefined, path);
@@ -294,10 +307,10 @@ test('an observer follows the ensemble, serves reads and forwards writes without
       assert.equal(observer.status().mode, 'observer');
       assert.notEqual(leader.id, 4);
       const client = await ensemble.connect(observer);
-      await client.create('/from-observer', Buffer.from('o'));
+      await createAcknowledged(client, '/from-observer', Buffer.from('o'));
       const onLeader = await ensemble.connect(leader);
-      await onLeader.create('/from-leader', Buffer.from('l'));
-      await client.sync('/');
+      await createAcknowledged(onLeader, '/from-leader', Buffer.from('l'));
+      await syncAcknowledged(client);
       assert.equal((await client.getData('/from-leader')).data.toString(), 'l');
       await digestsAgree(ensemble);
     } finally {
@@ -314,15 +327,15 @@ test('5 replicas survive the loss of two, the leader among them',
       const follower = [...ensemble.replicas.values()].find((r) => r !== leader)!;
       await ensemble.closeReplica(follower.id);
       const client = await ensemble.connect(leader);
-      await client.create('/before', Buffer.from('b'));
+      await createAcknowledged(client, '/before', Buffer.from('b'));
       await client.close();
       ensemble.clients.splice(0);
       await ensemble.closeReplica(leader.id);
       const next = await ensemble.agreedLeader();
       assert.equal(ensemble.replicas.size, 3);
       const survivor = await ensemble.connect(next);
-      await survivor.create('/after', Buffer.from('a'));
-      await survivor.sync('/');
+      await createAcknowledged(survivor, '/after', Buffer.from('a'));
+      await syncAcknowledged(survivor);
       await digestsAgree(ensemble);
       for (const replica of ensemble.replicas.values()) {
         assert.ok(replica.tree.stat('/before') !== undefined);
@@ -358,7 +371,7 @@ test('lag guard: a leader whose event loop stalls past half the election timeout
       assert.ok(reasons.some((r) => /stepped down \(event loop stalled \d+ ms/.test(r)),
         `the old leader stepped down: ${reasons.join('; ')}`);
       const client = await ensemble.connect(next);
-      await client.create('/after-stall', Buffer.from('ok'));
+      await createAcknowledged(client, '/after-stall', Buffer.from('ok'));
     } finally {
       await ensemble.closeAll();
     }
@@ -374,7 +387,7 @@ test('a restarted replica answers its new writes, not the txns it logged before 
       for (const id of [1, 2, 3] as PeerId[]) await ensemble.open(id);
       await ensemble.agreedLeader();
       const before = await LocalCoordinationClient.connect(ensemble.replicas.get(3 as PeerId)!, 2_000);
-      await before.create('/before-restart', Buffer.from('x'));
+      await createAcknowledged(before, '/before-restart', Buffer.from('x'));
       await before.close();
       for (const id of [1, 2, 3] as PeerId[]) await ensemble.closeReplica(id);
       // Replica 3 comes back alone: its new session waits for a leader while the txns it
@@ -384,7 +397,7 @@ test('a restarted replica answers its new writes, not the txns it logged before 
       for (const id of [1, 2] as PeerId[]) await ensemble.open(id);
       const after = await connecting;
       assert.notEqual(after.sessionId, before.sessionId, 'a new session, not the closed one');
-      await after.create('/after-restart', Buffer.from('y'));
+      await createAcknowledged(after, '/after-restart', Buffer.from('y'));
       assert.ok(await after.exists('/after-restart'));
     } finally {
       await ensemble.closeAll();
@@ -399,12 +412,12 @@ test('the leader deletes empty containers and expired TTL nodes on every replica
       const leader = await ensemble.agreedLeader();
       const follower = [...ensemble.replicas.values()].find((r) => r !== leader)!;
       const client = await ensemble.connect(follower);
-      await client.create('/jobs', Buffer.alloc(0), { mode: 'container' });
-      await client.create('/jobs/one', Buffer.alloc(0));
-      await client.create('/kept', Buffer.alloc(0), { mode: 'container' });
-      await client.create('/kept/child', Buffer.alloc(0));
-      await client.create('/lease', Buffer.alloc(0), { mode: 'ttl', ttlMs: 200 });
-      await client.delete('/jobs/one');
+      await createAcknowledged(client, '/jobs', Buffer.alloc(0), { mode: 'container' });
+      await createAcknowledged(client, '/jobs/one', Buffer.alloc(0));
+      await createAcknowledged(client, '/kept', Buffer.alloc(0), { mode: 'container' });
+      await createAcknowledged(client, '/kept/child', Buffer.alloc(0));
+      await createAcknowledged(client, '/lease', Buffer.alloc(0), { mode: 'ttl', ttlMs: 200 });
+      await deleteAcknowledged(client, '/jobs/one');
       await ensemble.waitFor(() => [...ensemble.replicas.values()].every((r) =>
         r.tree.stat('/jobs') === undefined && r.tree.stat('/lease') === undefined) || undefined,
       'the empty container and the expired TTL node gone from every replica');
