@@ -13,6 +13,9 @@
  *            a follower
  *   failover 3 such processes: SIGKILL (and, separately, SIGSTOP) of the leader to the first
  *            write committed through a surviving replica; median of several runs
+ *   zookeeper 3 nestjs-zab replica processes and 3 Apache ZooKeeper 3.8 JVMs side by side
+ *            under one load over the client protocol (bench/zookeeper-bench.ts); only with
+ *            `--only zookeeper` (needs Java and the Debian zookeeper package)
  *
  * Each throughput figure is the median of several timed runs; every loop is bounded in count
  * and time. Flags: `--only writes,reads,memory,restart,worker,ensemble,failover`, `--quick`
@@ -33,6 +36,7 @@ import type { CoordinationClient } from '../libs/zab/src/node/coordination-clien
 import type { Txn } from '../libs/zab/src/state/txn.js';
 import { OPEN_ACL_UNSAFE } from '../libs/zab/src/state/stat.js';
 import { closedLoop } from './closed-loop.js';
+import { benchZookeeper } from './zookeeper-bench.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -418,6 +422,23 @@ async function benchFailover(): Promise<void> {
   }
 }
 
+/** `--cpu-prof-dir DIR`, `--systems a,b`, `--kinds writes,reads`, `--no-cork` of the zookeeper benchmark. */
+function zookeeperFlags(): { cpuProfileDir?: string; systems?: Set<string>; kinds?: Set<string>; noCork: boolean } {
+  const value = (flag: string): string | undefined => {
+    const index = args.indexOf(flag);
+    return index >= 0 ? args[index + 1] : undefined;
+  };
+  const dir = value('--cpu-prof-dir');
+  const systems = value('--systems');
+  const kinds = value('--kinds');
+  return {
+    noCork: args.includes('--no-cork'),
+    ...(dir !== undefined ? { cpuProfileDir: dir } : {}),
+    ...(systems !== undefined ? { systems: new Set(systems.split(',')) } : {}),
+    ...(kinds !== undefined ? { kinds: new Set(kinds.split(',')) } : {}),
+  };
+}
+
 async function main(): Promise<void> {
   console.log(`nestjs-zab bench: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}${quick ? ', --quick' : ''}`);
   const want = (name: string): boolean => only === undefined || only.has(name);
@@ -428,6 +449,7 @@ async function main(): Promise<void> {
   if (want('worker')) await benchWorker();
   if (want('ensemble')) await benchEnsemble();
   if (want('failover')) await benchFailover();
+  if (only?.has('zookeeper') === true) await benchZookeeper({ quick, zabTickMs: ZAB_TICK_MS, ...zookeeperFlags() });
 }
 
 await main();

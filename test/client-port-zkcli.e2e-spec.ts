@@ -3,7 +3,11 @@
  * works against a 3-replica nestjs-zab ensemble: create (-e, -s, -c, -t), ls, get -s, get -w
  * and set with the watch firing, stat, addWatch (recursive) firing, setAcl/getAcl round-trip,
  * delete and deleteall; a second zkCli on another member then sees the writes (after sync)
- * and no longer the first session's ephemeral.
+ * and no longer the first session's ephemeral. ACLs: after `addauth digest`, `setAcl` with
+ * the auth and digest schemes and `getAcl` showing the digest identity; a zkCli session on
+ * another member without that identity gets zkCli's "Insufficient permission" (NoAuth) on
+ * get, set and getAcl, still after adding a wrong password, and reads once it adds the right one;
+ * with `world:anyone:r` beside the digest it reads but may not set, and getAcl shows `alice:x`.
  * Method: `ClientPortEnsemble` (three EnsembleReplicas, client ports on 127.0.0.1:0); each
  * zkCli run reads a batch of commands from stdin (one JVM start per batch), bounded by a
  * timeout; a run still alive in `after` is killed by its pid.
@@ -11,9 +15,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { withTimeout } from '../libs/zab/src/testing/with-timeout.js';
 import { ClientPortEnsemble } from './fixtures/client-port-ensemble.js';
+import { SHARED_MACHINE_TIMING } from './compat/foreign-programs.js';
 
 const ZKCLI = '/usr/share/zookeeper/bin/zkCli.sh';
 const RUN_MS = 60_000;
@@ -41,7 +47,7 @@ async function zkCli(server: string, commands: string[]): Promise<string> {
 
 before(async () => {
   assert.ok(existsSync(ZKCLI), `${ZKCLI} is installed (Debian package zookeeper; .ci/run installs it)`);
-  ensemble = await ClientPortEnsemble.start();
+  ensemble = await ClientPortEnsemble.start(SHARED_MACHINE_TIMING);
 });
 
 after(async () => {
@@ -90,3 +96,67 @@ test('another member serves the same tree to a second zkCli, without the closed 
   assert.match(out, /^world$/m);
   assert.match(out, /Node does not exist: \/nothing/);
 });
+
+const ALICE_DIGEST = `alice:${createHash('sha1').update('alice:secret').digest('base64')}`;
+
+test('zkCli addauth digest, setAcl auth:: and digest:, getAcl shows the identity', async () => {
+  const out = await zkCli(ensemble.connectString([1]), [
+    'create /acl-auth a',
+    'create /acl-digest d',
+    'create /acl-shared s',
+    'addauth digest alice:secret',
+    `setAcl /acl-shared digest:${ALICE_DIGEST}:cdrwa,world:anyone:r`,
+    'setAcl /acl-auth auth::cdrwa',
+    'getAcl /acl-auth',
+    `setAcl /acl-digest digest:${ALICE_DIGEST}:cdrwa`,
+    'getAcl /acl-digest',
+    'get /acl-auth',
+    'set /acl-digest d2',
+    'get /acl-digest',
+  ]);
+  const aclLines = out.match(new RegExp(`^'digest,'${escape(ALICE_DIGEST)}\n: cdrwa$`, 'gm')) ?? [];
+  assert.equal(aclLines.length, 2, `getAcl prints alice's digest with cdrwa for both nodes\n${out}`);
+  assert.match(out, /^a$/m);
+  assert.match(out, /^d2$/m);
+  assert.doesNotMatch(out, /Insufficient permission|KeeperErrorCode|Exception|ERROR/);
+});
+
+test('a zkCli session on another member without the identity gets Insufficient permission, until it adds it', async () => {
+  const out = await zkCli(ensemble.connectString([2]), [
+    'sync /acl-digest',
+    'get /acl-auth',
+    'set /acl-auth x',
+    'get /acl-digest',
+    'set /acl-digest x',
+    'getAcl /acl-digest',
+    'get /acl-shared',
+    'set /acl-shared x',
+    'getAcl /acl-shared',
+    'addauth digest alice:wrong',
+    'get /acl-digest',
+    'addauth digest alice:secret',
+    'get /acl-digest',
+    'set /acl-auth by-alice',
+    'get /acl-auth',
+  ]);
+  const denied = out.match(/^Insufficient permission : \/acl-\w+$/gm) ?? [];
+  assert.deepEqual(denied, [
+    'Insufficient permission : /acl-auth',
+    'Insufficient permission : /acl-auth',
+    'Insufficient permission : /acl-digest',
+    'Insufficient permission : /acl-digest',
+    'Insufficient permission : /acl-digest',
+    'Insufficient permission : /acl-shared',
+    'Insufficient permission : /acl-digest',
+  ], `get, set and getAcl are refused without alice's identity, also with a wrong password\n${out}`);
+  assert.match(out, /^s$/m, 'world:anyone:r lets anyone read');
+  assert.match(out, /^'digest,'alice:x\n: cdrwa\n'world,'anyone\n: r$/m, 'getAcl without ADMIN shows the digest redacted');
+  assert.match(out, /^d2$/m, 'readable once the right password is added');
+  assert.match(out, /^by-alice$/m);
+  assert.doesNotMatch(out, /KeeperErrorCode|Exception|ERROR/);
+});
+
+/** `text` with regular-expression metacharacters escaped. */
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}

@@ -472,33 +472,45 @@ describeCoordinationClient({
   },
 });
 
-describeCoordinationClient(remoteBackend());
-describeCoordinationClient(clientPortBackend());
+describeCoordinationClient(remoteBackend('a remote Apache ZooKeeper 3.8 ensemble (RemoteCoordinationClient)', apacheZooKeeper));
+describeCoordinationClient(remoteBackend(
+  'a nestjs-zab 3-replica ensemble over its client ports (RemoteCoordinationClient)', nestjsZabClientPorts));
+
+
+/** A server ensemble the remote client connects to, started once for the file. */
+interface RemoteServers {
+  /** `host:port,...` of every server. */
+  connectString(): string;
+  /** Watches the servers hold for these sessions. */
+  watchCount(sessions: bigint[]): Promise<number>;
+  stop(): Promise<void>;
+}
 
 /**
- * The same remote client on a 3-replica nestjs-zab ensemble over its ZooKeeper client ports:
- * the server side of the wire protocol against the client side, both ours, through the same
- * table Apache ZooKeeper passes. Chroots and session placement as for Apache ZooKeeper.
+ * The remote client on a server ensemble started once for the file. Each instance gets a fresh
+ * chroot, so tests see an empty tree; its sessions all start on the first server
+ * (`hostOrder: 'given'`), as the embedded backends' sessions share one replica. A session is
+ * made to expire by re-attaching to it from a second connection and closing it there.
  */
-function clientPortBackend(): Backend {
-  let ensemble: ClientPortEnsemble | undefined;
+function remoteBackend(name: string, start: () => Promise<RemoteServers>): Backend {
+  let servers: RemoteServers | undefined;
   let admin: RemoteCoordinationClient | undefined;
   let instances = 0;
   return {
-    name: 'a nestjs-zab 3-replica ensemble over its client ports (RemoteCoordinationClient)',
+    name,
     observesEveryChange: false,
     async setUp() {
-      ensemble = await ClientPortEnsemble.start({ tickMs: 500 });
-      admin = await RemoteCoordinationClient.connect({ connect: ensemble.connectString() });
+      servers = await start();
+      admin = await RemoteCoordinationClient.connect({ connect: servers.connectString() });
     },
     async tearDown() {
       await admin?.close();
-      await ensemble?.close();
+      await servers?.stop();
     },
     async open() {
       const chroot = `/contract-${++instances}`;
       await admin!.create(chroot, text(''));
-      const connectString = `${ensemble!.connectString()}${chroot}`;
+      const connectString = `${servers!.connectString()}${chroot}`;
       const clients: RemoteCoordinationClient[] = [];
       const connect = async (sessionTimeoutMs: number): Promise<RemoteCoordinationClient> => {
         const client = await RemoteCoordinationClient.connect({ connect: connectString, sessionTimeoutMs, hostOrder: 'given' });
@@ -518,7 +530,7 @@ function clientPortBackend(): Backend {
           };
           return { client, expire, timeoutMs: undefined };
         },
-        watchCount: async () => ensemble!.members.reduce((sum, m) => sum + m.replica.watches.watchCount, 0),
+        watchCount: () => servers!.watchCount(clients.map((c) => c.sessionId)),
         close: async () => {
           for (const client of clients) await client.close();
         },
@@ -527,55 +539,27 @@ function clientPortBackend(): Backend {
   };
 }
 
-/**
- * The remote client on a 3-node Apache ZooKeeper 3.8 ensemble, started once for the file. Each
- * instance gets a fresh chroot, so tests see an empty tree; its sessions all start on the
- * first server (`hostOrder: 'given'`), as the embedded backends' sessions share one replica.
- */
-function remoteBackend(): Backend {
-  let ensemble: ZooKeeperEnsemble | undefined;
-  let admin: RemoteCoordinationClient | undefined;
-  let instances = 0;
+/** Apache ZooKeeper 3.8, 3 nodes; watches counted with `wchc` on every server. */
+async function apacheZooKeeper(): Promise<RemoteServers> {
+  const ensemble = await ZooKeeperEnsemble.start({ tickMs: 500 });
   return {
-    name: 'a remote Apache ZooKeeper 3.8 ensemble (RemoteCoordinationClient)',
-    observesEveryChange: false,
-    async setUp() {
-      ensemble = await ZooKeeperEnsemble.start({ tickMs: 500 });
-      admin = await RemoteCoordinationClient.connect({ connect: ensemble.connectString() });
-    },
-    async tearDown() {
-      await admin?.close();
-      await ensemble?.stop();
-    },
-    async open() {
-      const chroot = `/contract-${++instances}`;
-      await admin!.create(chroot, text(''));
-      const connectString = ensemble!.connectString(chroot);
-      const clients: RemoteCoordinationClient[] = [];
-      const connect = async (sessionTimeoutMs: number): Promise<RemoteCoordinationClient> => {
-        const client = await RemoteCoordinationClient.connect({ connect: connectString, sessionTimeoutMs, hostOrder: 'given' });
-        clients.push(client);
-        return client;
-      };
-      return {
-        connect,
-        expiringSession: async () => {
-          const client = await connect(10_000);
-          const expire = async (): Promise<void> => {
-            const intruder = await RemoteCoordinationClient.connect({
-              connect: connectString,
-              session: { sessionId: client.sessionId, password: client.sessionPassword },
-            });
-            await intruder.close();
-          };
-          return { client, expire, timeoutMs: undefined };
-        },
-        watchCount: () => watchesOfSessions(ensemble!, clients.map((c) => c.sessionId)),
-        close: async () => {
-          for (const client of clients) await client.close();
-        },
-      };
-    },
+    connectString: () => ensemble.connectString(),
+    watchCount: (sessions) => watchesOfSessions(ensemble, sessions),
+    stop: () => ensemble.stop(),
+  };
+}
+
+/**
+ * A 3-replica nestjs-zab ensemble over its ZooKeeper client ports: our wire server against
+ * our wire client, through the table Apache ZooKeeper passes. Watches are counted in the
+ * members' registries (all sessions: the table compares with a baseline).
+ */
+async function nestjsZabClientPorts(): Promise<RemoteServers> {
+  const ensemble = await ClientPortEnsemble.start({ tickMs: 500 });
+  return {
+    connectString: () => ensemble.connectString(),
+    watchCount: async () => ensemble.members.reduce((sum, m) => sum + m.replica.watches.watchCount, 0),
+    stop: () => ensemble.close(),
   };
 }
 

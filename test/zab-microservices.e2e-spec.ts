@@ -3,7 +3,8 @@
  * concurrently from every instance reach the `@EventPattern` handlers of every instance in one
  * total order; an instance that was down resumes from its committed offset and gets exactly
  * what it missed; `send()` reaches the `@MessagePattern` handler of the named instance, also
- * when that instance starts after the request was queued.
+ * when that instance starts after the request was queued, and of the leader of a group, also
+ * after that leader closes (the next one answers).
  * Method: three hybrid Nest apps (`connectMicroservice({ strategy })`) through
  * @nestjs/testing, one in-process ensemble on 127.0.0.1 with file storage in a temp dir;
  * waits are the strategies' `caughtUp` promises and the proxies' replies, bounded.
@@ -23,7 +24,7 @@ import { join } from 'node:path';
 import { Controller, Inject, type INestApplication } from '@nestjs/common';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { lastValueFrom } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom } from 'rxjs';
 import { CoordinationService, ErrorCode, KeeperError, ZabModule } from '../libs/zab/src/index.js';
 import { ZabClientProxy, ZabTransportStrategy } from '../libs/zab/src/microservices.js';
 import { reserveLoopbackPorts } from '../libs/zab/src/transport/tcp/tcp-peer-transport.test-support.js';
@@ -62,7 +63,8 @@ async function startInstance(id: number, ensemble: string, root: string): Promis
   }).setLogger({ log() {}, warn() {}, error() {} }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   const coordination = app.get(CoordinationService);
-  const strategy = new ZabTransportStrategy(coordination, { consumerId: `instance-${id}`, instance: `instance-${id}` });
+  const strategy = new ZabTransportStrategy(coordination,
+    { consumerId: `instance-${id}`, instance: `instance-${id}`, leaderOf: ['default'] });
   app.connectMicroservice({ strategy });
   await app.startAllMicroservices();
   await app.init();
@@ -155,6 +157,20 @@ test('events in one total order on every instance; offsets resume; send to a nam
     assert.equal(fromTwo.id, 2);
     await assert.rejects(lastValueFrom(instances.get(1)!.proxy.to({ instance: 'instance-2' })
       .send('no-such-pattern', {})), /no matching message handler/);
+
+    // send() to the leader of group `default` (the proxy's default target): answered by the
+    // instance the election names; after that instance closes, by the next leader.
+    const leaderNow = async (via: Instance): Promise<number> =>
+      (await lastValueFrom(via.proxy.send<{ id: number }>('whoami', { question: 'leader?' }))).id;
+    const first = await leaderNow(instances.get(1)!);
+    const elected = await firstValueFrom(instances.get(2)!.app.get(CoordinationService).leader$('default')
+      .pipe(filter((id) => id !== undefined)));
+    assert.equal(String(first), elected, 'the group leader answers');
+    await instances.get(first)!.app.close();
+    instances.delete(first);
+    const other = [...instances.values()][0]!;
+    const second = await leaderNow(other);
+    assert.notEqual(second, first, 'the next leader answers after the hand-over');
   } finally {
     await Promise.allSettled([...instances.values()].map(({ app }) => app.close()));
     rmSync(root, { recursive: true, force: true });

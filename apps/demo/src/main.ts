@@ -10,7 +10,7 @@ import type { InstanceReport, InstanceSettings } from './instance/instance.setti
  * no Redis), then the tour shows a leader-only job, a locked endpoint with fencing tokens, a
  * live config change reaching every instance, membership and totally ordered events; then it
  * kills the instance running the job with SIGKILL and shows the job, the lock and the events
- * moving on. Data in ./.zab/demo (wiped at start). Every wait is bounded.
+ * moving on. Data in ./.zab/demo/{1,2,3} (removed at start). Every wait is bounded.
  */
 const INSTANCE_SCRIPT = fileURLToPath(new URL('./instance/instance.main.js', import.meta.url));
 const DATA_ROOT = process.env.ZAB_DEMO_DATA_DIR ?? './.zab/demo';
@@ -77,7 +77,8 @@ class Instance {
 const isJob = (r: InstanceReport): r is Extract<InstanceReport, { type: 'job' }> => r.type === 'job';
 
 async function startInstances(): Promise<Instance[]> {
-  rmSync(DATA_ROOT, { recursive: true, force: true });
+  // A fresh ensemble each run: only the three member directories are removed.
+  for (const id of [1, 2, 3]) rmSync(join(DATA_ROOT, String(id)), { recursive: true, force: true });
   const peerPorts = [await freePort(), await freePort(), await freePort()];
   const ensemble = peerPorts.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
   const instances: Instance[] = [];

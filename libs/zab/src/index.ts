@@ -72,6 +72,7 @@ export {
   type ReplicaOptions,
   type ReplicaOptionsInput,
   type ReplicaIsolation,
+  type EnsembleState,
   REPLICA_DEFAULTS,
   ReplicaConfigurationError,
   resolveReplicaOptions,

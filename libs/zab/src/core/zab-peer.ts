@@ -39,7 +39,7 @@ import type { FollowerInfo, ObserverInfo, PeerMessage, SessionTouch } from './pe
 import type { HistoryView, PersistedState, RandomSource, Ready, Role } from './ready.js';
 import { ReadyBuilder } from './ready-builder.js';
 import { Election } from './election/fast-leader-election.js';
-import { LeaderPhases } from './phases/leader-phases.js';
+import { LeaderPhases, type LearnerCounts } from './phases/leader-phases.js';
 import { LearnerPhases } from './phases/learner-phases.js';
 import type { PeerContext } from './phases/peer-context.js';
 
@@ -155,6 +155,11 @@ export class ZabPeer implements PeerContext {
     return this.leaderPhases?.isEstablished ?? this.learnerPhases?.isUpToDate ?? false;
   }
 
+  /** Leader only (undefined otherwise): its learners and pending syncs, for `mntr`. */
+  learnerCounts(): LearnerCounts | undefined {
+    return this.leaderPhases?.learnerCounts();
+  }
+
   isLeaseValid(): boolean {
     return this.leaderPhases?.isLeaseValid() ?? false;
   }
@@ -191,6 +196,19 @@ export class ZabPeer implements PeerContext {
   stepDown(reason: string): boolean {
     if (this.role !== 'leading') return false;
     this.becomeLooking(`leader: stepped down (${reason})`);
+    return true;
+  }
+
+  /**
+   * ZK-261's one exception: the driver established that every voter is empty (a brand-new
+   * ensemble, so no committed state can be lost), and this empty replica starts voting with
+   * the empty vote (epoch 0, zxid 0). Only a looking voter without data; returns whether it
+   * did. The flag becomes durable with the next epoch write, like after a sync.
+   */
+  startVotingEmpty(reason: string): boolean {
+    if (this.hasData || this.role !== 'looking' || !this.isVoter) return false;
+    this.hasData = true;
+    this.election.start(reason);
     return true;
   }
 

@@ -6,28 +6,19 @@
  * Method: a real in-memory Replica; values are awaited with rxjs operators under
  * `withTimeout`; the lost session is a non-local session whose pings the test stops.
  */
-import { test, describe, afterEach } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { firstValueFrom, take, toArray, type Observable } from 'rxjs';
 import { withTimeout } from '../testing/with-timeout.js';
 import { SessionExpiredError } from '../state/keeper-error.js';
 import { GroupMember } from '../recipes/group-member.js';
 import { SharedCounter } from '../recipes/shared-counter.js';
-import { RecipeHarness } from '../recipes/recipe-harness.test-support.js';
+import { recipeHarnesses } from '../recipes/recipe-harness.test-support.js';
 import { counter$, members$, treeCache$ } from './recipe-observables.js';
 
 const WAIT_MS = 20_000;
-const harnesses: RecipeHarness[] = [];
-
-async function harness(): Promise<RecipeHarness> {
-  const h = await RecipeHarness.open();
-  harnesses.push(h);
-  return h;
-}
-
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
+/** A harness per call, closed after each test. */
+const harness = recipeHarnesses();
 
 /** Resolves with the first `count` values, subscribing now. */
 function firstValues<T>(source: Observable<T>, count: number, what: string): Promise<T[]> {

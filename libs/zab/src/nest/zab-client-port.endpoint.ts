@@ -23,8 +23,9 @@ export class ZabClientPortEndpoint implements OnApplicationBootstrap, BeforeAppl
   private server: ClientPortServer | undefined;
 
   constructor(
+    /** `null` in `connect` mode: no replica here, so no client port either. */
     @Inject(ZAB_REPLICA)
-    private readonly replica: Replica | EnsembleReplica | WorkerReplicaHandle,
+    private readonly replica: Replica | EnsembleReplica | WorkerReplicaHandle | null,
   ) {}
 
   /** The port clients connect to, or undefined when no client port runs. */
@@ -34,7 +35,7 @@ export class ZabClientPortEndpoint implements OnApplicationBootstrap, BeforeAppl
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.replica instanceof WorkerReplicaHandle) return;
+    if (this.replica === null || this.replica instanceof WorkerReplicaHandle) return;
     const logger = {
       log: (message: string) => this.logger.log(message),
       warn: (message: string) => this.logger.warn(message),

@@ -19,7 +19,7 @@ import {
   type CustomTransportStrategy,
   type ReadPacket,
 } from '@nestjs/microservices';
-import { lastValueFrom, toArray } from 'rxjs';
+import { distinctUntilChanged, lastValueFrom, toArray } from 'rxjs';
 import type { CoordinationClient } from '../node/coordination-client.js';
 import { EventLog, type EventConsumer } from '../recipes/event-log.js';
 import { RequestQueue, type RequestServer } from '../recipes/request-queue.js';
@@ -40,8 +40,9 @@ export interface ZabTransportOptions {
   /** Serve requests sent to this instance by name (`{ instance: name }`). */
   instance?: string;
   /**
-   * Serve requests sent to the leader of these groups while this instance leads them.
-   * Needs `leadership` (the module's leader election) to know when it leads.
+   * Serve requests sent to the leader of these groups while this instance leads them: the
+   * same elections as `@LeaderOnly` (`CoordinationService.leadership$`), so the instance
+   * running a group's leader-only jobs also answers its requests.
    */
   leaderOf?: string[];
   /** How long queued requests and unread responses are kept; default 10 minutes. */
@@ -65,6 +66,17 @@ export function targetSegment(target: ZabTarget): string {
   return 'leaderOf' in target ? `leader.${target.leaderOf}` : `instance.${target.instance}`;
 }
 
+/** The module's elections as a `LeadershipWatcher`: `leadership$(group)`, each change once. */
+function watchLeadershipOf(coordination: CoordinationService): LeadershipWatcher {
+  return (group, listener) => {
+    const subscription = coordination.leadership$(group).pipe(distinctUntilChanged()).subscribe({
+      next: (isLeader) => listener(isLeader),
+      error: () => listener(false),
+    });
+    return () => subscription.unsubscribe();
+  };
+}
+
 export function clientOf(source: CoordinationService | CoordinationClient): CoordinationClient {
   return source instanceof CoordinationService ? source.coordinationClient() : source;
 }
@@ -77,19 +89,26 @@ export class ZabTransportStrategy extends Server implements CustomTransportStrat
   private readonly unwatch: (() => void)[] = [];
   readonly events: EventLog;
 
+  private readonly leadership: LeadershipWatcher | undefined;
+
+  /**
+   * `leadership` tells when this instance leads a group; by default (given a
+   * `CoordinationService`) the module's elections, through `leadership$(group)`.
+   */
   constructor(
     source: CoordinationService | CoordinationClient,
     private readonly options: ZabTransportOptions,
-    private readonly leadership?: LeadershipWatcher,
+    leadership?: LeadershipWatcher,
   ) {
     super();
     this.client = clientOf(source);
+    this.leadership = leadership ?? (source instanceof CoordinationService ? watchLeadershipOf(source) : undefined);
     this.events = new EventLog(this.client, {
       ...(options.stream === undefined ? {} : { stream: options.stream }),
       ...(options.retainEventsMax === undefined ? {} : { retainEventsMax: options.retainEventsMax }),
     });
-    if ((options.leaderOf?.length ?? 0) > 0 && leadership === undefined) {
-      throw new Error('ZabTransportStrategy: `leaderOf` needs a leadership watcher (the third argument)');
+    if ((options.leaderOf?.length ?? 0) > 0 && this.leadership === undefined) {
+      throw new Error('ZabTransportStrategy: `leaderOf` needs the CoordinationService (not a bare client) or a leadership watcher (the third argument)');
     }
   }
 

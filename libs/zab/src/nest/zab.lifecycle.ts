@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { CoordinationClient } from '../node/coordination-client.js';
 import type { Replica } from '../node/replica.js';
 import type { WorkerReplicaHandle } from '../node/worker-host.js';
@@ -12,6 +12,8 @@ import { ZAB_CLIENT, ZAB_REPLICA } from './zab.constants.js';
  */
 @Injectable()
 export class ZabLifecycle implements OnApplicationShutdown {
+  private readonly logger = new Logger('Zab');
+
   constructor(
     @Inject(ZAB_REPLICA) private readonly replica: Replica | WorkerReplicaHandle | null,
     @Inject(ZAB_CLIENT) private readonly client: CoordinationClient,
@@ -24,6 +26,11 @@ export class ZabLifecycle implements OnApplicationShutdown {
     }
     try {
       if (this.replica.state === 'serving') await this.client.close();
+    } catch (error) {
+      // E.g. the ensemble lost its leader while shutting down (every instance stopping at
+      // once): not an error of this app. The session expires after its timeout, and its
+      // ephemerals with it.
+      this.logger.warn(`session not closed at shutdown (${(error as Error).message}); it ends at its timeout`);
     } finally {
       await this.replica.close();
     }

@@ -8,8 +8,6 @@ import { Replica, type ReplicaLogger } from '../node/replica.js';
 import { RemoteCoordinationClient } from '../node/remote-client.js';
 import { replicaOptionWarnings, type ReplicaOptions } from '../node/replica-options.js';
 import { WorkerReplicaHandle } from '../node/worker-host.js';
-import { ErrorCode } from '../state/error-code.js';
-import { KeeperError } from '../state/keeper-error.js';
 import { CoordinationService } from './coordination.service.js';
 import { ZAB_CLIENT, ZAB_REPLICA, ZAB_RESOLVED_OPTIONS } from './zab.constants.js';
 import { ZabLifecycle } from './zab.lifecycle.js';
@@ -53,31 +51,14 @@ function openReplica(options: ReplicaOptions, logger: ReplicaLogger): Promise<An
 }
 
 /** This instance's own session: a local one, kept alive by the replica wherever it runs. */
-function connectOnce(replica: AnyReplica): Promise<CoordinationClient> {
+/**
+ * Opens this instance's session (a leader change during an ensemble's start is retried by
+ * `EnsembleReplica.createSession` itself).
+ */
+function connectClient(replica: AnyReplica): Promise<CoordinationClient> {
   const timeoutMs = replica.options.sessionTimeoutMs;
   if (replica instanceof WorkerReplicaHandle) return replica.connect(timeoutMs);
   return LocalCoordinationClient.connect(replica, timeoutMs);
-}
-
-const CONNECT_ATTEMPTS_MAX = 5;
-
-/**
- * Opens this instance's session. In an ensemble the createSession is a write through the
- * leader: a leader change while the instances start (likely when they all start at once on a
- * busy host) fails it with ConnectionLoss. The start retries that a few times (a session
- * created by a lost attempt is never used and expires); anything else fails the start.
- */
-async function connectClient(replica: AnyReplica, logger: Logger): Promise<CoordinationClient> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await connectOnce(replica);
-    } catch (error) {
-      const transient = error instanceof KeeperError && error.code === ErrorCode.ConnectionLoss &&
-        replica.state === 'serving';
-      if (!transient || attempt >= CONNECT_ATTEMPTS_MAX) throw error;
-      logger.warn(`session not created (${error.message}); retrying (${attempt}/${CONNECT_ATTEMPTS_MAX - 1})`);
-    }
-  }
 }
 
 /**
@@ -117,7 +98,7 @@ async function connectClient(replica: AnyReplica, logger: Logger): Promise<Coord
         }
         if (replica === null) throw new Error('no replica and no connect string');
         try {
-          return await connectClient(replica, new Logger('Zab'));
+          return await connectClient(replica);
         } catch (error) {
           // The start fails: release the data directory so a retry in this process can open it.
           await replica.close().catch(() => undefined);

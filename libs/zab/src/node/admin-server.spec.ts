@@ -26,7 +26,7 @@ const STATUS: ReplicaStatus = {
   watchCount: 4,
   ephemeralsCount: 1, outstandingRequests: 0, proposalCount: 5, commitCount: 5, snapshotsTaken: 0,
   latency: { minMs: 0.1, avgMs: 0.5, maxMs: 2, count: 5 }, followers: 0, syncedFollowers: 0,
-  ensembleSize: 1, uptimeMs: 1234,
+  pendingSyncs: 3, ensembleSize: 1, uptimeMs: 1234,
 };
 
 test('adminResponse: commands, aliases, errors', async () => {
@@ -35,14 +35,15 @@ test('adminResponse: commands, aliases, errors', async () => {
   const cases: Case[] = [
     ['GET', '/commands/srvr', 200, {
       command: 'srvr', error: null, server_id: 3, server_state: 'standalone', epoch: 2,
+      established: true, leader_id: 3,
       last_zxid: '0x200000005', digest: '0xabc', node_count: 9, outstanding_requests: 0,
       min_latency: 0.1,
       avg_latency: 0.5, max_latency: 2,
     }],
     ['GET', '/commands/server_stats', 200, { command: 'server_stats', server_id: 3 }],
     ['GET', '/commands/mntr?x=1', 200, {
-      command: 'mntr', znode_count: 9, global_sessions: 2, watch_count: 4, ephemerals_count: 1,
-      followers: 0, synced_followers: 0, proposal_count: 5, commit_count: 5,
+      command: 'mntr', established: true, leader_id: 3, znode_count: 9, global_sessions: 2, watch_count: 4, ephemerals_count: 1,
+      followers: 0, synced_followers: 0, pending_syncs: 3, proposal_count: 5, commit_count: 5,
       server_state: 'standalone', version: ZAB_VERSION,
     }],
     ['GET', '/commands/monitor/', 200, { command: 'monitor', znode_count: 9 }],

@@ -1,7 +1,8 @@
 /**
  * The admin HTTP endpoint, after ZooKeeper's AdminServer: `GET /commands/<name>` answers JSON
  * with the command's fields plus `command` and `error` (null when it worked).
- *   srvr (server_stats)  server id, mode, epoch, last zxid, znode count, latency, outstanding
+ *   srvr (server_stats)  server id, mode, established, leader id, epoch, last zxid, znode
+ *                        count, latency, outstanding
  *   mntr (monitor)       counters for monitoring (ZooKeeper's names without the 4lw `zk_`)
  *   ruok                 the process is alive (not that it is in a quorum, as in ZooKeeper)
  *   GET /commands        the list of commands
@@ -67,6 +68,8 @@ function serverStats(s: ReplicaStatus): Record<string, unknown> {
     server_state: s.mode,
     role: s.role,
     state: s.state,
+    established: s.established,
+    leader_id: s.leaderId ?? null,
     failure: s.failure ?? null,
     epoch: s.epoch,
     last_zxid: zxidHex(s.lastZxid),
@@ -86,6 +89,8 @@ function monitor(s: ReplicaStatus): Record<string, unknown> {
     server_id: s.serverId,
     server_state: s.mode,
     state: s.state,
+    established: s.established,
+    leader_id: s.leaderId ?? null,
     epoch: s.epoch,
     last_zxid: zxidHex(s.lastZxid),
     digest: `0x${s.digest.toString(16)}`,
@@ -99,7 +104,7 @@ function monitor(s: ReplicaStatus): Record<string, unknown> {
     global_sessions: s.sessionCount,
     followers: s.followers,
     synced_followers: s.syncedFollowers,
-    pending_syncs: 0,
+    pending_syncs: s.pendingSyncs,
     ensemble_size: s.ensembleSize,
     proposal_count: s.proposalCount,
     commit_count: s.commitCount,

@@ -32,10 +32,15 @@ import { parseClientRequest, type ClientRequest } from '../wire/client-request-p
 import type { ConnectRequest } from '../wire/records/connect.js';
 import { KeeperState } from '../wire/records/watcher-event.js';
 import {
+  appendNotification,
+  appendReply,
   serializeConnectResponse,
   serializeNotification,
   serializeReply,
 } from '../wire/server-reply-serializer.js';
+import { JuteWriter } from '../jute/jute-writer.js';
+import type { ReplyHeader } from '../wire/records/reply-header.js';
+import type { WatcherEvent } from '../wire/records/watcher-event.js';
 import type { ClientReplica } from './client-replica.js';
 import {
   eventTypeCode,
@@ -71,6 +76,8 @@ export interface ConnectionStats {
   establishedMs: number;
   /** Most requests this connection ever had unanswered at once (bounded by the limit). */
   queuedMax: number;
+  /** Socket writes made: frames written in one event-loop turn share one (see `outbox`). */
+  socketWrites: number;
 }
 
 type Phase = 'connecting' | 'establishing' | 'serving' | 'closing' | 'closed';
@@ -82,6 +89,9 @@ interface ReplySlot {
 }
 
 const PROTOCOL_VERSION = 0;
+const OUTBOX_INITIAL_BYTES = 4 * 1024;
+/** An outbox that had to hold more than this (large replies) is replaced after its flush, so an idle connection keeps little. */
+const OUTBOX_KEPT_BYTES_MAX = 64 * 1024;
 
 export class ClientConnection implements ReplicaWatcher {
   sessionId: SessionId = 0n;
@@ -102,6 +112,15 @@ export class ClientConnection implements ReplicaWatcher {
   private readsWaiting = 0;
   private lastWaitingRead: Promise<unknown> = Promise.resolve();
   private readPaused = false;
+  /**
+   * Frames written this event-loop turn, in order, sent as one socket write from a
+   * `process.nextTick` (a chunk of pipelined reads, or a batch of committed writes, costs one
+   * syscall instead of one per reply). Replies and events are encoded straight into it (no
+   * Buffer per reply). Order is that of the writes, so events still precede the replies that
+   * could see their change.
+   */
+  private outbox = new JuteWriter(OUTBOX_INITIAL_BYTES);
+  private outboxScheduled = false;
   private readonly context: OperationContext;
 
   constructor(
@@ -112,7 +131,7 @@ export class ClientConnection implements ReplicaWatcher {
   ) {
     this.decoder = new FrameDecoder(host.requestBytesMax);
     this.stats = { received: 0, sent: 0, lastOperation: 'NA', lastCxid: -1, lastZxid: -1n,
-      establishedMs: Date.now(), queuedMax: 0 };
+      establishedMs: Date.now(), queuedMax: 0, socketWrites: 0 };
     const connection = this;
     this.context = {
       replica: host.replica,
@@ -145,6 +164,7 @@ export class ClientConnection implements ReplicaWatcher {
     if (this.phase === 'closed') return;
     if (reason !== undefined) this.host.logger.log(`client ${this.remote}: ${reason}`);
     this.phase = 'closing';
+    this.flushOutbox();
     this.socket.end();
     this.socket.destroySoon();
   }
@@ -311,16 +331,20 @@ export class ClientConnection implements ReplicaWatcher {
    */
   private ordered(xid: number, serve: () => Promise<OperationOutcome>, isWrite = true, endAfter = false): void {
     const slot = this.reserve(endAfter);
+    if (isWrite) this.writesInFlight += 1;
+    // The write was applied (or failed) when its promise settles: it stops counting before its
+    // reply is filled, so a read drained from the backlog by that fill needs not wait for it.
     const promise = serve().then(
-      (outcome) => this.fill(slot, xid, outcome),
-      (error: unknown) => this.failed(slot, xid, error),
+      (outcome) => {
+        if (isWrite) this.writesInFlight -= 1;
+        this.fill(slot, xid, outcome);
+      },
+      (error: unknown) => {
+        if (isWrite) this.writesInFlight -= 1;
+        this.failed(slot, xid, error);
+      },
     );
-    if (isWrite) {
-      this.writesInFlight += 1;
-      this.lastWrite = promise.finally(() => {
-        this.writesInFlight -= 1;
-      });
-    }
+    if (isWrite) this.lastWrite = promise;
   }
 
   private auth(xid: number, scheme: string, auth: Buffer | null): void {
@@ -359,10 +383,25 @@ export class ClientConnection implements ReplicaWatcher {
     return slot;
   }
 
+  /**
+   * The reply of `slot`: encoded straight into the outbox when it is next in order (the usual
+   * case), else kept as a frame until the replies before it were sent.
+   */
   private fill(slot: ReplySlot, xid: number, outcome: OperationOutcome): void {
     this.stats.lastZxid = outcome.zxid;
-    slot.frame = serializeReply({ xid, zxid: outcome.zxid, err: outcome.err },
-      outcome.err === ErrorCode.Ok ? outcome.response : null);
+    const header: ReplyHeader = { xid, zxid: outcome.zxid, err: outcome.err };
+    const response = outcome.err === ErrorCode.Ok ? outcome.response : null;
+    if (this.slots[0] !== slot) {
+      slot.frame = serializeReply(header, response);
+      this.flush();
+      return;
+    }
+    this.slots.shift();
+    if (this.phase !== 'closed') this.send((outbox) => appendReply(outbox, header, response));
+    if (slot.endAfter) {
+      this.close();
+      return;
+    }
     this.flush();
   }
 
@@ -393,13 +432,37 @@ export class ClientConnection implements ReplicaWatcher {
 
   private sendEvent(type: WatchEventType, path: string, zxid: Zxid): void {
     if (this.phase !== 'serving') return;
-    this.write(serializeNotification({ type: eventTypeCode(type), state: KeeperState.syncConnected, path }, zxid));
+    const event: WatcherEvent = { type: eventTypeCode(type), state: KeeperState.syncConnected, path };
+    this.send((outbox) => appendNotification(outbox, event, zxid));
   }
 
   private write(frame: Buffer): void {
+    this.send((outbox) => outbox.writeRaw(frame));
+  }
+
+  /** Appends one frame to the outbox (`append` writes it whole or throws leaving nothing). */
+  private send(append: (outbox: JuteWriter) => void): void {
     if (this.socket.destroyed) return;
+    append(this.outbox);
     this.stats.sent += 1;
-    this.socket.write(frame);
+    if (!this.outboxScheduled) {
+      this.outboxScheduled = true;
+      process.nextTick(() => this.flushOutbox());
+    }
+  }
+
+  /** Sends the frames written so far as one write (see `outbox`); safe to call any time. */
+  private flushOutbox(): void {
+    this.outboxScheduled = false;
+    const bytes = this.outbox.length;
+    if (bytes === 0) return;
+    const data = this.outbox.toBuffer();
+    if (bytes > OUTBOX_KEPT_BYTES_MAX) this.outbox = new JuteWriter(OUTBOX_INITIAL_BYTES);
+    else this.outbox.reset();
+    if (this.socket.destroyed || !this.socket.writable) return;
+    this.stats.socketWrites += 1;
+    this.socket.write(data);
+    this.updateReading();
   }
 
   /**

@@ -5,7 +5,8 @@
  * with a wrong password is told "expired" (timeout 0) and one with the right password
  * resumes the session and closes its older connection, oversized and malformed frames close
  * only their own connection, the per-host connection cap holds, no connection has more than
- * `clientRequestsInFlightMax` requests unanswered (the rest wait unread), and the four-letter words answer in
+ * `clientRequestsInFlightMax` requests unanswered (the rest wait unread), replies to requests that
+ * arrive together leave in one socket write (counted by the connection), and the four-letter words answer in
  * ZooKeeper's formats, refusing those not allow-listed. Also the ops no client library here
  * offers (createTTL, createContainer, getEphemerals, getAllChildrenNumber, multiRead, sync,
  * addWatch, checkWatches, removeWatches, SetWatches2), the ACL hooks (addAuth, checkPermission) and session expiry after a
@@ -97,6 +98,28 @@ test('pipelined requests are answered in order; a read sees the write before it,
   assert.ok(read.kind === 'reply' && read.response?.type === OpCode.getData);
   assert.equal(read.response.body.data?.toString(), 'x');
   assert.equal(headers[0]!.zxid <= headers[1]!.zxid, true, 'the read reply carries a zxid at least the write\'s');
+});
+
+test('replies to requests that arrive together leave in one socket write, in order', async () => {
+  const { client } = await session();
+  const count = 16;
+  const lastXid = 7001 + count - 1;
+  client.send(Buffer.concat([
+    client.request(7000, { type: OpCode.create, body: { path: '/batched', data: Buffer.alloc(100, 1),
+      acl: [{ perms: 31, scheme: 'world', id: 'anyone' }], flags: 0 } }),
+  ]));
+  await client.reply(1);
+  client.send(Buffer.concat(Array.from({ length: count }, (_, i) =>
+    client.request(7001 + i, { type: OpCode.getData, body: { path: '/batched', watch: false } }))));
+  const replies = await Promise.all(Array.from({ length: count }, (_, i) => client.reply(2 + i)));
+  assert.deepEqual(replies.map((r) => (r.kind === 'reply' ? r.header.xid : undefined)),
+    Array.from({ length: count }, (_, i) => 7001 + i));
+  const stats = server.connectionStats().find((s) => s.lastCxid === lastXid);
+  assert.ok(stats !== undefined);
+  // connect response, create reply, then the reads: one write per turn, not one per reply
+  // (over the in-flight limit of 4 the backlog is served in the same turn as replies drain).
+  assert.equal(stats.sent, 2 + count);
+  assert.ok(stats.socketWrites <= 4, `${stats.socketWrites} socket writes for ${stats.sent} frames`);
 });
 
 test('a client that has seen a newer zxid is refused without a response', async () => {

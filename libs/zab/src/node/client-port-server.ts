@@ -56,6 +56,7 @@ export class ClientPortServer implements ClientConnectionHost {
   private readonly unsubscribe: () => void;
   private closedConnectionsReceived = 0;
   private closedConnectionsSent = 0;
+  private closedConnectionsSocketWrites = 0;
 
   private constructor(
     readonly replica: ServedReplica,
@@ -107,6 +108,7 @@ export class ClientPortServer implements ClientConnectionHost {
     this.connections.delete(connection);
     this.closedConnectionsReceived += connection.stats.received;
     this.closedConnectionsSent += connection.stats.sent;
+    this.closedConnectionsSocketWrites += connection.stats.socketWrites;
     if (this.bySession.get(connection.sessionId) === connection) this.bySession.delete(connection.sessionId);
   }
 
@@ -118,6 +120,17 @@ export class ClientPortServer implements ClientConnectionHost {
   /** Counters of each open connection (tests, diagnostics). */
   connectionStats(): ConnectionStats[] {
     return [...this.connections].map((c) => ({ ...c.stats }));
+  }
+
+  /** Frames sent and socket writes made since start, closed connections included. */
+  sendTotals(): { framesSent: number; socketWrites: number } {
+    let framesSent = this.closedConnectionsSent;
+    let socketWrites = this.closedConnectionsSocketWrites;
+    for (const connection of this.connections) {
+      framesSent += connection.stats.sent;
+      socketWrites += connection.stats.socketWrites;
+    }
+    return { framesSent, socketWrites };
   }
 
   /**

@@ -10,8 +10,8 @@
  *
  * Durability, per Ready (ready.ts):
  *   1. the epoch record is written atomically and durably (awaited) before anything else;
- *   2. TRUNC is durable (awaited), a snapshot install is committed as a snapshot file and the
- *      log is cut after it (awaited);
+ *   2. TRUNC is durable (awaited); a SNAP install publishes the snapshot and empties the log
+ *      atomically (awaited; `ReplicaStorage.installSnapshot`, crash-safe at every step);
  *   3. appends go to the log buffer; one group-commit `flush()` runs in the background and
  *      reports `persisted(zxid)` through the inbox when durable (acks wait for it: the core
  *      emits them only after `persisted`);
@@ -61,7 +61,9 @@ import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
 import { resolveReplicaOptions, type ReplicaOptions, type ReplicaOptionsInput }
   from './replica-options.js';
 import { LoopLagGuard } from './loop-lag-guard.js';
-import { ZAB_VERSION, type ReplicaStatus, type ServerMode } from './replica-status.js';
+import { NewEnsembleDetector } from './new-ensemble-detector.js';
+import { LatencyCounter, ZAB_VERSION, type ReplicaStatus, type ServerMode }
+  from './replica-status.js';
 
 export type ZabTiming = Omit<ZabConfig, 'id' | 'voters' | 'observers'>;
 
@@ -105,6 +107,8 @@ interface PendingWrite {
   readonly reject: (error: Error) => void;
   /** Monotonic ms after which it fails with ConnectionLoss (see `failExpiredWrites`). */
   readonly deadlineMs: number;
+  /** Monotonic ms when it was submitted, for the latency `mntr` reports. */
+  readonly submittedMs: number;
   /** Proposed or forwarded: its outcome now depends on the current leadership. */
   routed: boolean;
   /**
@@ -136,6 +140,8 @@ interface PendingSync {
 
 const SILENT_LOGGER: ReplicaLogger = { log() {}, warn() {}, error() {} };
 const REQUEST_TIMEOUT_MS_DEFAULT = 10_000;
+/** Attempts of a createSession caught in leader changes (see `createSession`). */
+const CREATE_SESSION_ATTEMPTS_MAX = 5;
 /** Internal (session-less) requests carry a negative cxid unique in the ensemble: a tag. */
 const TAG_COUNTER_SPAN = 1 << 20;
 
@@ -209,6 +215,11 @@ export class EnsembleReplica implements ClientReplica {
   private readonly requestTimeoutMs: number;
   /** Measures this loop's lag on every tick; a leader stalled past its limit steps down. */
   private readonly lagGuard: LoopLagGuard;
+  /** Submit-to-answer time of the writes answered here (`srvr`/`mntr` latency). */
+  private readonly latency = new LatencyCounter();
+  private readonly startedMs: number;
+  /** Set while this empty member waits to learn whether the ensemble is new (ZK-261). */
+  private newEnsemble: NewEnsembleDetector | undefined;
 
   private constructor(
     readonly options: ReplicaOptions,
@@ -242,6 +253,7 @@ export class EnsembleReplica implements ClientReplica {
     this.peer = new ZabPeer(config, persisted, history as HistoryView, random);
     this.requestTimeoutMs = requestTimeoutMs;
     this.lagGuard = LoopLagGuard.forTiming(options.zabTickMs, timing.syncLimitTicks);
+    this.startedMs = now;
   }
 
   /**
@@ -261,12 +273,15 @@ export class EnsembleReplica implements ClientReplica {
       const history = new ReplicaHistory(() => replica?.tree ?? tree, tree.lastZxid,
         ports.history);
       await readLogInto(storage, tree.lastZxid, history);
-      const { acceptedEpoch, currentEpoch, hasData } = storage.epochs;
+      const { acceptedEpoch, currentEpoch } = storage.epochs;
+      const empty = acceptedEpoch === 0 && currentEpoch === 0 && history.lastZxid === 0n;
+      const hasData = empty ? options.ensembleState === 'new' : storage.epochs.hasData;
       const persisted = { acceptedEpoch, currentEpoch, hasData,
         lastLoggedZxid: history.lastZxid };
       replica = new EnsembleReplica(options, storage, tree, history,
         persisted, { ...ENSEMBLE_ZAB_TIMING, ...ports.timing }, logger,
         ports.clock ?? systemClock, ports.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT);
+      if (empty && options.ensembleState === 'auto') replica.awaitNewEnsemble();
       await replica.start(ports);
       logger.log(`ensemble replica ${options.id} started: snapshot at ` +
         `0x${tree.lastZxid.toString(16)}, ${history.size} logged txns awaiting commit`);
@@ -274,6 +289,32 @@ export class EnsembleReplica implements ClientReplica {
     } catch (error) {
       await storage.close().catch(() => undefined);
       throw error;
+    }
+  }
+
+  /** ZK-261: this member's directory is empty; it votes only if the ensemble is new. */
+  private awaitNewEnsemble(): void {
+    const voters = (this.options.ensemble ?? []).filter((m) => m.role === 'participant')
+      .map((m) => m.id);
+    if (!voters.includes(this.options.id)) return;
+    this.newEnsemble = new NewEnsembleDetector(this.options.id, voters);
+    this.logger.log(`replica ${this.options.id}: empty data directory: it votes once every ` +
+      'other voter is seen empty too (a new ensemble), else after a leader synced it');
+  }
+
+  /** Runs as an input after the peer took `message` (see NewEnsembleDetector). */
+  private observeForNewEnsemble(from: PeerId, message: PeerMessage): void {
+    const detector = this.newEnsemble;
+    if (detector === undefined || message.type !== 'notification') return;
+    if (this.peer.hasData) {
+      this.newEnsemble = undefined; // synced by a leader
+      return;
+    }
+    if (!detector.observe(from, message)) return;
+    this.newEnsemble = undefined;
+    if (this.peer.startVotingEmpty('every voter is empty: a new ensemble')) {
+      this.logger.log(`replica ${this.options.id}: every voter is empty: votes to form a new ` +
+        'ensemble');
     }
   }
 
@@ -345,8 +386,9 @@ export class EnsembleReplica implements ClientReplica {
   }
 
   /**
-   * What `srvr`/`mntr` report. Latency, uptime and the synced-follower count are not
-   * measured by this driver yet (reported as 0); followers = connected peers when leading.
+   * What `srvr`/`mntr` report: latency of the writes submitted here (submit to answer),
+   * uptime since open, and on the leader its voting learners, the synced ones (NEWLEADER
+   * acked) and the sync() requests awaiting a quorum; 0 on a learner, as in ZooKeeper.
    */
   status(): ReplicaStatus {
     let ephemeralsCount = 0;
@@ -355,8 +397,7 @@ export class EnsembleReplica implements ClientReplica {
     }
     const modes: Record<RoleChange['role'], ServerMode> = { leading: 'leader',
       following: 'follower', observing: 'observer', looking: 'looking' };
-    const leading = this.peer.role === 'leading';
-    const connected = this.transport?.connectedPeers().length ?? 0;
+    const learners = this.peer.learnerCounts();
     return {
       version: ZAB_VERSION, serverId: this.options.id, role: this.options.role,
       mode: modes[this.peer.role], state: this.stateValue, failure: this.failure?.message,
@@ -368,9 +409,11 @@ export class EnsembleReplica implements ClientReplica {
       watchCount: this.watches.watchCount, ephemeralsCount,
       outstandingRequests: this.writes.size, proposalCount: this.stats.proposals,
       commitCount: this.stats.applied, snapshotsTaken: this.snapshots.taken,
-      latency: { minMs: 0, avgMs: 0, maxMs: 0, count: 0 },
-      followers: leading ? connected : 0, syncedFollowers: 0,
-      ensembleSize: this.options.ensemble?.length ?? 1, uptimeMs: 0,
+      latency: this.latency.summary(),
+      followers: learners?.followers ?? 0, syncedFollowers: learners?.syncedFollowers ?? 0,
+      pendingSyncs: learners?.pendingSyncs ?? 0,
+      ensembleSize: this.options.ensemble?.length ?? 1,
+      uptimeMs: this.clock.monotonicMs() - this.startedMs,
     };
   }
 
@@ -437,9 +480,10 @@ export class EnsembleReplica implements ClientReplica {
         'is already in flight'));
     }
     return new Promise<CommittedResult>((resolve, reject) => {
-      const deadlineMs = this.clock.monotonicMs() + this.requestTimeoutMs;
+      const submittedMs = this.clock.monotonicMs();
+      const deadlineMs = submittedMs + this.requestTimeoutMs;
       this.writes.set(key, { resolve, reject, deadlineMs, routed: false,
-        afterZxid: this.peer.lastLoggedZxid });
+        afterZxid: this.peer.lastLoggedZxid, submittedMs });
       const identities = this.auth.identitiesOf(sessionId);
       const write = { key, sessionId, cxid: tagged, request, identities, failFast };
       // Behind the waiting ones: a session's writes are proposed in the order submitted.
@@ -447,10 +491,29 @@ export class EnsembleReplica implements ClientReplica {
     });
   }
 
+  /**
+   * A createSession caught in a leader change (ConnectionLoss: outcome unknown) is retried,
+   * at most CREATE_SESSION_ATTEMPTS_MAX times and while `requestTimeoutMs` since the first
+   * attempt has not passed, as a ZooKeeper client keeps connecting: an app starting while
+   * the ensemble fails over still gets its session. A session the lost attempt may have
+   * created anyway is not local: nobody keeps it alive and it expires after its timeout.
+   */
   async createSession(requestedTimeoutMs: number, local: boolean):
     Promise<{ sessionId: SessionId; timeoutMs: number }> {
     const timeoutMs = this.tracker.negotiate(requestedTimeoutMs);
-    const result = await this.submit(0n, 0, { op: 'createSession', timeoutMs });
+    const deadlineMs = this.clock.monotonicMs() + this.requestTimeoutMs;
+    let result: CommittedResult | undefined;
+    for (let attempt = 1; result === undefined; attempt++) {
+      try {
+        result = await this.submit(0n, 0, { op: 'createSession', timeoutMs });
+      } catch (error) {
+        const lost = error instanceof KeeperError && error.code === ErrorCode.ConnectionLoss;
+        if (!lost || attempt >= CREATE_SESSION_ATTEMPTS_MAX ||
+          this.clock.monotonicMs() >= deadlineMs) throw error;
+        this.logger.warn(`replica ${this.options.id}: createSession attempt ${attempt} ` +
+          `failed (${(error as Error).message}); retrying`);
+      }
+    }
     if (result.code !== ErrorCode.Ok) throw new KeeperError(result.code);
     if (local) this.sessionEvents.localSessions.add(result.sessionId);
     return { sessionId: result.sessionId, timeoutMs };
@@ -634,7 +697,10 @@ export class EnsembleReplica implements ClientReplica {
       this.input(() => this.peer.connectionLost(from));
       return;
     }
-    this.input(() => this.peer.step(from, message));
+    this.input(() => {
+      this.peer.step(from, message);
+      this.observeForNewEnsemble(from, message);
+    });
   }
 
   // ---- durability ----
@@ -676,20 +742,15 @@ export class EnsembleReplica implements ClientReplica {
   }
 
   /**
-   * SNAP: the snapshot is decoded first (a bad one stops here), committed durably as a
-   * snapshot file, then the log is cut after its zxid; recovery reads only the log after the
-   * newest snapshot. NOT atomic with this Ready's appends (see the gap noted in the report):
-   * a crash between the snapshot commit and the cut can leave stale logged txns after it.
+   * SNAP: the snapshot is decoded first (a bad one stops here), then installed atomically
+   * with emptying the log (`ReplicaStorage.installSnapshot`): a crash at any point recovers
+   * the old state or the new snapshot with no stale record after it, never a mix.
    */
   private async installSnapshot(install: { zxid: Zxid; bytes: Buffer }): Promise<void> {
     await this.snapshots.settle();
     await this.flushing;
     const tree = DataTree.fromSnapshot(install.bytes);
-    const writer = await this.storage.snapshots.begin(install.zxid);
-    await writer.write(install.bytes);
-    await writer.commit();
-    await this.storage.log.truncateAfter(install.zxid < this.storage.log.lastZxid
-      ? install.zxid : this.storage.log.lastZxid);
+    await this.storage.installSnapshot(install.zxid, install.bytes);
     this.treeValue = tree;
     this.snapshots = this.snapshotTakerOf(tree);
     this.history.reset(install.zxid);
@@ -758,6 +819,7 @@ export class EnsembleReplica implements ClientReplica {
     const write = this.writes.get(key);
     if (write === undefined || txn.header.zxid <= write.afterZxid) return;
     this.writes.delete(key);
+    this.latency.add(this.clock.monotonicMs() - write.submittedMs);
     write.resolve({ ...result, zxid: txn.header.zxid, sessionId: txn.header.sessionId });
   }
 

@@ -20,7 +20,7 @@ export type ReplicaCommandLine =
 type OptionName =
   | 'id' | 'ensemble' | 'dataDir' | 'adminPort' | 'adminHost' | 'secret' | 'tickMs'
   | 'zabTickMs' | 'superDigest'
-  | 'role' | 'clientPort' | 'clientHost';
+  | 'role' | 'clientPort' | 'clientHost' | 'ensembleState';
 
 interface Setting {
   flag: string;
@@ -49,6 +49,7 @@ const SETTINGS: readonly Setting[] = [
   setting('--super-digest', 'superDigest', false, 'super:base64sha1'),
   setting('--client-port', 'clientPort', true, '2181'),
   setting('--client-host', 'clientHost', false, '0.0.0.0'),
+  setting('--ensemble-state', 'ensembleState', false, 'auto'),
 ];
 
 export const REPLICA_USAGE = `Usage: npm run replica -- [flags]
@@ -67,6 +68,10 @@ Runs one nestjs-zab replica as a Nest application until SIGINT or SIGTERM.
   --client-host H     address of the client port (ZAB_CLIENT_HOST); default 0.0.0.0
   --observer          join as a non-voting observer (same as --role observer; ZAB_ROLE)
   --role R            participant or observer (ZAB_ROLE); default: the role in --ensemble
+  --ensemble-state S  when a member with an empty data directory votes
+                      (ZAB_ENSEMBLE_STATE): auto (default: once every other voter is
+                      seen empty too), existing (only after a leader synced it), new (at
+                      once, as ZooKeeper; unsafe after a disk wipe)
   --secret S          shared peer secret (ZAB_SECRET; prefer the variable: command lines
                       are visible to other users)
   --super-digest D    superuser digest super:base64(sha1(super:password))
@@ -78,8 +83,7 @@ Runs one nestjs-zab replica as a Nest application until SIGINT or SIGTERM.
   -h, --help          print this help
 
 Flags win over environment variables; empty variables count as unset. Configuration
-mistakes exit with code 2. Today an ensemble of more than one member is refused: the Zab
-ensemble is not built yet (issue 3); a one-member ensemble runs standalone.
+mistakes exit with code 2. A one-member ensemble runs standalone.
 `;
 
 /** A setting's value and where it came from (a flag or a variable name; never the value). */

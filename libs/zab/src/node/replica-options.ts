@@ -98,7 +98,21 @@ export interface ReplicaOptions {
    * isro); `['*']` allows all. Default `['srvr']`, as ZooKeeper's `4lw.commands.whitelist`.
    */
   fourLetterWords: string[];
+  /**
+   * When an ensemble member with an empty data directory may vote (ZK-261; like etcd's
+   * `initial-cluster-state`). A member whose directory holds an epoch, a snapshot or a log
+   * record is unaffected. `'auto'` (default): it votes only once it has heard from every
+   * other voter and all of them were empty too (a brand-new ensemble); otherwise it waits,
+   * as a non-voter, for a leader to sync it. `'existing'`: it never votes before it synced
+   * (replacing a member's disk). `'new'`: it votes at once, as ZooKeeper does: a quorum of
+   * empty members forms a new ensemble even while other members are down; unsafe on a wiped
+   * directory (see RELIABILITY.md).
+   */
+  ensembleState: EnsembleState;
 }
+
+export type EnsembleState = 'auto' | 'new' | 'existing';
+export const ENSEMBLE_STATES: readonly EnsembleState[] = ['auto', 'new', 'existing'];
 
 /** What callers pass: every option optional, `ensemble` also in its string form. */
 export type ReplicaOptionsInput = Partial<Omit<ReplicaOptions, 'ensemble'>> & {
@@ -135,6 +149,7 @@ export const REPLICA_DEFAULTS: Readonly<ReplicaOptions> = Object.freeze({
   clientConnectionsPerHostMax: 60,
   clientRequestsInFlightMax: 1000,
   fourLetterWords: ['srvr'],
+  ensembleState: 'auto',
 });
 
 /** Thrown when options are invalid; `problems` lists each one. */
@@ -235,6 +250,12 @@ function checkScalars(options: ReplicaOptions, problems: string[]): void {
     problems.push(
       `dataDir must be a non-empty string (a directory path, or ':memory:'); ` +
         `got ${JSON.stringify(options.dataDir)}`,
+    );
+  }
+  if (!ENSEMBLE_STATES.includes(options.ensembleState)) {
+    problems.push(
+      `ensembleState must be 'auto', 'new' or 'existing'; got ` +
+        `${JSON.stringify(options.ensembleState)} ('auto' is safe for new and existing ensembles)`,
     );
   }
   if (options.isolation !== 'worker' && options.isolation !== 'main') {

@@ -64,6 +64,8 @@ export interface ReplicaStatus {
   /** Followers connected / synced; 0 for a standalone replica. */
   followers: number;
   syncedFollowers: number;
+  /** sync() requests the leader holds until a quorum confirms them; 0 elsewhere. */
+  pendingSyncs: number;
   /** Members of the ensemble; 1 for a standalone replica. */
   ensembleSize: number;
   uptimeMs: number;

@@ -290,6 +290,7 @@ export class Replica {
       latency: this.latency.summary(),
       followers: 0,
       syncedFollowers: 0,
+      pendingSyncs: 0,
       ensembleSize: this.options.ensemble?.length ?? 1,
       uptimeMs: Math.round(this.clock.monotonicMs() - this.startedMs),
     };

@@ -7,27 +7,18 @@
  * after an event proving the others are waiting (their nodes exist, observed) plus a
  * round trip through the replica; releases are awaited with `withTimeout`.
  */
-import { test, describe, afterEach } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { withTimeout } from '../testing/with-timeout.js';
 import { SessionExpiredError } from '../state/keeper-error.js';
 import { Barrier } from './barrier.js';
 import { DoubleBarrier } from './double-barrier.js';
 import { RecipeStateError, RecipeTimeoutError } from './recipe-errors.js';
-import { childCount, RecipeHarness } from './recipe-harness.test-support.js';
+import { childCount, recipeHarnesses } from './recipe-harness.test-support.js';
 
 const WAIT_MS = 20_000;
-const harnesses: RecipeHarness[] = [];
-
-async function harness(): Promise<RecipeHarness> {
-  const h = await RecipeHarness.open();
-  harnesses.push(h);
-  return h;
-}
-
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
+/** A harness per call, closed after each test. */
+const harness = recipeHarnesses();
 
 /** Tracks whether a promise has settled, for "not yet" checks. */
 function tracked<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {

@@ -8,7 +8,7 @@
  * chosen calls, either after the call committed or instead of it; the tree is then read
  * back to count nodes.
  */
-import { test, describe, afterEach } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CoordinationClient } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
@@ -18,19 +18,10 @@ import { Mutex } from './mutex.js';
 import { ReadWriteLock } from './read-write-lock.js';
 import { Semaphore } from './semaphore.js';
 import { SharedCounter } from './shared-counter.js';
-import { RecipeHarness } from './recipe-harness.test-support.js';
+import { recipeHarnesses } from './recipe-harness.test-support.js';
 
-const harnesses: RecipeHarness[] = [];
-
-async function harness(): Promise<RecipeHarness> {
-  const h = await RecipeHarness.open();
-  harnesses.push(h);
-  return h;
-}
-
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
+/** A harness per call, closed after each test. */
+const harness = recipeHarnesses();
 
 type Injected = { method: 'create' | 'multi' | 'delete' | 'setData'; committed: boolean };
 

@@ -7,25 +7,16 @@
  * count is watched through `observe(children)`, which captures the children at the zxid of
  * every change, so the maximum seen is the true maximum.
  */
-import { test, describe, afterEach } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { withTimeout } from '../testing/with-timeout.js';
 import { DistributedQueue } from './distributed-queue.js';
 import { RecipeTimeoutError } from './recipe-errors.js';
-import { childCount, RecipeHarness } from './recipe-harness.test-support.js';
+import { childCount, recipeHarnesses } from './recipe-harness.test-support.js';
 
 const WAIT_MS = 20_000;
-const harnesses: RecipeHarness[] = [];
-
-async function harness(): Promise<RecipeHarness> {
-  const h = await RecipeHarness.open();
-  harnesses.push(h);
-  return h;
-}
-
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
+/** A harness per call, closed after each test. */
+const harness = recipeHarnesses();
 
 describe('DistributedQueue', () => {
   test('3 producers, 4 consumers, capacity 5: 60 items each consumed once, never over 5 queued', async () => {

@@ -6,25 +6,16 @@
  * Method: a real in-memory Replica with one session per instance; subscriptions are awaited
  * through the reports they deliver, each wait bounded by `withTimeout`.
  */
-import { test, describe, afterEach } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { withTimeout } from '../testing/with-timeout.js';
 import { NodeExistsError, NoNodeError } from '../state/keeper-error.js';
 import { GroupMember, type MemberMap } from './group-member.js';
-import { RecipeHarness } from './recipe-harness.test-support.js';
+import { recipeHarnesses } from './recipe-harness.test-support.js';
 
 const WAIT_MS = 20_000;
-const harnesses: RecipeHarness[] = [];
-
-async function harness(): Promise<RecipeHarness> {
-  const h = await RecipeHarness.open();
-  harnesses.push(h);
-  return h;
-}
-
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
+/** A harness per call, closed after each test. */
+const harness = recipeHarnesses();
 
 function describeMap(members: MemberMap): string {
   return [...members].map(([id, data]) => `${id}=${data.toString()}`).join(',');

@@ -7,7 +7,7 @@
  * committed writes and an `OverlapProbe` counts overlaps (a control run without the lock
  * shows the probe does see them). Every wait is on an event, bounded by `withTimeout`.
  */
-import { test, describe, afterEach } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { withTimeout } from '../testing/with-timeout.js';
 import { SessionExpiredError } from '../state/keeper-error.js';
@@ -16,22 +16,13 @@ import { RecipeStateError, RecipeTimeoutError } from './recipe-errors.js';
 import {
   childCount,
   OverlapProbe,
-  RecipeHarness,
+  recipeHarnesses,
   roundTrips,
 } from './recipe-harness.test-support.js';
 
 const WAIT_MS = 20_000;
-const harnesses: RecipeHarness[] = [];
-
-async function harness(): Promise<RecipeHarness> {
-  const h = await RecipeHarness.open();
-  harnesses.push(h);
-  return h;
-}
-
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
+/** A harness per call, closed after each test. */
+const harness = recipeHarnesses();
 
 describe('ReadWriteLock', () => {
   test('writers exclude everyone, readers share: no overlap among 8 contenders (control without lock overlaps)', async () => {

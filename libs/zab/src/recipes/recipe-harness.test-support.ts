@@ -3,6 +3,7 @@
  * sessions that expire on demand (non-local sessions kept alive by pings until
  * `letExpire()`), and a probe that counts overlapping critical sections.
  */
+import { afterEach } from 'node:test';
 import type { ClientReplica } from '../node/client-replica.js';
 import { LocalCoordinationClient } from '../node/local-client.js';
 import { Replica } from '../node/replica.js';
@@ -122,4 +123,20 @@ export async function childCount(client: LocalCoordinationClient, path: string, 
   } finally {
     unsubscribe();
   }
+}
+
+/**
+ * For a spec file: registers an `afterEach` that closes every harness opened during the test,
+ * and returns the function that opens one.
+ */
+export function recipeHarnesses(): () => Promise<RecipeHarness> {
+  const opened: RecipeHarness[] = [];
+  afterEach(async () => {
+    for (const harness of opened.splice(0)) await harness.close();
+  });
+  return async () => {
+    const harness = await RecipeHarness.open();
+    opened.push(harness);
+    return harness;
+  };
 }

@@ -6,27 +6,18 @@
  * while their section spans committed writes (a control run without the semaphore exceeds
  * the limit, so the count can fail). Waits are on events, bounded by `withTimeout`.
  */
-import { test, describe, afterEach } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { withTimeout } from '../testing/with-timeout.js';
 import { BadArgumentsError } from '../state/keeper-error.js';
 import { Semaphore } from './semaphore.js';
 import { RecipeTimeoutError } from './recipe-errors.js';
 import type { Lease } from './lease.js';
-import { childCount, RecipeHarness, roundTrips } from './recipe-harness.test-support.js';
+import { childCount, roundTrips, recipeHarnesses } from './recipe-harness.test-support.js';
 
 const WAIT_MS = 20_000;
-const harnesses: RecipeHarness[] = [];
-
-async function harness(): Promise<RecipeHarness> {
-  const h = await RecipeHarness.open();
-  harnesses.push(h);
-  return h;
-}
-
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
+/** A harness per call, closed after each test. */
+const harness = recipeHarnesses();
 
 describe('Semaphore', () => {
   test('10 contenders, 3 leases: never more than 3 holders, and 3 reached (control exceeds 3)', async () => {

@@ -6,26 +6,17 @@
  * Method: a real in-memory Replica, one session per client; a control run of unversioned
  * read-modify-write shows the same load does lose updates, so the exact sum is meaningful.
  */
-import { test, describe, afterEach } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { withTimeout } from '../testing/with-timeout.js';
 import { BadArgumentsError } from '../state/keeper-error.js';
 import { SharedCounter, type VersionedValue } from './shared-counter.js';
 import { CasRetriesExhaustedError } from './recipe-errors.js';
-import { RecipeHarness } from './recipe-harness.test-support.js';
+import { recipeHarnesses } from './recipe-harness.test-support.js';
 
 const WAIT_MS = 20_000;
-const harnesses: RecipeHarness[] = [];
-
-async function harness(): Promise<RecipeHarness> {
-  const h = await RecipeHarness.open();
-  harnesses.push(h);
-  return h;
-}
-
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
+/** A harness per call, closed after each test. */
+const harness = recipeHarnesses();
 
 describe('SharedCounter', () => {
   test('8 clients x 25 increments sum to exactly 200 (unversioned control loses updates)', async () => {

@@ -7,7 +7,7 @@
  * (a standalone replica never suspends by itself); the recipes see it only through the
  * `CoordinationClient` interface.
  */
-import { test, describe, afterEach } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ConnectionState, CoordinationClient } from '../node/coordination-client.js';
 import { ConnectionLossError } from '../state/keeper-error.js';
@@ -15,20 +15,11 @@ import { withTimeout } from '../testing/with-timeout.js';
 import { GroupMember } from './group-member.js';
 import { ReadWriteLock } from './read-write-lock.js';
 import { Semaphore } from './semaphore.js';
-import { childCount, RecipeHarness } from './recipe-harness.test-support.js';
+import { childCount, recipeHarnesses } from './recipe-harness.test-support.js';
 
 const WAIT_MS = 20_000;
-const harnesses: RecipeHarness[] = [];
-
-async function harness(): Promise<RecipeHarness> {
-  const h = await RecipeHarness.open();
-  harnesses.push(h);
-  return h;
-}
-
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
+/** A harness per call, closed after each test. */
+const harness = recipeHarnesses();
 
 /** `client` whose connection state the test drives with `set`. */
 function controlled(client: CoordinationClient): { client: CoordinationClient; set: (state: ConnectionState) => void } {

@@ -10,26 +10,17 @@
  * event's precondition and the final state is compared
  * with a fresh recursive read.
  */
-import { test, describe, afterEach } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { withTimeout } from '../testing/with-timeout.js';
 import { Prng } from '../testing/sim/prng.js';
 import type { LocalCoordinationClient } from '../node/local-client.js';
 import { TreeCache, type CachedNode, type TreeCacheEvent } from './tree-cache.js';
-import { RecipeHarness } from './recipe-harness.test-support.js';
+import { recipeHarnesses } from './recipe-harness.test-support.js';
 
 const WAIT_MS = 20_000;
-const harnesses: RecipeHarness[] = [];
-
-async function harness(): Promise<RecipeHarness> {
-  const h = await RecipeHarness.open();
-  harnesses.push(h);
-  return h;
-}
-
-afterEach(async () => {
-  for (const h of harnesses.splice(0)) await h.close();
-});
+/** A harness per call, closed after each test. */
+const harness = recipeHarnesses();
 
 /** Replays cache events on a model, asserting each event's precondition. */
 class TreeModel {

@@ -119,7 +119,11 @@ export interface EpochRecord {
 export interface EpochStore {
   readonly acceptedEpoch: number;
   readonly currentEpoch: number;
-  /** True unless a record saying otherwise was written (a fresh directory has data: none). */
+  /**
+   * True unless a record saying otherwise was written. The ensemble driver does not trust it
+   * for an empty directory (epochs 0, no snapshot, no log record: new or wiped), which does
+   * not vote until synced unless the ensemble is new (`ensembleState`, ZK-261).
+   */
   readonly hasData: boolean;
   setAcceptedEpoch(epoch: number): Promise<void>;
   setCurrentEpoch(epoch: number): Promise<void>;
@@ -133,5 +137,12 @@ export interface ReplicaStorage {
   log: TxnLog;
   snapshots: SnapshotStore;
   epochs: EpochStore;
+  /**
+   * Zab SNAP on a learner: publishes `body` as the snapshot after `zxid` and empties the log
+   * (every record in it is superseded), atomically: after a crash at any point the next open
+   * finds either the old snapshots and log untouched or the new snapshot and an empty log
+   * (snapshot-install.ts). The log must be idle (no flush, roll or purge in flight).
+   */
+  installSnapshot(zxid: Zxid, body: Uint8Array): Promise<SnapshotInfo>;
   close(): Promise<void>;
 }

@@ -22,7 +22,16 @@ export interface ZooKeeperEnsembleOptions {
   tickMs?: number;
   /** How long `start()` may take. Default 60000. */
   startTimeoutMs?: number;
+  /** ZooKeeper's forceSync (fsync of the txn log before acking). Default false (tests). */
+  forceSync?: boolean;
+  /**
+   * JVM options before the classpath. Default: a small heap, serial GC and C1 only, which
+   * start fast for tests; benchmarks pass ZooKeeper's own defaults (full JIT) instead.
+   */
+  jvmOptions?: readonly string[];
 }
+
+const TEST_JVM_OPTIONS = ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'];
 
 interface ServerPorts {
   client: number;
@@ -90,6 +99,8 @@ export class ZooKeeperEnsemble {
     readonly directory: string,
     private readonly ports: ServerPorts[],
     readonly tickMs: number,
+    private readonly forceSync: boolean,
+    private readonly jvmOptions: readonly string[],
   ) {}
 
   /** Starts three servers and waits for a quorum (leader plus followers). */
@@ -102,7 +113,8 @@ export class ZooKeeperEnsemble {
       election: flat[3 * i + 2]!,
     }));
     const directory = mkdtempSync(join(tmpdir(), 'zookeeper-ensemble-'));
-    const ensemble = new ZooKeeperEnsemble(directory, ports, tickMs);
+    const ensemble = new ZooKeeperEnsemble(directory, ports, tickMs, options.forceSync ?? false,
+      options.jvmOptions ?? TEST_JVM_OPTIONS);
     try {
       ensemble.writeConfigs();
       for (let i = 0; i < 3; i++) ensemble.spawnServer(i);
@@ -126,6 +138,11 @@ export class ZooKeeperEnsemble {
   /** Index of the server whose client port is `port`, or -1. */
   indexOfClientPort(port: number): number {
     return this.ports.findIndex((p) => p.client === port);
+  }
+
+  /** Process ids of the running server JVMs (for CPU accounting; end them only via stop). */
+  get pids(): number[] {
+    return this.processes.flatMap((child) => (child?.pid === undefined ? [] : [child.pid]));
   }
 
   /** The running servers' indexes. */
@@ -202,7 +219,7 @@ export class ZooKeeperEnsemble {
         'standaloneEnabled=false',
         'reconfigEnabled=false',
         'maxClientCnxns=200',
-        'forceSync=no',
+        `forceSync=${this.forceSync ? 'yes' : 'no'}`,
         ...servers,
       ];
       writeFileSync(join(dataDir, 'zoo.cfg'), `${config.join('\n')}\n`);
@@ -213,7 +230,7 @@ export class ZooKeeperEnsemble {
     const config = join(this.directory, `server-${index + 1}`, 'zoo.cfg');
     const child = spawn(
       'java',
-      ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', ZOOKEEPER_CLASSPATH,
+      [...this.jvmOptions, '-cp', ZOOKEEPER_CLASSPATH,
         '-Dzookeeper.jmx.log4j.disable=true', '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', QUORUM_PEER_MAIN, config],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

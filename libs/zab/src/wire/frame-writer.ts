@@ -22,3 +22,16 @@ export function writeFrame(writePayload: (writer: JuteWriter) => void): Buffer {
   writer.patchInt(0, writer.length - FRAME_LENGTH_BYTES);
   return writer.toBuffer();
 }
+
+/**
+ * Like `writeFrame`, but appends the frame to `target` (a connection's outbox) instead of
+ * returning a copy: no allocation per frame. Encoding happens in the shared writer first, so
+ * a throw half-way leaves `target` untouched.
+ */
+export function appendFrame(target: JuteWriter, writePayload: (writer: JuteWriter) => void): void {
+  const writer = sharedWriter.reset();
+  writer.writeInt(0);
+  writePayload(writer);
+  writer.patchInt(0, writer.length - FRAME_LENGTH_BYTES);
+  target.writeRaw(writer.finish());
+}

@@ -28,6 +28,8 @@ export {
   type ServerReply,
 } from './server-reply-parser.js';
 export {
+  appendNotification,
+  appendReply,
   serializeConnectResponse,
   serializeNotification,
   serializeReply,

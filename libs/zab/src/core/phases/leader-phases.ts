@@ -62,6 +62,16 @@ interface PendingSync {
 
 const NEVER = -1_000_000_000;
 
+/** What a leader reports to operators (`mntr`); read-only, it never drives the protocol. */
+export interface LearnerCounts {
+  /** Voting learners connected to this leader (in discovery, sync or broadcast). */
+  readonly followers: number;
+  /** Of those, the ones that acked NEWLEADER: synced and receiving proposals. */
+  readonly syncedFollowers: number;
+  /** sync() requests waiting for their quorum confirmation. */
+  readonly pendingSyncs: number;
+}
+
 export class LeaderPhases {
   phase: 'discovery' | 'synchronization' | 'broadcast' = 'discovery';
   epoch: Epoch | undefined;
@@ -83,6 +93,13 @@ export class LeaderPhases {
 
   get isEstablished(): boolean {
     return this.phase === 'broadcast';
+  }
+
+  learnerCounts(): LearnerCounts {
+    const voting = [...this.learners.values()].filter((h) => !h.observer);
+    return { followers: voting.length,
+      syncedFollowers: voting.filter((h) => h.newLeaderAcked).length,
+      pendingSyncs: this.pendingSyncs.length };
   }
 
   // ---- liveness and lease ----

@@ -2,10 +2,12 @@
  * Opens a replica's storage in a data directory:
  *
  *   <dataDir>/lock                       pid of the owning process (see data-directory-lock)
- *   <dataDir>/acceptedEpoch, currentEpoch
+ *   <dataDir>/acceptedEpoch, currentEpoch, epochs
+ *   <dataDir>/snapshotInstall            a SNAP install in progress (snapshot-install.ts)
  *   <dataDir>/log/log.<zxid>             transaction log segments
  *   <dataDir>/snapshot/snapshot.<zxid>   snapshots
  *
+ * An install a crash interrupted is finished or discarded here, before anyone reads the log.
  * The directory is created if needed. An unwritable directory fails with a
  * `StorageFailedError` saying so; a directory owned by a live process fails with
  * `StorageLockedError`.
@@ -14,7 +16,10 @@ import { join } from 'node:path';
 import { errorCodeOf, makeDirectoryDurably, nodeFileSystem } from '../file-system.js';
 import type { FileSystem } from '../file-system.js';
 import { StorageFailedError, StorageLockedError } from '../storage-errors.js';
-import type { ReplicaStorage, StorageWarn } from '../storage.js';
+import type { ReplicaStorage, SnapshotInfo, StorageWarn } from '../storage.js';
+import type { Zxid } from '../../core/ids.js';
+import { finishInterruptedInstall, installSnapshotAtomically } from '../snapshot-install.js';
+import { FileInstallIntent } from './file-install-intent.js';
 import { acquireDataDirectoryLock } from './data-directory-lock.js';
 import type { DataDirectoryLock } from './data-directory-lock.js';
 import { FileEpochStore } from './file-epoch-store.js';
@@ -65,7 +70,10 @@ export async function openFileStorage(
       warn,
       segmentBytesMax: options.segmentBytesMax,
     });
-    return new FileReplicaStorage(log, snapshots, epochs, lock);
+    opened.push(log);
+    const intent = await FileInstallIntent.open(dataDir, fileSystem);
+    await finishInterruptedInstall({ log, snapshots, intent }, warn);
+    return new FileReplicaStorage(log, snapshots, epochs, intent, lock);
   } catch (error) {
     for (const store of opened) await store.close().catch(() => undefined);
     await lock.release().catch(() => undefined);
@@ -80,8 +88,14 @@ class FileReplicaStorage implements ReplicaStorage {
     readonly log: FileTxnLog,
     readonly snapshots: FileSnapshotStore,
     readonly epochs: FileEpochStore,
+    private readonly intent: FileInstallIntent,
     private readonly lock: DataDirectoryLock,
   ) {}
+
+  installSnapshot(zxid: Zxid, body: Uint8Array): Promise<SnapshotInfo> {
+    return installSnapshotAtomically(
+      { log: this.log, snapshots: this.snapshots, intent: this.intent }, zxid, body);
+  }
 
   /** Closes every store (the log flushes), then releases the lock; rejects with the first error. */
   close(): Promise<void> {
