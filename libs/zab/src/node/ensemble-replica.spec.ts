@@ -458,13 +458,14 @@ test('a write no leader can take fails with ConnectionLoss after requestTimeoutM
 
 test('a sync while no leader is established waits for one, like a write, instead of failing at once',
   withTempDirectory('zab-ensemble-sync-wait', async (root) => {
-    // One member of three stays looking: its sync must wait. A second member makes a quorum,
-    // a leader is established, and the waiting sync completes.
+    // One member of three stays looking: its sync must wait. The other two join (a new
+    // ensemble elects once every voter is known to be empty), a leader is established, and the
+    // waiting sync completes.
     const ensemble = new Ensemble(root, await ensembleSpec());
     try {
       const lonely = await ensemble.open(1);
       const sync = lonely.barrier();
-      await ensemble.open(2);
+      await Promise.all([2, 3].map((id) => ensemble.open(id)));
       await withTimeout(sync, WAIT_MS, 'the waiting sync to complete once a leader is established');
       assert.ok(lonely.isEstablished, 'completed through an established leader');
     } finally {
