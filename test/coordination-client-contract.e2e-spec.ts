@@ -16,8 +16,11 @@
  * nestjs-zab ensemble) or with `wchc` on every server (Apache ZooKeeper lists its data-side
  * watches there); the remote `observe` re-reads after each event, so changes that land between two
  * reads coalesce (ZooKeeper keeps no history): it is held to "current value first, then an
- * in-order subsequence ending with the final value". Waits are on events with bounded
- * timeouts, never sleeps.
+ * in-order subsequence ending with the final value". On the ensemble backends a leader change
+ * can happen under load at any time; a write it fails with ConnectionLoss (outcome unknown, as
+ * in ZooKeeper) is checked after a sync and sent again only if it did not take effect
+ * (`writeOnce`, where a test counts effects). Waits are on events with bounded timeouts,
+ * never sleeps.
  */
 import { test, describe, afterEach, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -71,6 +74,32 @@ interface Backend {
 }
 
 const text = (s: string): Buffer => Buffer.from(s);
+
+/** Attempts of one write whose outcome a connection loss left unknown (`writeOnce`). */
+const WRITE_ATTEMPTS_MAX = 3;
+
+/**
+ * Runs `write` so that it takes effect once. On an ensemble a leader change can happen at any
+ * time under load (a follower that misses its leader's heartbeats for a few ticks looks for a
+ * new one); a write in flight then fails with ConnectionLoss and the server drops the
+ * connection, as ZooKeeper does, and no client resends a write (its outcome is unknown). So
+ * after a ConnectionLoss this syncs, asks `committed` whether the write took effect, and
+ * sends it again only if not (bounded). Any other error is thrown.
+ */
+async function writeOnce(client: CoordinationClient, write: () => Promise<unknown>,
+  committed: () => Promise<boolean>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (error) {
+      if (!(error instanceof KeeperError && error.code === ErrorCode.ConnectionLoss) ||
+        attempt >= WRITE_ATTEMPTS_MAX) throw error;
+      await client.sync('/');
+      if (await committed()) return;
+    }
+  }
+}
 
 /** Registers the contract's tests for `backend` under a `describe` named after it. */
 function describeCoordinationClient(backend: Backend): void {
@@ -276,12 +305,16 @@ function describeWatches(start: Start, observesEveryChange: boolean): void {
 
   test('fired and removed one-shot watches leave nothing behind', async () => {
     const { instance, a, b } = await start();
-    await b.create('/many', text(''));
+    // The writes go through writeOnce: on the ensemble backends a leader change under load
+    // may fail one with ConnectionLoss; each takes effect once, so each round fires once.
+    const exists = async (): Promise<boolean> => (await b.exists('/many')) !== null;
+    await writeOnce(b, () => b.create('/many', text('')), exists);
     const baseline = await instance.watchCount();
     let fired = 0;
     for (let round = 0; round < 20; round++) {
       for (let i = 0; i < 20; i++) await a.getData('/many', () => { fired += 1; });
-      await b.setData('/many', text(String(round)));
+      await writeOnce(b, () => b.setData('/many', text(String(round))),
+        async () => (await b.getData('/many')).data.toString() === String(round));
       await a.sync('/');
     }
     assert.equal(fired, 400);
@@ -289,14 +322,14 @@ function describeWatches(start: Start, observesEveryChange: boolean): void {
     const both = (): void => { fired += 1; };
     await a.getData('/many', both);
     await a.getChildren('/many', both);
-    await b.delete('/many');
+    await writeOnce(b, () => b.delete('/many'), async () => !(await exists()));
     await a.sync('/');
     assert.equal(fired, 401, 'one listener with data and child watches gets one NodeDeleted');
     assert.equal(await instance.watchCount(), baseline);
     const late = (): void => { fired += 1; };
     await a.exists('/many', late);
     await a.removeWatches('/many', late, 'data');
-    await b.create('/many', text(''));
+    await writeOnce(b, () => b.create('/many', text('')), exists);
     await a.sync('/');
     assert.equal(fired, 401, 'a removed exists watch fired');
     await assert.rejects(a.removeWatches('/many', late, 'data'), NoWatcherError);

@@ -194,6 +194,18 @@ async function closeAll(apps: Map<number, App>): Promise<void> {
   recorder = new Recorder();
 }
 
+/**
+ * Resolves once the holder is inside its lock; if taking the lock failed instead (`running`
+ * settled first), rejects with that failure, so it is reported, never left unhandled.
+ */
+function lockTaken(inside: Promise<void>, running: Promise<unknown>): Promise<void> {
+  const endedFirst = running.then((value) => {
+    throw new Error(`the holder ended before taking the lock: ${String(value)}`);
+  });
+  endedFirst.catch(() => undefined); // the race below reports it when it matters
+  return Promise.race([inside, endedFirst]);
+}
+
 function runsOf(app: number): number {
   return recorder.runs.filter((run) => run.app === app).length;
 }
@@ -266,7 +278,7 @@ test('a lock contended from three apps has one holder at a time and increasing t
       entered = resolve;
     });
     const running = holder.moduleRef.get(EnsembleJobs).holdUntilLost(entered);
-    await withTimeout(inside, 10_000, 'lock taken');
+    await withTimeout(lockTaken(inside, running), 10_000, 'lock taken');
     await Promise.all([2, 3].map(async (id) => {
       await apps.get(id)!.moduleRef.close();
       apps.delete(id);
@@ -290,7 +302,7 @@ test('replicas in worker threads: quorum loss suspends the session, ends leaders
       entered = resolve;
     });
     const running = holder.moduleRef.get(EnsembleJobs).holdUntilLost(entered);
-    await withTimeout(inside, 10_000, 'lock taken');
+    await withTimeout(lockTaken(inside, running), 10_000, 'lock taken');
     await Promise.all([...apps.keys()].filter((id) => id !== holder.id).map(async (id) => {
       await apps.get(id)!.moduleRef.close();
       apps.delete(id);

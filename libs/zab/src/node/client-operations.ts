@@ -299,6 +299,9 @@ export async function serveWrite(
     write = toWriteRequest(request);
   } catch (error) {
     if (error instanceof MultiOpRejected) return ok(replica.tree.lastZxid, error.response);
+    // A sync that lost its leader: ConnectionLoss is no result code (ZooKeeper never sends
+    // it); thrown, it closes the connection like a lost write, and the client resends the sync.
+    if (error instanceof KeeperError && error.code === ErrorCode.ConnectionLoss) throw error;
     return outcomeOfError(error, replica.tree.lastZxid);
   }
   const result = await replica.submit(context.sessionId, cxid, write);

@@ -12,7 +12,9 @@
  * addWatch, checkWatches, removeWatches, SetWatches2), the ACL hooks (addAuth, checkPermission) and session expiry after a
  * disconnect.
  * Method: a standalone in-memory `Replica` with a client port on 127.0.0.1:0, driven by
- * `RawClient` (wire codec over a plain socket). Waits are on frames or socket events,
+ * `RawClient` (wire codec over a plain socket). A sync that loses its leader (ConnectionLoss
+ * from the replica's barrier, injected) closes its connection instead of answering
+ * ConnectionLoss, which no client resends. Waits are on frames or socket events,
  * bounded by `withTimeout`; the port and the replica are closed in `after`.
  */
 import { after, before, test } from 'node:test';
@@ -24,7 +26,7 @@ import { ClientPortServer, startClientPort } from './client-port-server.js';
 import { connectRequest, RawClient } from '../testing/raw-client-port-client.js';
 import { OpCode } from '../wire/op-code.js';
 import { ErrorCode } from '../state/error-code.js';
-import { KeeperError } from '../state/keeper-error.js';
+import { KeeperError, keeperError } from '../state/keeper-error.js';
 import { Perms } from '../state/stat.js';
 import { withTimeout } from '../testing/with-timeout.js';
 import { SessionPasswords } from './client-session-password.js';
@@ -172,6 +174,22 @@ test('an oversized frame and a malformed frame close only their own connection',
   const reply = await healthy.client.reply(1);
   assert.ok(reply.kind === 'reply' && reply.header.xid === 7 && reply.header.err === 0);
   assert.equal(replica.state, 'serving');
+});
+
+test('a sync that loses its leader closes its connection, never answers ConnectionLoss', async () => {
+  const healthy = await session();
+  const { client } = await session();
+  const barrier = replica.barrier;
+  replica.barrier = () => Promise.reject(keeperError(ErrorCode.ConnectionLoss, undefined, 'sync failed: leadership changed'));
+  try {
+    client.send(client.request(1, { type: OpCode.sync, body: { path: '/' } }));
+    await client.waitClosed();
+  } finally {
+    replica.barrier = barrier;
+  }
+  assert.equal(client.frames.length, 1, 'only the connect response: no reply carrying ConnectionLoss');
+  healthy.client.send(healthy.client.request(2, { type: OpCode.sync, body: { path: '/' } }));
+  assert.equal(errOf(await healthy.client.reply(1)), ErrorCode.Ok);
 });
 
 const OPEN = [{ perms: 31, scheme: 'world', id: 'anyone' }];

@@ -6,7 +6,13 @@
  * the leader's history no longer covers is synced by SNAP; writes in flight during failover
  * lose no acknowledged write; an observer serves reads and forwards writes; 5 replicas
  * survive losing two; a write no leader can take fails with ConnectionLoss once its
- * `requestTimeoutMs` passes (not before), and several such writes all fail.
+ * `requestTimeoutMs` passes (not before), and several such writes all fail. A leader change
+ * the test did not cause (a starved event loop under load) may fail a write in flight with
+ * ConnectionLoss, as ZooKeeper may: the tests then send it again and accept NodeExists only
+ * with their own data (NoNode for a delete) — the lost attempt committed — never another
+ * error (the in-flight test counts such failures itself).
+ * A sync while no leader is established waits for one (it used to fail at once, so a
+ * remote client's resent sync failed on every looking server in a row).
  * Method: every wait is event-driven (role changes and applied batches of the replicas, the
  * writes' own promises) and bounded by a timeout; nothing sleeps or polls. Ports come from the
  * OS (listen on port 0, then close: `reserveLoopbackPorts`). Every replica and client is
@@ -102,6 +108,60 @@ function digestsAgree(ensemble: Ensemble): Promise<bigint> {
   }, 'equal tree digests on every open replica');
 }
 
+const LOSS_RETRIES_MAX = 3;
+
+/**
+ * Creates `path` with `data` as an acknowledged write. Under load a leader change can happen
+ * at any time (a follower that does not hear its leader for syncLimit ticks looks for a new
+ * one), and ZooKeeper answers a write in flight then with ConnectionLoss: its outcome is
+ * unknown. So the create is sent again (at most `LOSS_RETRIES_MAX` times; each attempt waits
+ * for a serving leader itself), and NodeExists on a retry counts as done only if the node
+ * holds exactly our data, i.e. the lost attempt did commit. Never hides another error.
+ */
+async function createAcknowledged(client: LocalCoordinationClient, path: string, data: Buffer,
+  options: Parameters<LocalCoordinationClient['create']>[2] = {}): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.create(path, data, options);
+      return;
+    } catch (error) {
+      if (attempt > 1 && isCode(error, ErrorCode.NodeExists)) {
+        assert.deepEqual((await client.getData(path)).data, data, `${path}: the lost create committed`);
+        return;
+      }
+      if (!isCode(error, ErrorCode.ConnectionLoss) || attempt > LOSS_RETRIES_MAX) throw error;
+    }
+  }
+}
+
+/** A delete of a node only this test deletes: NoNode on a resend means the lost one committed. */
+async function deleteAcknowledged(client: LocalCoordinationClient, path: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.delete(path);
+    } catch (error) {
+      if (attempt > 1 && isCode(error, ErrorCode.NoNode)) return;
+      if (!isCode(error, ErrorCode.ConnectionLoss) || attempt > LOSS_RETRIES_MAX) throw error;
+    }
+  }
+}
+
+/** `sync` is idempotent: sent again after a ConnectionLoss (a leader change), bounded. */
+async function syncAcknowledged(client: LocalCoordinationClient): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await client.sync('/');
+    } catch (error) {
+      if (!isCode(error, ErrorCode.ConnectionLoss) || attempt > LOSS_RETRIES_MAX) throw error;
+    }
+  }
+}
+
+
+function isCode(error: unknown, code: ErrorCode): boolean {
+  return error instanceof KeeperError && error.code === code;
+}
+
 test('3 replicas: elect, replicate from follower and leader, fail over, resync the old leader',
   withTempDirectory('zab-ensemble', async (root) => {
     const ensemble = new Ensemble(root, await ensembleSpec());
@@ -111,36 +171,40 @@ test('3 replicas: elect, replicate from follower and leader, fail over, resync t
       const followers = [...ensemble.replicas.values()].filter((r) => r !== leader);
       const onLeader = await ensemble.connect(leader);
       const onFollower = await ensemble.connect(followers[0]!);
-      await onFollower.create('/from-follower', Buffer.from('f'));
-      await onLeader.create('/from-leader', Buffer.from('l'));
+      await createAcknowledged(onFollower, '/from-follower', Buffer.from('f'));
+      await createAcknowledged(onLeader, '/from-leader', Buffer.from('l'));
       const acknowledged = ['/from-follower', '/from-leader'];
       for (let i = 0; i < 20; i++) {
         const client = i % 2 === 0 ? onFollower : onLeader;
-        await client.create(`/w${i}`, Buffer.from([i]));
+        await createAcknowledged(client, `/w${i}`, Buffer.from([i]));
         acknowledged.push(`/w${i}`);
       }
       const reader = await ensemble.connect(followers[1]!);
       for (const client of [onLeader, onFollower, reader]) {
-        await client.sync('/');
+        await syncAcknowledged(client);
         for (const path of acknowledged) assert.ok(await client.exists(path), path);
       }
       assert.equal((await reader.getData('/from-follower')).data.toString(), 'f');
       await digestsAgree(ensemble);
 
-      // Close the leader (its client first, so no session expiry adds writes later).
-      const oldLeader = leader.id;
-      await onLeader.close();
-      ensemble.clients.splice(ensemble.clients.indexOf(onLeader), 1);
+      // Close the leader of now (a leader change under load may have moved it), its client
+      // first so no session expiry adds writes later; the clients of the other two go on.
+      const clientOf = new Map([[leader.id, onLeader], [followers[0]!.id, onFollower],
+        [followers[1]!.id, reader]]);
+      const oldLeader = (await ensemble.agreedLeader()).id;
+      const gone = clientOf.get(oldLeader)!;
+      await gone.close();
+      ensemble.clients.splice(ensemble.clients.indexOf(gone), 1);
       await ensemble.closeReplica(oldLeader);
+      const survivors = [...clientOf].filter(([id]) => id !== oldLeader).map(([, c]) => c);
       const newLeader = await ensemble.agreedLeader();
       assert.notEqual(newLeader.id, oldLeader);
       for (let i = 0; i < 10; i++) {
-        const client = i % 2 === 0 ? onFollower : reader;
-        await client.create(`/after${i}`, Buffer.from([i]));
+        await createAcknowledged(survivors[i % 2]!, `/after${i}`, Buffer.from([i]));
         acknowledged.push(`/after${i}`);
       }
-      for (const client of [onFollower, reader]) {
-        await client.sync('/');
+      for (const client of survivors) {
+        await syncAcknowledged(client);
         for (const path of acknowledged) assert.ok(await client.exists(path), path);
       }
 
@@ -168,7 +232,7 @@ test('a replica the leader\'s history no longer covers is synced by SNAP and rec
       await ensemble.closeReplica(behind);
       await ensemble.agreedLeader();
       const client = await ensemble.connect(leader);
-      for (let i = 0; i < 30; i++) await client.create(`/s${i}`, Buffer.from([i]));
+      for (let i = 0; i < 30; i++) await createAcknowledged(client, `/s${i}`, Buffer.from([i]));
       const restarted = await ensemble.open(behind);
       await ensemble.agreedLeader();
       await digestsAgree(ensemble);
@@ -180,8 +244,8 @@ test('a replica the leader\'s history no longer covers is synced by SNAP and rec
       await ensemble.agreedLeader();
       const digest = await digestsAgree(ensemble);
       assert.equal(again.tree.digest(), digest);
-      await client.create('/after-snap', Buffer.from('x'));
-      await client.sync('/');
+      await createAcknowledged(client, '/after-snap', Buffer.from('x'));
+      await syncAcknowledged(client);
       await digestsAgree(ensemble);
     } finally {
       await ensemble.closeAll();
@@ -218,7 +282,7 @@ test('writes in flight while the leader closes: every acknowledged one is on eve
       await ensemble.closeReplica(leader.id);
       await writing;
       await ensemble.agreedLeader();
-      for (const client of clients) await client.sync('/');
+      for (const client of clients) await syncAcknowledged(client);
       await digestsAgree(ensemble);
       for (const replica of ensemble.replicas.values()) {
         for (const path of acknowledged) assert.ok(replica.tree.stat(path) !== undefined, path);
@@ -243,10 +307,10 @@ test('an observer follows the ensemble, serves reads and forwards writes without
       assert.equal(observer.status().mode, 'observer');
       assert.notEqual(leader.id, 4);
       const client = await ensemble.connect(observer);
-      await client.create('/from-observer', Buffer.from('o'));
+      await createAcknowledged(client, '/from-observer', Buffer.from('o'));
       const onLeader = await ensemble.connect(leader);
-      await onLeader.create('/from-leader', Buffer.from('l'));
-      await client.sync('/');
+      await createAcknowledged(onLeader, '/from-leader', Buffer.from('l'));
+      await syncAcknowledged(client);
       assert.equal((await client.getData('/from-leader')).data.toString(), 'l');
       await digestsAgree(ensemble);
     } finally {
@@ -263,15 +327,15 @@ test('5 replicas survive the loss of two, the leader among them',
       const follower = [...ensemble.replicas.values()].find((r) => r !== leader)!;
       await ensemble.closeReplica(follower.id);
       const client = await ensemble.connect(leader);
-      await client.create('/before', Buffer.from('b'));
+      await createAcknowledged(client, '/before', Buffer.from('b'));
       await client.close();
       ensemble.clients.splice(0);
       await ensemble.closeReplica(leader.id);
       const next = await ensemble.agreedLeader();
       assert.equal(ensemble.replicas.size, 3);
       const survivor = await ensemble.connect(next);
-      await survivor.create('/after', Buffer.from('a'));
-      await survivor.sync('/');
+      await createAcknowledged(survivor, '/after', Buffer.from('a'));
+      await syncAcknowledged(survivor);
       await digestsAgree(ensemble);
       for (const replica of ensemble.replicas.values()) {
         assert.ok(replica.tree.stat('/before') !== undefined);
@@ -307,7 +371,7 @@ test('lag guard: a leader whose event loop stalls past half the election timeout
       assert.ok(reasons.some((r) => /stepped down \(event loop stalled \d+ ms/.test(r)),
         `the old leader stepped down: ${reasons.join('; ')}`);
       const client = await ensemble.connect(next);
-      await client.create('/after-stall', Buffer.from('ok'));
+      await createAcknowledged(client, '/after-stall', Buffer.from('ok'));
     } finally {
       await ensemble.closeAll();
     }
@@ -323,7 +387,7 @@ test('a restarted replica answers its new writes, not the txns it logged before 
       for (const id of [1, 2, 3] as PeerId[]) await ensemble.open(id);
       await ensemble.agreedLeader();
       const before = await LocalCoordinationClient.connect(ensemble.replicas.get(3 as PeerId)!, 2_000);
-      await before.create('/before-restart', Buffer.from('x'));
+      await createAcknowledged(before, '/before-restart', Buffer.from('x'));
       await before.close();
       for (const id of [1, 2, 3] as PeerId[]) await ensemble.closeReplica(id);
       // Replica 3 comes back alone: its new session waits for a leader while the txns it
@@ -333,7 +397,7 @@ test('a restarted replica answers its new writes, not the txns it logged before 
       for (const id of [1, 2] as PeerId[]) await ensemble.open(id);
       const after = await connecting;
       assert.notEqual(after.sessionId, before.sessionId, 'a new session, not the closed one');
-      await after.create('/after-restart', Buffer.from('y'));
+      await createAcknowledged(after, '/after-restart', Buffer.from('y'));
       assert.ok(await after.exists('/after-restart'));
     } finally {
       await ensemble.closeAll();
@@ -348,12 +412,12 @@ test('the leader deletes empty containers and expired TTL nodes on every replica
       const leader = await ensemble.agreedLeader();
       const follower = [...ensemble.replicas.values()].find((r) => r !== leader)!;
       const client = await ensemble.connect(follower);
-      await client.create('/jobs', Buffer.alloc(0), { mode: 'container' });
-      await client.create('/jobs/one', Buffer.alloc(0));
-      await client.create('/kept', Buffer.alloc(0), { mode: 'container' });
-      await client.create('/kept/child', Buffer.alloc(0));
-      await client.create('/lease', Buffer.alloc(0), { mode: 'ttl', ttlMs: 200 });
-      await client.delete('/jobs/one');
+      await createAcknowledged(client, '/jobs', Buffer.alloc(0), { mode: 'container' });
+      await createAcknowledged(client, '/jobs/one', Buffer.alloc(0));
+      await createAcknowledged(client, '/kept', Buffer.alloc(0), { mode: 'container' });
+      await createAcknowledged(client, '/kept/child', Buffer.alloc(0));
+      await createAcknowledged(client, '/lease', Buffer.alloc(0), { mode: 'ttl', ttlMs: 200 });
+      await deleteAcknowledged(client, '/jobs/one');
       await ensemble.waitFor(() => [...ensemble.replicas.values()].every((r) =>
         r.tree.stat('/jobs') === undefined && r.tree.stat('/lease') === undefined) || undefined,
       'the empty container and the expired TTL node gone from every replica');
@@ -389,5 +453,22 @@ test('a write no leader can take fails with ConnectionLoss after requestTimeoutM
       assert.equal(replica.status().outstandingRequests, 0, 'nothing left pending');
     } finally {
       await replica.close();
+    }
+  }));
+
+test('a sync while no leader is established waits for one, like a write, instead of failing at once',
+  withTempDirectory('zab-ensemble-sync-wait', async (root) => {
+    // One member of three stays looking: its sync must wait. The other two join (a new
+    // ensemble elects once every voter is known to be empty), a leader is established, and the
+    // waiting sync completes.
+    const ensemble = new Ensemble(root, await ensembleSpec());
+    try {
+      const lonely = await ensemble.open(1);
+      const sync = lonely.barrier();
+      await Promise.all([2, 3].map((id) => ensemble.open(id)));
+      await withTimeout(sync, WAIT_MS, 'the waiting sync to complete once a leader is established');
+      assert.ok(lonely.isEstablished, 'completed through an established leader');
+    } finally {
+      await ensemble.closeAll();
     }
   }));

@@ -134,6 +134,8 @@ interface PendingSync {
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
+  /** Handed to the core (`peer.sync`); until then it waits for an established role. */
+  routed: boolean;
 }
 
 const SILENT_LOGGER: ReplicaLogger = { log() {}, warn() {}, error() {} };
@@ -545,18 +547,32 @@ export class EnsembleReplica implements ClientReplica {
     await this.submitWrite(sessionId, 0, { op: 'closeSession' }, true);
   }
 
-  /** Linearizable: a quorum-confirmed sync (`peer.sync`), answered after the local apply. */
+  /**
+   * Linearizable: a quorum-confirmed sync (`peer.sync`), answered after the local apply. Like
+   * a write, a sync waits while there is no established leader (retried at every tick and when
+   * one is established) until `requestTimeoutMs`; one already handed to a leader fails with
+   * ConnectionLoss when leadership changes.
+   */
   barrier(): Promise<void> {
     if (this.stateValue !== 'serving') return Promise.reject(this.stoppedError());
     const syncId = ++this.syncCount;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.finishSync(syncId, false, 'timed out'),
-        this.requestTimeoutMs);
-      this.syncs.set(syncId, { resolve, reject, timer });
-      this.input(() => {
-        if (!this.peer.sync(syncId)) this.finishSync(syncId, false, 'no leader to sync with');
-      });
+      const timer = setTimeout(() => this.finishSync(syncId, false,
+        `no leader confirmed it within ${this.requestTimeoutMs} ms`), this.requestTimeoutMs);
+      this.syncs.set(syncId, { resolve, reject, timer, routed: false });
+      this.input(() => this.routeSync(syncId));
     });
+  }
+
+  private routeSync(syncId: number): void {
+    const sync = this.syncs.get(syncId);
+    if (sync !== undefined && !sync.routed && this.peer.sync(syncId)) sync.routed = true;
+  }
+
+  private retryWaitingSyncs(): void {
+    for (const [syncId, sync] of [...this.syncs]) {
+      if (!sync.routed) this.routeSync(syncId);
+    }
   }
 
   onSessionEnd(listener: (sessionId: SessionId, state: 'expired' | 'closed') => void):
@@ -953,8 +969,8 @@ export class EnsembleReplica implements ClientReplica {
           this.failWrite(key, connectionLoss(`leadership changed (${change.reason})`));
         }
       }
-      for (const syncId of [...this.syncs.keys()]) {
-        this.finishSync(syncId, false, 'leadership changed');
+      for (const [syncId, sync] of [...this.syncs]) {
+        if (sync.routed) this.finishSync(syncId, false, 'leadership changed');
       }
     }
     // Writes waiting for a serving role go now, not at the next tick (failover latency).
@@ -965,6 +981,7 @@ export class EnsembleReplica implements ClientReplica {
   private retryAfterEstablished(): void {
     this.retryForwarded();
     this.retryWaiting();
+    this.retryWaitingSyncs();
   }
 
   /**
@@ -982,6 +999,7 @@ export class EnsembleReplica implements ClientReplica {
     this.peer.tick();
     this.retryForwarded();
     this.retryWaiting();
+    this.retryWaitingSyncs();
     if (!this.peer.isEstablished) return;
     const now = this.clock.monotonicMs();
     // Session duties run at the session tick (`tickMs`), not at every Zab tick.

@@ -1,7 +1,8 @@
 /**
  * Goal: a connection loss while the session lives (a leader change: the write's outcome is
  * unknown) neither orphans nor duplicates recipe nodes. Protected creates (lock, semaphore)
- * and protected puts (queue) find their committed node by its marker or create it once;
+ * and protected puts (queue) find their committed node by its marker or create it once,
+ * also when the lost create was the first in a directory that does not exist yet;
  * a lost release is retried; a counter write with an unknown outcome is not retried.
  * Method: a real in-memory Replica behind a proxy client that injects `ConnectionLoss` on
  * chosen calls, either after the call committed or instead of it; the tree is then read
@@ -13,6 +14,7 @@ import type { CoordinationClient } from '../node/coordination-client.js';
 import { ErrorCode } from '../state/error-code.js';
 import { ConnectionLossError, keeperError } from '../state/keeper-error.js';
 import { DistributedQueue } from './distributed-queue.js';
+import { Mutex } from './mutex.js';
 import { ReadWriteLock } from './read-write-lock.js';
 import { Semaphore } from './semaphore.js';
 import { SharedCounter } from './shared-counter.js';
@@ -66,6 +68,20 @@ describe('connection loss with the session alive', () => {
     await lease.release();
     assert.equal(injected.pending(), 0);
     assert.equal(await plain.exists(lease.path), null, 'the release was retried');
+  });
+
+  test('a lost first create in a directory not made yet: lock and semaphore create it and join once', async () => {
+    const h = await harness();
+    const plain = await h.client();
+    // Lost before it committed, so the directory is still missing when the marker is looked for.
+    const injected = flaky(plain, [{ method: 'create', committed: false }, { method: 'create', committed: false }]);
+    const lock = await new Mutex(injected.client, 'fresh').acquire();
+    const lease = await new Semaphore(injected.client, '/fresh-sem', 1).acquire();
+    assert.equal(injected.pending(), 0, 'both losses were injected');
+    assert.equal((await plain.getChildren('/zab/locks/fresh')).children.length, 1);
+    assert.deepEqual(await new Semaphore(plain, '/fresh-sem', 1).participantNodes(), [lease.path]);
+    await lock.release();
+    await lease.release();
   });
 
   test('a queue put enqueues exactly once whether or not the lost multi committed', async () => {

@@ -296,7 +296,14 @@ export async function findProtected(
   marker: string,
 ): Promise<{ path: string; stat: Stat } | undefined> {
   await retryingLoss(client, () => client.sync(directory));
-  const { children } = await retryingLoss(client, () => client.getChildren(directory));
+  let children: string[];
+  try {
+    ({ children } = await retryingLoss(client, () => client.getChildren(directory)));
+  } catch (error) {
+    // No directory yet (the lost create was the first in it): the create did not commit.
+    if (isKeeperCode(error, ErrorCode.NoNode)) return undefined;
+    throw error;
+  }
   const name = children.find((child) => child.startsWith(marker));
   if (name === undefined) return undefined;
   const path = joinPath(directory, name);

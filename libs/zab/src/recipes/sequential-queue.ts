@@ -99,7 +99,14 @@ export async function joinQueue(client: CoordinationClient, dir: string, prefix:
 async function findProtected(client: CoordinationClient, dir: string, protectedPrefix: string):
   Promise<{ path: string; stat: Stat } | undefined> {
   await client.sync(dir).catch(() => undefined);
-  const { children } = await client.getChildren(dir);
+  let children: string[];
+  try {
+    ({ children } = await client.getChildren(dir));
+  } catch (error) {
+    // No directory yet (the lost create was the first in it): the create did not commit.
+    if (isCode(error, ErrorCode.NoNode)) return undefined;
+    throw error;
+  }
   const name = children.find((child) => child.startsWith(protectedPrefix));
   if (name === undefined) return undefined;
   const stat = await client.exists(`${dir}/${name}`);
