@@ -1,6 +1,6 @@
 /**
  * Goal: `npm run demo` keeps telling the truth: the three-instance demo runs to the end and
- * shows what it claims — one instance runs the leader-only job, fencing tokens increase in
+ * shows what it claims — one instance runs the leader-only cron job (each fire once), fencing tokens increase in
  * grant order, every instance sees the config change, three members, one total order of
  * events on every instance, and after kill -9 of the job's instance the job moves, the lock
  * goes on with larger tokens and the survivors keep one order.
@@ -52,6 +52,7 @@ test('the three-instance demo runs to the end and shows what it claims', async (
     assert.match(output, /sees members: instance-1, instance-2, instance-3/);
     assert.match(output, /the same total order everywhere: yes/);
     assert.match(output, /the job moved to instance \d/);
+    assert.match(output, /no fire ran twice: yes/);
     const after = /the lock goes on: (.*) \(all above \d+\)/.exec(output)![1]!.split(' < ').map((t) => BigInt(t.split('@')[0]!));
     assert.equal(after.length, 4);
     for (const token of after) assert.ok(token > tokens.at(-1)!, 'tokens after the kill are above every earlier one');

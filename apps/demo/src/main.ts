@@ -102,6 +102,12 @@ async function jobRunners(instances: Instance[], ms: number): Promise<Map<number
   return runs;
 }
 
+/** Every fire (HH:MM:SS) any instance ran, in order. */
+function fireTimes(instances: Instance[]): string[] {
+  return instances.flatMap((i) => i.reports.filter(isJob).map((r) => r.fire)).sort((a, b) => a - b)
+    .map((t) => new Date(t).toISOString().slice(11, 19));
+}
+
 async function lockRound(instances: Instance[], account: string, perInstance: number): Promise<{ instance: number; token: string }[]> {
   const calls = instances.flatMap((instance) => Array.from({ length: perInstance },
     () => instance.http<{ instance: number; token: string }>('POST', `/pay/${account}`)));
@@ -129,9 +135,10 @@ async function main(): Promise<void> {
   try {
     say(`[${elapsed()}] 3 instances up (HTTP ports ${instances.map((i) => i.settings.httpPort).join(', ')}); data in ${DATA_ROOT}`);
 
-    say('\n1. A leader-only job: every instance schedules @Interval(700) + @LeaderOnly(\'reports\')');
-    const runners = await jobRunners(instances, 2_500);
+    say('\n1. A leader-only cron job: every instance schedules @Cron(\'* * * * * *\') + @LeaderOnly(\'reports\', { oncePerFire: true })');
+    const runners = await jobRunners(instances, 3_200);
     say(`   ran on: ${[...runners].map(([id, n]) => `instance ${id} (${n}×)`).join(', ') || 'nobody yet'} — one leader, the others skip`);
+    say(`   fires: ${fireTimes(instances).slice(-3).join(', ')} (each scheduled second once)`);
 
     say('\n2. A locked endpoint: 3 concurrent POST /pay/acme on each instance, @WithLock(\'account-acme\')');
     const holders = await lockRound(instances, 'acme', 3);
@@ -157,7 +164,9 @@ async function main(): Promise<void> {
     say(`\n6. kill -9 of instance ${victim.id} (it runs the job) at ${elapsed()}`);
     victim.kill('SIGKILL');
     const takeover = await Promise.race(survivors.map((s) => s.waitFor(isJob, 20_000, 'the job after the kill', false)));
-    say(`   [${elapsed()}] the job moved to instance ${takeover.id} (after the dead instance's session expired)`);
+    say(`   [${elapsed()}] the job moved to instance ${takeover.id} (after the dead instance's session expired), fire ${new Date(takeover.fire).toISOString().slice(11, 19)}`);
+    const allFires = fireTimes(instances);
+    say(`   no fire ran twice: ${new Set(allFires).size === allFires.length ? 'yes' : 'NO'}`);
     const after = await lockRound(survivors, 'acme', 2);
     say(`   the lock goes on: ${after.map((h) => `${h.token}@${h.instance}`).join(' < ')} (all above ${holders.at(-1)!.token})`);
     const orders2 = await orderedEvents(survivors, 2);

@@ -1,9 +1,10 @@
 import { Body, Controller, Get, Inject, Injectable, Module, Param, Post, type DynamicModule, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
-import { Interval, ScheduleModule } from '@nestjs/schedule';
+import { Cron, ScheduleModule } from '@nestjs/schedule';
 import { lastValueFrom } from 'rxjs';
 import {
   CoordinationService,
+  currentLeadership,
   Fence,
   GroupMember,
   InjectLiveConfig,
@@ -28,16 +29,18 @@ export const greeting = defineLiveConfig<{ text: string }>({
   defaultValue: { text: 'hello' },
 });
 
-/** A job every instance schedules; only the leader of the `reports` group runs it. */
+/**
+ * A cron job every instance schedules; only the leader of the `reports` group runs it, and
+ * each scheduled fire at most once across the instances (recorded through the log).
+ */
 @Injectable()
 export class ReportJob {
-  private fires = 0;
   constructor(@Inject(INSTANCE) private readonly settings: InstanceSettings) {}
 
-  @Interval(700)
-  @LeaderOnly('reports')
+  @Cron('* * * * * *')
+  @LeaderOnly('reports', { oncePerFire: true })
   runReport(): void {
-    report({ type: 'job', id: this.settings.id, fire: ++this.fires });
+    report({ type: 'job', id: this.settings.id, fire: Number(currentLeadership()!.fireTime) });
   }
 }
 

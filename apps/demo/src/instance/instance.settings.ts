@@ -10,7 +10,7 @@ export interface InstanceSettings {
 
 export type InstanceReport =
   | { type: 'ready'; id: number }
-  | { type: 'job'; id: number; fire: number }
+  | { type: 'job'; id: number; /** The scheduled fire time (ms). */ fire: number }
   | { type: 'config'; id: number; text: string }
   | { type: 'event'; id: number; event: string };
 
