@@ -13,114 +13,32 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Replica } from '../libs/zab/src/node/replica.js';
 import { LocalCoordinationClient } from '../libs/zab/src/node/local-client.js';
+import {
+  getJson,
+  PROCESS_WAIT_MS,
+  readyAdmin,
+  ReplicaProcesses,
+  stopReplica,
+  type RunningReplica,
+} from './fixtures/replica-process.js';
 import { withTimeout } from '../libs/zab/src/testing/with-timeout.js';
 import { ZkTestClient } from './fixtures/zookeeper-client.js';
 import {
   reserveLoopbackPorts,
 } from '../libs/zab/src/transport/tcp/tcp-peer-transport.test-support.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const MAIN = join(here, '..', 'apps', 'replica', 'src', 'main.js');
-const HOOK = join(here, 'fixtures', 'source-package.js');
-const WAIT_MS = 30_000;
+const WAIT_MS = PROCESS_WAIT_MS;
 
-const dirs: string[] = [];
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const processes = new ReplicaProcesses();
+after(() => processes.cleanup());
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'zab-replica-app-'));
-  dirs.push(dir);
-  return dir;
-}
-
-interface Running {
-  child: ChildProcess;
-  stdout: string[];
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Resolves with the first stdout line matching `pattern` (bounded). */
-  line(pattern: RegExp): Promise<RegExpMatchArray>;
-}
-
-/** Starts the app with `args` and only the given ZAB_* variables (none inherited). */
-function startApp(args: string[], zabEnv: Record<string, string> = {}): Running {
-  const env: Record<string, string> = { NO_COLOR: '1' };
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('ZAB_') && value !== undefined) env[key] = value;
-  }
-  const child = spawn(process.execPath, ['--import', HOOK, MAIN, ...args], {
-    env: { ...env, ...zabEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  const stdout: string[] = [];
-  let stderr = '';
-  let partial = '';
-  const waiters: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop()!;
-    for (const text of lines) {
-      stdout.push(text);
-      for (const waiter of [...waiters]) {
-        const match = waiter.pattern.exec(text);
-        if (match !== null) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve(match);
-        }
-      }
-    }
-  });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => (stderr += chunk));
-  // 'close' (not 'exit'): it comes after the output streams have ended, so nothing is missed.
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  const line = (pattern: RegExp): Promise<RegExpMatchArray> => {
-    const found = stdout.map((text) => pattern.exec(text)).find((m) => m !== null);
-    if (found) return Promise.resolve(found);
-    const seen = new Promise<RegExpMatchArray>((resolve) => waiters.push({ pattern, resolve }));
-    const failed = exited.then(({ code }) => {
-      throw new Error(`the app exited (code ${code}) before printing ${pattern}:\n${stderr}`);
-    });
-    return withTimeout(Promise.race([seen, failed]), WAIT_MS, `a line matching ${pattern}`);
-  };
-  return { child, stdout, stderr: () => stderr, exited, line };
-}
-
-async function ready(app: Running): Promise<string> {
-  const match = await app.line(/^zab-replica ready id=\d+ mode=\w+ admin=(http:\/\/[\d.]+:\d+) /);
-  return match[1]!;
-}
-
-async function getJson(url: string): Promise<Record<string, unknown>> {
-  const response = await fetch(url);
-  assert.equal(response.status, 200, url);
-  return (await response.json()) as Record<string, unknown>;
-}
-
-async function stop(app: Running, signal: NodeJS.Signals): Promise<void> {
-  app.child.kill(signal);
-  const exit = await withTimeout(app.exited, WAIT_MS, `the app to exit on ${signal}`);
-  const { code, signal: killedBy } = exit;
-  assert.deepEqual({ code, killedBy }, { code: 0, killedBy: null }, `stderr:\n${app.stderr()}`);
-}
+const tempDir = (): string => processes.tempDir();
+const startApp = (args: string[], zabEnv: Record<string, string> = {}): RunningReplica => processes.start(args, zabEnv);
+const ready = readyAdmin;
+const stop = stopReplica;
 
 test('serves srvr and mntr, stops on SIGTERM and SIGINT with exit 0, keeps its data', async () => {
   const dataDir = tempDir();
