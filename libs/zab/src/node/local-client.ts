@@ -15,10 +15,11 @@
  * - Watch callbacks run in a microtask queued when the change is applied, before any later
  *   reply can resolve, so a watcher sees the event before it can read the changed data.
  */
+import { badArguments, checkMode, checkVersion } from './client-arguments.js';
 import type { SessionId } from '../core/ids.js';
 import { ErrorCode } from '../state/error-code.js';
 import { InvalidPathError, keeperError, KeeperError } from '../state/keeper-error.js';
-import { CreateModeFlag, isCreateModeName, isSequentialMode, type CreateModeName } from '../state/create-mode.js';
+import { isSequentialMode } from '../state/create-mode.js';
 import { pathProblem } from '../state/path.js';
 import type { MultiOpRequest, WriteRequest } from '../state/request.js';
 import { OPEN_ACL_UNSAFE, Perms, type Acl, type Stat } from '../state/stat.js';
@@ -42,31 +43,11 @@ import type { ClientReplica } from './client-replica.js';
 import { ConnectionStateTracker } from './connection-state.js';
 
 const EMPTY = Buffer.alloc(0);
-const VERSION_MAX = 0x7fffffff;
-
-function badArguments(detail: string): KeeperError {
-  return keeperError(ErrorCode.BadArguments, undefined, detail);
-}
 
 /** Copies the caller's bytes (the caller may reuse its buffer); anything else is bad input. */
 function copyData(data: unknown): Buffer {
   if (!(data instanceof Uint8Array)) throw badArguments('data must be a Buffer or a Uint8Array');
   return Buffer.from(data);
-}
-
-/** -1 (any version) or a version ZooKeeper can hold (a non-negative int32). */
-function checkVersion(version: unknown = -1): number {
-  if (typeof version !== 'number' || !Number.isInteger(version) || version < -1 || version > VERSION_MAX) {
-    throw badArguments(`version must be -1 (any) or an integer from 0 to ${VERSION_MAX}; got ${String(version)}`);
-  }
-  return version;
-}
-
-function checkMode(mode: unknown = 'persistent'): CreateModeName {
-  if (!isCreateModeName(mode)) {
-    throw badArguments(`unknown create mode ${JSON.stringify(mode)}; use one of ${Object.keys(CreateModeFlag).join(', ')}`);
-  }
-  return mode;
 }
 
 /** Calls application code; what it throws is reported, never propagated into the replica. */

@@ -18,8 +18,9 @@
  *   persistent watch set on the same path by one session interfere on the server (the later
  *   mode wins; fixed in ZooKeeper 3.9). nestjs-zab replicas do not have this limit.
  */
+import { badArguments, checkMode, checkVersion } from './client-arguments.js';
 import { ErrorCode } from '../state/error-code.js';
-import { CreateModeFlag, isCreateModeName, isSequentialMode, type CreateModeName } from '../state/create-mode.js';
+import { CreateModeFlag, isSequentialMode, type CreateModeName } from '../state/create-mode.js';
 import { InvalidPathError, KeeperError, keeperError } from '../state/keeper-error.js';
 import { pathProblem } from '../state/path.js';
 import { OPEN_ACL_UNSAFE, type Acl, type Stat } from '../state/stat.js';
@@ -72,34 +73,15 @@ export interface RemoteClientOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
-const VERSION_MAX = 0x7fffffff;
 const SILENT_LOGGER: ReplicaLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
 const EVENT_TYPES = new Map<number, WatchEventType>(
   Object.entries(WatchEventTypeCode).map(([name, code]) => [code, name as WatchEventType]),
 );
 
-function badArguments(detail: string): KeeperError {
-  return keeperError(ErrorCode.BadArguments, undefined, detail);
-}
-
 function checkData(data: unknown): Buffer {
   if (!(data instanceof Uint8Array)) throw badArguments('data must be a Buffer or a Uint8Array');
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
-
-function checkVersion(version: unknown = -1): number {
-  if (typeof version !== 'number' || !Number.isInteger(version) || version < -1 || version > VERSION_MAX) {
-    throw badArguments(`version must be -1 (any) or an integer from 0 to ${VERSION_MAX}; got ${String(version)}`);
-  }
-  return version;
-}
-
-function checkMode(mode: unknown = 'persistent'): CreateModeName {
-  if (!isCreateModeName(mode)) {
-    throw badArguments(`unknown create mode ${JSON.stringify(mode)}; use one of ${Object.keys(CreateModeFlag).join(', ')}`);
-  }
-  return mode;
 }
 
 function checkListener(listener: unknown): WatchListener {
