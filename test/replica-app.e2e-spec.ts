@@ -128,20 +128,32 @@ async function sessionsOf(admin: string): Promise<unknown> {
   return (await getJson(`${admin}/commands/mntr`)).global_sessions;
 }
 
+/** The `server_state` of every replica, sorted: `follower,follower,leader`. */
+const modes = (srvrs: Array<Record<string, unknown>>): string =>
+  srvrs.map((srvr) => srvr.server_state).sort().join(',');
+
+/** Three `apps/replica` processes forming one ensemble, once one leads and two follow. */
+async function startThreeProcesses(): Promise<{
+  apps: RunningReplica[];
+  admins: string[];
+  srvrs: Array<Record<string, unknown>>;
+}> {
+  const ports = await reserveLoopbackPorts(3);
+  const ensemble = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
+  const apps = [1, 2, 3].map((id) => startApp(
+    ['--id', String(id), '--ensemble', ensemble, '--data-dir', tempDir(), '--admin-port', '0',
+      '--tick-ms', '50'],
+    { ZAB_SECRET: 'a-long-enough-shared-secret' }));
+  const admins = await Promise.all(apps.map((app) => ready(app)));
+  const srvrs = await pollSrvr(admins, (all) => modes(all) === 'follower,follower,leader',
+    'one leader and two followers');
+  return { apps, admins, srvrs };
+}
+
 test('three processes form an ensemble; kill -9 of the leader: a new leader, its session expires',
   async () => {
-    const ports = await reserveLoopbackPorts(3);
-    const ensemble = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
-    const apps = [1, 2, 3].map((id) => startApp(
-      ['--id', String(id), '--ensemble', ensemble, '--data-dir', tempDir(), '--admin-port', '0',
-        '--tick-ms', '50'],
-      { ZAB_SECRET: 'a-long-enough-shared-secret' }));
     // Each app prints ready once its own session was created through the elected leader.
-    const admins = await Promise.all(apps.map((app) => ready(app)));
-    const modes = (srvrs: Array<Record<string, unknown>>): string =>
-      srvrs.map((srvr) => srvr.server_state).sort().join(',');
-    const srvrs = await pollSrvr(admins, (all) => modes(all) === 'follower,follower,leader',
-      'one leader and two followers');
+    const { apps, admins, srvrs } = await startThreeProcesses();
     for (const admin of admins) assert.equal(await sessionsOf(admin), 3);
     const leaderIndex = srvrs.findIndex((srvr) => srvr.server_state === 'leader');
     apps[leaderIndex]!.child.kill('SIGKILL');
@@ -158,17 +170,7 @@ test('three processes form an ensemble; kill -9 of the leader: a new leader, its
 
 test('SIGSTOP of the leader: a new leader serves; after SIGCONT the old one rejoins and syncs',
   async () => {
-    const ports = await reserveLoopbackPorts(3);
-    const ensemble = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
-    const apps = [1, 2, 3].map((id) => startApp(
-      ['--id', String(id), '--ensemble', ensemble, '--data-dir', tempDir(), '--admin-port', '0',
-        '--tick-ms', '50'],
-      { ZAB_SECRET: 'a-long-enough-shared-secret' }));
-    const admins = await Promise.all(apps.map((app) => ready(app)));
-    const modes = (srvrs: Array<Record<string, unknown>>): string =>
-      srvrs.map((srvr) => srvr.server_state).sort().join(',');
-    const srvrs = await pollSrvr(admins, (all) => modes(all) === 'follower,follower,leader',
-      'one leader and two followers');
+    const { apps, admins, srvrs } = await startThreeProcesses();
     const leaderIndex = srvrs.findIndex((srvr) => srvr.server_state === 'leader');
     const frozen = apps[leaderIndex]!;
     frozen.child.kill('SIGSTOP');
