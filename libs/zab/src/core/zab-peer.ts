@@ -33,7 +33,7 @@
  * follower/observer side (phases/learner-phases.ts). This class owns the shared state and
  * the role transitions.
  */
-import { assert } from '../util/assert.js';
+import { assert, invariantFailed } from '../util/assert.js';
 import type { Epoch, PeerId, Zxid } from './ids.js';
 import type { FollowerInfo, ObserverInfo, PeerMessage, SessionTouch } from './peer-message.js';
 import type { HistoryView, PersistedState, RandomSource, Ready, Role } from './ready.js';
@@ -350,7 +350,9 @@ export class ZabPeer implements PeerContext {
   }
 
   commitThrough(zxid: Zxid): void {
-    assert(zxid <= this.lastLoggedZxid, `commit ${zxid} beyond log ${this.lastLoggedZxid}`);
+    if (zxid > this.lastLoggedZxid) {
+      invariantFailed(`commit ${zxid} beyond log ${this.lastLoggedZxid}`);
+    }
     if (zxid <= this.committedZxid) return;
     this.committedZxid = zxid;
     this.out.commitThrough(zxid);
@@ -361,8 +363,9 @@ function validateConfig(config: ZabConfig): void {
   assert(config.voters.length > 0, 'no voters');
   assert(new Set([...config.voters, ...config.observers]).size ===
     config.voters.length + config.observers.length, 'duplicate or overlapping member ids');
-  assert(config.voters.includes(config.id) || config.observers.includes(config.id),
-    `id ${config.id} is not a member`);
+  if (!(config.voters.includes(config.id) || config.observers.includes(config.id))) {
+    invariantFailed(`id ${config.id} is not a member`);
+  }
   assert(config.leaseTicks < config.leaseWaitTicks, 'leaseTicks must be < leaseWaitTicks');
   assert(config.leaseWaitTicks <= config.syncLimitTicks,
     'leaseWaitTicks must be <= syncLimitTicks');

@@ -5,6 +5,7 @@
  * input (no copy); callers that keep them beyond the input's life must copy.
  */
 import { JuteDecodeError } from './jute-error.js';
+import { readInt64BE } from '../util/int64.js';
 
 export class JuteReader {
   private offset: number;
@@ -36,7 +37,7 @@ export class JuteReader {
 
   readLong(): bigint {
     this.need(8, 'long');
-    const value = this.buffer.readBigInt64BE(this.offset);
+    const value = readInt64BE(this.buffer, this.offset);
     this.offset += 8;
     return value;
   }

@@ -6,7 +6,10 @@
  * The writer owns one growable buffer; `finish()` returns a view of the bytes written so far,
  * which stays valid until the next write or `reset()` (callers that keep it must copy it).
  */
+import { writeInt64BE } from '../util/int64.js';
 const INITIAL_BYTES = 256;
+const LONG_MIN = -(2n ** 63n);
+const LONG_MAX = 2n ** 63n - 1n;
 
 export class JuteWriter {
   private buffer: Buffer;
@@ -33,8 +36,11 @@ export class JuteWriter {
   }
 
   writeLong(value: bigint): this {
+    if (value < LONG_MIN || value > LONG_MAX) {
+      throw new RangeError(`jute long out of range: ${value}`);
+    }
     this.ensure(8);
-    this.buffer.writeBigInt64BE(value, this.offset);
+    writeInt64BE(this.buffer, value, this.offset);
     this.offset += 8;
     return this;
   }

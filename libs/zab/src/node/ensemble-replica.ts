@@ -61,6 +61,7 @@ import { ReplicaStoppedError, RecoveryError } from './replica-errors.js';
 import { resolveReplicaOptions, type ReplicaOptions, type ReplicaOptionsInput }
   from './replica-options.js';
 import { LoopLagGuard } from './loop-lag-guard.js';
+import { PendingWrites, type PendingWriteEntry } from './pending-writes.js';
 import { NewEnsembleDetector } from './new-ensemble-detector.js';
 import { LatencyCounter, ZAB_VERSION, type ReplicaStatus, type ServerMode }
   from './replica-status.js';
@@ -102,7 +103,7 @@ export interface EnsembleReplicaPorts {
 
 export type EnsembleReplicaState = 'serving' | 'closing' | 'closed' | 'failed';
 
-interface PendingWrite {
+interface PendingWrite extends PendingWriteEntry {
   readonly resolve: (result: CommittedResult) => void;
   readonly reject: (error: Error) => void;
   /** Monotonic ms after which it fails with ConnectionLoss (see `failExpiredWrites`). */
@@ -113,14 +114,14 @@ interface PendingWrite {
   routed: boolean;
   /**
    * The last logged zxid when the write was submitted: its txn can only come later. A txn at
-   * or below it with the same key is an older write's (tags restart from 0 with the process,
+   * or below it with the same session and cxid is an older write's (tags restart from 0 with the process,
    * and a restarted replica commits txns it logged before the restart).
    */
   readonly afterZxid: Zxid;
 }
 
 interface WaitingWrite {
-  readonly key: string;
+  readonly pending: PendingWrite;
   readonly sessionId: SessionId;
   readonly cxid: number;
   readonly request: WriteRequest;
@@ -144,11 +145,6 @@ const REQUEST_TIMEOUT_MS_DEFAULT = 10_000;
 const CREATE_SESSION_ATTEMPTS_MAX = 5;
 /** Internal (session-less) requests carry a negative cxid unique in the ensemble: a tag. */
 const TAG_COUNTER_SPAN = 1 << 20;
-
-/** A write's identity in its txn header, by which the replica that took it answers it. */
-function writeKey(sessionId: SessionId, cxid: number): string {
-  return cxid < 0 ? `t${cxid}` : `${sessionId}:${cxid}`;
-}
 
 function connectionLoss(detail: string): KeeperError {
   return new KeeperError(ErrorCode.ConnectionLoss, undefined, detail);
@@ -186,7 +182,8 @@ export class EnsembleReplica implements ClientReplica {
   private proposedHead = 0;
   /** The last proposal encoded, reused for its other followers (see `encode`). */
   private lastProposal: { zxid: Zxid; txn: Buffer; bytes: Buffer } | undefined;
-  private readonly writes = new Map<string, PendingWrite>();
+  /** By the (session id, cxid) of their txn header, by which this replica answers them. */
+  private readonly writes = new PendingWrites<PendingWrite>();
   /** Writes taken while no leader could serve them; retried every tick until their timeout. */
   private waiting: WaitingWrite[] = [];
   /**
@@ -194,7 +191,7 @@ export class EnsembleReplica implements ClientReplica {
    * an event-loop stall), retried every tick; dropped when leadership changes (the learner
    * fails its caller then, or at its timeout).
    */
-  private waitingForwarded: Omit<WaitingWrite, 'key'>[] = [];
+  private waitingForwarded: Omit<WaitingWrite, 'pending'>[] = [];
   private readonly syncs = new Map<number, PendingSync>();
   private syncCount = 0;
   private tagCount = 0;
@@ -473,19 +470,22 @@ export class EnsembleReplica implements ClientReplica {
   private submitWrite(sessionId: SessionId, cxid: number, request: WriteRequest,
     failFast: boolean): Promise<CommittedResult> {
     if (this.stateValue !== 'serving') return Promise.reject(this.stoppedError());
+    // A session-less internal write carries a negative tag unique in the ensemble as cxid;
+    // a negative cxid is looked up without its session (see `pendingWriteOf`).
     const tagged = sessionId === 0n ? this.nextTag() : cxid;
-    const key = writeKey(sessionId, tagged);
-    if (this.writes.has(key)) {
+    const owner = tagged < 0 ? 0n : sessionId;
+    if (this.writes.get(owner, tagged) !== undefined) {
       return Promise.reject(connectionLoss(`a write of session ${sessionId} cxid ${cxid} ` +
         'is already in flight'));
     }
     return new Promise<CommittedResult>((resolve, reject) => {
       const submittedMs = this.clock.monotonicMs();
       const deadlineMs = submittedMs + this.requestTimeoutMs;
-      this.writes.set(key, { resolve, reject, deadlineMs, routed: false,
-        afterZxid: this.peer.lastLoggedZxid, submittedMs });
+      const pending: PendingWrite = { sessionId: owner, cxid: tagged, settled: false, resolve,
+        reject, deadlineMs, routed: false, afterZxid: this.peer.lastLoggedZxid, submittedMs };
+      this.writes.add(pending);
       const identities = this.auth.identitiesOf(sessionId);
-      const write = { key, sessionId, cxid: tagged, request, identities, failFast };
+      const write = { pending, sessionId, cxid: tagged, request, identities, failFast };
       // Behind the waiting ones: a session's writes are proposed in the order submitted.
       this.input(() => (this.waiting.length > 0 ? this.waiting.push(write) : this.route(write)));
     });
@@ -771,10 +771,11 @@ export class EnsembleReplica implements ClientReplica {
     const txns = this.history.between(this.treeValue.lastZxid, through);
     for (const logged of txns) {
       const txn = this.takeProposed(logged.zxid) ?? decodeTxn(logged.txn);
-      const result = this.treeValue.apply(txn);
+      const write = this.pendingWriteOf(txn);
+      const result = this.treeValue.apply(txn, write !== undefined);
       this.preparer.committed(txn.header.zxid);
       this.sessionEvents.afterApply(txn, result);
-      this.answer(txn, result);
+      if (write !== undefined) this.answer(write, txn, result);
       this.stats.applied++;
     }
     if (this.treeValue.lastZxid < through) {
@@ -812,13 +813,17 @@ export class EnsembleReplica implements ClientReplica {
     this.proposedHead = 0;
   }
 
-  private answer(txn: Txn, result: ApplyResult): void {
-    // A follower under load through the leader has no writes of its own: no key to build.
-    if (this.writes.size === 0) return;
-    const key = writeKey(txn.header.sessionId, txn.header.cxid);
-    const write = this.writes.get(key);
-    if (write === undefined || txn.header.zxid <= write.afterZxid) return;
-    this.writes.delete(key);
+  /** The write this replica took whose txn `txn` is, if any. */
+  private pendingWriteOf(txn: Txn): PendingWrite | undefined {
+    if (this.writes.size === 0) return undefined;
+    const { sessionId, cxid, zxid } = txn.header;
+    // A tagged internal write was taken without a session (its txn may name a new one).
+    const write = this.writes.get(cxid < 0 ? 0n : sessionId, cxid);
+    return write === undefined || zxid <= write.afterZxid ? undefined : write;
+  }
+
+  private answer(write: PendingWrite, txn: Txn, result: ApplyResult): void {
+    this.writes.remove(write);
     this.latency.add(this.clock.monotonicMs() - write.submittedMs);
     write.resolve({ ...result, zxid: txn.header.zxid, sessionId: txn.header.sessionId });
   }
@@ -837,15 +842,15 @@ export class EnsembleReplica implements ClientReplica {
    * its timeout: like a ZooKeeper client waiting for its connection to a serving server.
    */
   private route(write: WaitingWrite): void {
-    const pending = this.writes.get(write.key);
-    if (pending === undefined) return;
+    const pending = write.pending;
+    if (pending.settled) return;
     const { sessionId, cxid, request, identities } = write;
     const routed = this.peer.role === 'leading'
       ? this.prepareAndPropose(sessionId, cxid, request, identities)
       : this.peer.isEstablished &&
         this.peer.forwardRequest(sessionId, cxid, encodeRequest(request, identities));
     if (routed) pending.routed = true;
-    else if (write.failFast) this.failWrite(write.key, connectionLoss('no leader now'));
+    else if (write.failFast) this.failWrite(pending, connectionLoss('no leader now'));
     else this.waiting.push(write);
   }
 
@@ -927,17 +932,14 @@ export class EnsembleReplica implements ClientReplica {
    */
   private failExpiredWrites(): void {
     const now = this.clock.monotonicMs();
-    for (const [key, write] of this.writes) {
-      if (write.deadlineMs > now) return;
-      this.failWrite(key, connectionLoss(`no commit within ${this.requestTimeoutMs} ms`));
+    for (let write = this.writes.oldest(); write !== undefined && write.deadlineMs <= now;
+      write = this.writes.oldest()) {
+      this.failWrite(write, connectionLoss(`no commit within ${this.requestTimeoutMs} ms`));
     }
   }
 
-  private failWrite(key: string, error: Error): void {
-    const write = this.writes.get(key);
-    if (write === undefined) return;
-    this.writes.delete(key);
-    write.reject(error);
+  private failWrite(write: PendingWrite, error: Error): void {
+    if (this.writes.remove(write)) write.reject(error);
   }
 
   private finishSync(syncId: number, ok: boolean, why: string): void {
@@ -964,9 +966,9 @@ export class EnsembleReplica implements ClientReplica {
       this.preparer.reset();
       this.forgetProposed();
       this.waitingForwarded = [];
-      for (const [key, write] of [...this.writes]) {
+      for (const write of this.writes.list()) {
         if (write.routed) {
-          this.failWrite(key, connectionLoss(`leadership changed (${change.reason})`));
+          this.failWrite(write, connectionLoss(`leadership changed (${change.reason})`));
         }
       }
       for (const [syncId, sync] of [...this.syncs]) {
@@ -1066,7 +1068,7 @@ export class EnsembleReplica implements ClientReplica {
   }
 
   private failUnanswered(error: Error): void {
-    for (const key of [...this.writes.keys()]) this.failWrite(key, error);
+    for (const write of this.writes.list()) this.failWrite(write, error);
     for (const [syncId, sync] of [...this.syncs]) {
       this.syncs.delete(syncId);
       clearTimeout(sync.timer);

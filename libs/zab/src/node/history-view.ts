@@ -14,7 +14,7 @@
 import type { Zxid } from '../core/ids.js';
 import type { HistoryView, LoggedTxn } from '../core/ready.js';
 import type { DataTree } from '../state/data-tree.js';
-import { assert } from '../util/assert.js';
+import { assert, invariantFailed } from '../util/assert.js';
 
 export interface HistoryLimits {
   /** Txns kept at most (more only while uncommitted). */
@@ -60,7 +60,7 @@ export class ReplicaHistory implements HistoryView {
   /** Appends without trimming: the driver trims once per applied batch (`trim`). */
   append(txn: LoggedTxn): void {
     if (txn.zxid <= this.lastZxid) {
-      assert(false, `history append 0x${txn.zxid.toString(16)} out of order`);
+      invariantFailed(`history append 0x${txn.zxid.toString(16)} out of order`);
     }
     this.entries.push(txn);
     this.bytes += txn.txn.length;

@@ -7,7 +7,7 @@
  * snapshot pre-image can never come to mean a different list. Ids are local to a replica (they
  * are not part of the tree digest; the digest hashes the list content, see `hashLow/hashHigh`).
  */
-import { assert } from '../util/assert.js';
+import { assert, invariantFailed } from '../util/assert.js';
 import { Hash64 } from '../util/hash.js';
 import type { Acl } from './stat.js';
 
@@ -43,13 +43,15 @@ export class ReferenceCountedAclCache {
   /** Adds one reference to a known id (snapshot loading). */
   addReference(id: number): void {
     const entry = this.entries.get(id);
-    assert(entry !== undefined, `unknown ACL id ${id}`);
+    if (entry === undefined) invariantFailed(`unknown ACL id ${id}`);
     entry.references++;
   }
 
   removeUsage(id: number): void {
     const entry = this.entries.get(id);
-    assert(entry !== undefined && entry.references > 0, `ACL id ${id} has no references`);
+    if (entry === undefined || entry.references <= 0) {
+      invariantFailed(`ACL id ${id} has no references`);
+    }
     if (--entry.references === 0) {
       this.entries.delete(id);
       this.idByKey.delete(entry.key);

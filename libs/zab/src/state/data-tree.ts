@@ -38,7 +38,7 @@ import type { SessionId, Zxid } from '../core/ids.js';
 import { JuteDecodeError } from '../jute/jute-error.js';
 import { JuteReader } from '../jute/jute-reader.js';
 import { JuteWriter } from '../jute/jute-writer.js';
-import { assert, assertNever, InvariantViolation } from '../util/assert.js';
+import { assert, assertNever, invariantFailed } from '../util/assert.js';
 import { Hash64, Sum64 } from '../util/hash.js';
 import { ReferenceCountedAclCache } from './acl-cache.js';
 import type { NodeKind } from './create-mode.js';
@@ -261,6 +261,8 @@ export class DataTree implements TreeView {
   private readonly hash = new Hash64();
   private readonly cursors: CursorState[] = [];
   private appliedZxid: Zxid = 0n;
+  /** Whether the apply in progress builds Stats for its result (see `apply`). */
+  private statsWanted = true;
 
   constructor(options: DataTreeOptions = {}) {
     const owner: SlabOwner = {
@@ -430,6 +432,11 @@ export class DataTree implements TreeView {
     return found.sort().slice(0, Math.max(0, limit));
   }
 
+  /** The Stat an apply result carries, unless `apply` was told no caller wants one. */
+  private resultStat(id: number): Stat | undefined {
+    return this.statsWanted ? this.statOf(id) : undefined;
+  }
+
   private statOf(id: number): Stat {
     const l = id * LONG_STRIDE;
     const i = id * INT_STRIDE;
@@ -468,14 +475,19 @@ export class DataTree implements TreeView {
 
   // ---- apply --------------------------------------------------------------------------------
 
-  /** Applies one committed transaction; `txn.header.zxid` must exceed `lastZxid`. */
-  apply(txn: Txn): ApplyResult {
+  /**
+   * Applies one committed transaction; `txn.header.zxid` must exceed `lastZxid`. With
+   * `withStats` false the results carry no Stats (a replica applying a txn that no caller of
+   * its own waits for: building one costs five BigInts and an object per change).
+   */
+  apply(txn: Txn, withStats = true): ApplyResult {
     const header = txn.header;
-    assert(
-      header.zxid > this.appliedZxid,
-      `txn zxid 0x${header.zxid.toString(16)} not after 0x${this.appliedZxid.toString(16)}`,
-    );
+    if (header.zxid <= this.appliedZxid) {
+      invariantFailed(`txn zxid 0x${header.zxid.toString(16)} not after ` +
+        `0x${this.appliedZxid.toString(16)}`);
+    }
     const events: WatchEvent[] = [];
+    this.statsWanted = withStats;
     const result = this.applyBody(txn, events);
     this.appliedZxid = header.zxid;
     return result;
@@ -494,7 +506,7 @@ export class DataTree implements TreeView {
       case 'setACL':
         return { code: ErrorCode.Ok, stat: this.applySetAcl(body), events };
       case 'check':
-        assert(this.ids.has(body.path), `check of missing node ${body.path}`);
+        if (!this.ids.has(body.path)) invariantFailed(`check of missing node ${body.path}`);
         return { code: ErrorCode.Ok, events };
       case 'createSession':
         this.createSession(header.sessionId, body.timeoutMs);
@@ -513,15 +525,14 @@ export class DataTree implements TreeView {
 
   private applyCreate(txn: CreateTxn, header: TxnHeader, events: WatchEvent[]): ApplyResult {
     const { path, kind } = txn;
-    assert(!this.ids.has(path), `create of existing node ${path}`);
-    assert(path !== '/' && isValidPath(path), `create of invalid path ${path}`);
+    if (this.ids.has(path)) invariantFailed(`create of existing node ${path}`);
+    if (path === '/' || !isValidPath(path)) invariantFailed(`create of invalid path ${path}`);
     const parentPath = parentOf(path);
     const parent = this.ids.get(parentPath);
-    assert(parent !== undefined, `create ${path} under missing parent`);
-    assert(
-      this.ints[parent * INT_STRIDE + KIND] !== KIND_CODE.ephemeral,
-      `create ${path} under an ephemeral`,
-    );
+    if (parent === undefined) invariantFailed(`create ${path} under missing parent`);
+    if (this.ints[parent * INT_STRIDE + KIND] === KIND_CODE.ephemeral) {
+      invariantFailed(`create ${path} under an ephemeral`);
+    }
     this.checkKindFields(txn);
 
     this.changeParent(parent, txn.parentCVersion, header.zxid);
@@ -539,25 +550,24 @@ export class DataTree implements TreeView {
 
     events.push({ type: 'created', path, zxid: header.zxid });
     events.push({ type: 'childrenChanged', path: parentPath, zxid: header.zxid });
-    return { code: ErrorCode.Ok, path, stat: this.statOf(id), events };
+    return { code: ErrorCode.Ok, path, stat: this.resultStat(id), events };
   }
 
   private checkKindFields(txn: CreateTxn): void {
     if (txn.kind === 'ephemeral') {
-      assert(
-        this.sessionTimeouts.has(txn.ephemeralOwner),
-        `ephemeral ${txn.path} owned by unknown session 0x${txn.ephemeralOwner.toString(16)}`,
-      );
+      if (!this.sessionTimeouts.has(txn.ephemeralOwner)) {
+        invariantFailed(`ephemeral ${txn.path} owned by unknown session ` +
+          `0x${txn.ephemeralOwner.toString(16)}`);
+      }
     } else {
-      assert(txn.ephemeralOwner === 0n, `non-ephemeral ${txn.path} with an owner`);
+      if (txn.ephemeralOwner !== 0n) invariantFailed(`non-ephemeral ${txn.path} with an owner`);
     }
     if (txn.kind === 'ttl') {
-      assert(
-        Number.isSafeInteger(txn.ttlMs) && txn.ttlMs > 0 && txn.ttlMs <= TTL_MS_SNAPSHOT_MAX,
-        `ttl node ${txn.path} with ttl ${txn.ttlMs}`,
-      );
+      if (!(Number.isSafeInteger(txn.ttlMs) && txn.ttlMs > 0 && txn.ttlMs <= TTL_MS_SNAPSHOT_MAX)) {
+        invariantFailed(`ttl node ${txn.path} with ttl ${txn.ttlMs}`);
+      }
     } else {
-      assert(txn.ttlMs === 0, `non-ttl node ${txn.path} with a ttl`);
+      if (txn.ttlMs !== 0) invariantFailed(`non-ttl node ${txn.path} with a ttl`);
     }
   }
 
@@ -597,9 +607,9 @@ export class DataTree implements TreeView {
    */
   private deleteNode(path: string, zxid: Zxid, events: WatchEvent[]): void {
     const id = this.ids.get(path);
-    assert(id !== undefined, `delete of missing node ${path}`);
+    if (id === undefined) invariantFailed(`delete of missing node ${path}`);
     assert(id !== ROOT_ID, 'delete of the root');
-    assert(this.children[id] === undefined, `delete of non-empty node ${path}`);
+    if (this.children[id] !== undefined) invariantFailed(`delete of non-empty node ${path}`);
     const parent = this.ints[id * INT_STRIDE + PARENT]!;
     this.beforeChange(id);
     this.beforeChange(parent);
@@ -643,9 +653,10 @@ export class DataTree implements TreeView {
     }
   }
 
-  private applySetData(txn: SetDataTxn, header: TxnHeader, events: WatchEvent[]): Stat {
+  private applySetData(txn: SetDataTxn, header: TxnHeader, events: WatchEvent[]):
+    Stat | undefined {
     const id = this.ids.get(txn.path);
-    assert(id !== undefined, `setData of missing node ${txn.path}`);
+    if (id === undefined) invariantFailed(`setData of missing node ${txn.path}`);
     this.beforeChange(id);
     this.replaceData(id, txn.data);
     const i = id * INT_STRIDE;
@@ -654,12 +665,12 @@ export class DataTree implements TreeView {
     this.longs[id * LONG_STRIDE + MTIME] = header.time;
     this.rehash(id);
     events.push({ type: 'dataChanged', path: txn.path, zxid: header.zxid });
-    return this.statOf(id);
+    return this.resultStat(id);
   }
 
-  private applySetAcl(txn: SetAclTxn): Stat {
+  private applySetAcl(txn: SetAclTxn): Stat | undefined {
     const id = this.ids.get(txn.path);
-    assert(id !== undefined, `setACL of missing node ${txn.path}`);
+    if (id === undefined) invariantFailed(`setACL of missing node ${txn.path}`);
     this.beforeChange(id);
     const i = id * INT_STRIDE;
     const previous = this.ints[i + ACL_ID]!;
@@ -667,7 +678,7 @@ export class DataTree implements TreeView {
     this.acls.removeUsage(previous);
     this.ints[i + AVERSION] = txn.version;
     this.rehash(id);
-    return this.statOf(id);
+    return this.resultStat(id);
   }
 
   private createSession(sessionId: SessionId, timeoutMs: number): void {
@@ -731,7 +742,7 @@ export class DataTree implements TreeView {
     switch (op.type) {
       case 'create': {
         const applied = this.applyCreate(op, header, events);
-        return { type: 'create', code: ErrorCode.Ok, path: op.path, stat: applied.stat! };
+        return { type: 'create', code: ErrorCode.Ok, path: op.path, stat: applied.stat };
       }
       case 'delete':
         this.deleteNode(op.path, header.zxid, events);
@@ -739,10 +750,10 @@ export class DataTree implements TreeView {
       case 'setData':
         return { type: 'setData', code: ErrorCode.Ok, stat: this.applySetData(op, header, events) };
       case 'check':
-        assert(this.ids.has(op.path), `check of missing node ${op.path}`);
+        if (!this.ids.has(op.path)) invariantFailed(`check of missing node ${op.path}`);
         return { type: 'check', code: ErrorCode.Ok };
       case 'error':
-        throw new InvariantViolation('error op in a multi without errors');
+        invariantFailed('error op in a multi without errors');
       default:
         return assertNever(op, 'multi op type');
     }

@@ -33,7 +33,7 @@
  *   only the committed tree and the preparer only "not a normal ephemeral").
  */
 import type { SessionId, Zxid } from '../core/ids.js';
-import { assert } from '../util/assert.js';
+import { invariantFailed } from '../util/assert.js';
 import type { NodeKind } from './create-mode.js';
 import { isCreateModeName, isSequentialMode, kindOfMode, TTL_MS_MAX } from './create-mode.js';
 import { ErrorCode } from './error-code.js';
@@ -281,8 +281,9 @@ export class RequestPreparer {
    * that took it; none means `world:anyone` only.
    */
   prepare(request: WriteRequest, header: TxnHeader, identities: readonly AuthId[] = []): Txn {
-    assert(header.zxid > this.lastPreparedZxid,
-      `zxid ${header.zxid} prepared after ${this.lastPreparedZxid}`);
+    if (!(header.zxid > this.lastPreparedZxid)) {
+      invariantFailed(`zxid ${header.zxid} prepared after ${this.lastPreparedZxid}`);
+    }
     this.lastPreparedZxid = header.zxid;
     const scratch = new Scratch(this, identities);
     let body: TxnBody;

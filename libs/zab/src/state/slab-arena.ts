@@ -12,7 +12,7 @@
  * The arena knows owners only by their int id: compaction asks the `SlabOwner` whether a region
  * is still the owner's current value and tells it where the value moved.
  */
-import { assert } from '../util/assert.js';
+import { assert, invariantFailed } from '../util/assert.js';
 
 /** Bytes of the `owner | length` header in front of every region. */
 export const REGION_HEADER_BYTES = 8;
@@ -57,7 +57,7 @@ export class SlabArena {
   ) {
     this.slabBytes = options.slabBytes ?? DEFAULT_SLAB_BYTES;
     this.garbageFractionMax = options.garbageFractionMax ?? DEFAULT_GARBAGE_FRACTION_MAX;
-    assert(this.slabBytes >= 64, `slab too small: ${this.slabBytes}`);
+    if (!(this.slabBytes >= 64)) invariantFailed(`slab too small: ${this.slabBytes}`);
   }
 
   /**
@@ -103,10 +103,12 @@ export class SlabArena {
    */
   release(slabIndex: number, offset: number, length: number): void {
     const slab = this.slabs[slabIndex];
-    assert(slab !== undefined, `release in a dropped slab ${slabIndex}`);
+    if (slab === undefined) invariantFailed(`release in a dropped slab ${slabIndex}`);
     assert(offset + REGION_HEADER_BYTES + length <= slab.used, 'release past the slab end');
     slab.garbage += length + REGION_HEADER_BYTES;
-    assert(slab.garbage <= slab.used, `slab ${slabIndex} released more than it holds`);
+    if (slab.garbage > slab.used) {
+      invariantFailed(`slab ${slabIndex} released more than it holds`);
+    }
     if (slabIndex === this.current) return;
     if (slab.garbage === slab.used) this.dropSlab(slabIndex);
     else if (slab.garbage > slab.buffer.length * this.garbageFractionMax) this.compact(slabIndex);

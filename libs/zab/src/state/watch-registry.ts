@@ -48,6 +48,8 @@ export interface WatchSummary {
   watchCount: number;
 }
 
+const NOTHING_TRIGGERED: ReadonlyArray<never> = Object.freeze([]);
+
 /** One of ZooKeeper's two `WatchManager`s: path -> watcher -> mode bits, and the reverse. */
 class WatchTable<W> {
   private readonly byPath = new Map<string, Map<W, number>>();
@@ -99,6 +101,11 @@ class WatchTable<W> {
    * Adds to `out` every watcher this event reaches in this table: any watch on the path
    * itself (one-shot modes are consumed), and recursive watches on its ancestors.
    */
+  /** Whether an event at `path` can reach any watcher of this table (cheap, no allocation). */
+  mayFire(path: string): boolean {
+    return this.recursiveCount > 0 || this.byPath.has(path);
+  }
+
   trigger(path: string, out: Set<W>): void {
     const watchers = this.byPath.get(path);
     if (watchers !== undefined) {
@@ -233,7 +240,11 @@ export class WatchRegistry<W> {
   }
 
   /** The deliveries one tree event causes; one-shot watches that fired are removed. */
-  trigger(event: WatchEvent): Array<TriggeredWatch<W>> {
+  trigger(event: WatchEvent): ReadonlyArray<TriggeredWatch<W>> {
+    // Most writes reach no watcher: answer them without building a set and an array.
+    if (!this.dataWatches.mayFire(event.path) && !this.childWatches.mayFire(event.path)) {
+      return NOTHING_TRIGGERED;
+    }
     const reached = new Set<W>();
     switch (event.type) {
       case 'created':

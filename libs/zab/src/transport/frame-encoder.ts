@@ -4,7 +4,7 @@
  * The length counts the payload bytes only: it does NOT include the 4 bytes of the prefix
  * itself (unlike pg-protocol, whose length includes itself). A zero-length frame is legal.
  */
-import { assert } from '../util/assert.js';
+import { invariantFailed } from '../util/assert.js';
 
 /** Bytes of the length prefix in front of every frame. */
 export const FRAME_LENGTH_BYTES = 4;
@@ -15,10 +15,9 @@ export const FRAME_PAYLOAD_BYTES_LIMIT = 0xffffffff;
 /** The length prefix for a payload of `payloadBytes` bytes (a fresh 4-byte buffer). */
 export function encodeFrameHeader(payloadBytes: number): Buffer {
   const fits = Number.isInteger(payloadBytes) && payloadBytes >= 0;
-  assert(
-    fits && payloadBytes <= FRAME_PAYLOAD_BYTES_LIMIT,
-    `frame payload length ${payloadBytes} does not fit a 4-byte prefix`,
-  );
+  if (!(fits && payloadBytes <= FRAME_PAYLOAD_BYTES_LIMIT)) {
+    invariantFailed(`frame payload length ${payloadBytes} does not fit a 4-byte prefix`);
+  }
   const header = Buffer.allocUnsafe(FRAME_LENGTH_BYTES);
   header.writeUInt32BE(payloadBytes, 0);
   return header;

@@ -13,6 +13,15 @@ export function assert(condition: unknown, why: string): asserts condition {
   if (!condition) throw new InvariantViolation(why);
 }
 
+/**
+ * Throws `InvariantViolation`. For checks on hot paths whose message is a template: write
+ * `if (!ok) invariantFailed(message)` so the message is built only when the check fails
+ * (`assert(ok, message)` formats a template message, BigInts included, on every call).
+ */
+export function invariantFailed(why: string): never {
+  throw new InvariantViolation(why);
+}
+
 /** Exhaustiveness check for discriminated unions: `default: return assertNever(x)`. */
 export function assertNever(value: never, what = 'value'): never {
   throw new InvariantViolation(`unexpected ${what}: ${JSON.stringify(value)}`);

@@ -2,7 +2,7 @@
  * Server side, outbound: connect responses, replies and watch notifications → frames (length
  * prefix included), each a fresh Buffer the caller owns, or appended to a caller's writer.
  */
-import { assert } from '../util/assert.js';
+import { invariantFailed } from '../util/assert.js';
 import { ErrorCode } from '../state/error-code.js';
 import type { JuteWriter } from '../jute/jute-writer.js';
 import { appendFrame, writeFrame } from './frame-writer.js';
@@ -32,10 +32,9 @@ export function appendReply(target: JuteWriter, header: ReplyHeader, response: O
 }
 
 function assertReplyShape(header: ReplyHeader, response: OperationResponse | null): void {
-  assert(
-    header.err === ErrorCode.Ok || response === null,
-    `reply with err ${header.err} must have no body`,
-  );
+  if (!(header.err === ErrorCode.Ok || response === null)) {
+    invariantFailed(`reply with err ${header.err} must have no body`);
+  }
 }
 
 function encodeReply(writer: JuteWriter, header: ReplyHeader, response: OperationResponse | null): void {

@@ -17,7 +17,7 @@
  * Liveness: Ping every tick; no quorum heard within syncLimit → step down; discovery+sync
  *   beyond initLimit → step down. Lease: see `leaseExpiryTick`.
  */
-import { assert } from '../../util/assert.js';
+import { assert, invariantFailed } from '../../util/assert.js';
 import { counterOf, epochOf, makeZxid, ZXID_COUNTER_MAX, type Epoch, type PeerId,
   type Zxid } from '../ids.js';
 import type { AckEpoch, FollowerInfo, ObserverInfo, PeerMessage, Ping } from '../peer-message.js';
@@ -25,6 +25,9 @@ import { isQuorum, quorumValue } from '../quorum/majority.js';
 import type { LoggedTxn } from '../ready.js';
 import { isAhead } from '../election/vote.js';
 import type { PeerContext } from './peer-context.js';
+
+/** A counter this high forces a new epoch (ZXID_COUNTER_MAX as a number). */
+const COUNTER_LIMIT = Number(ZXID_COUNTER_MAX);
 
 type LearnerStage = 'info' | 'ackedEpoch' | 'syncing';
 
@@ -384,14 +387,14 @@ export class LeaderPhases {
     if (this.epoch === undefined || !this.isLeaseValid()) return undefined;
     const last = this.peer.lastLoggedZxid;
     const counter = epochOf(last) === this.epoch ? counterOf(last) : 0;
-    if (counter + 1 >= Number(ZXID_COUNTER_MAX)) return undefined; // tick() steps down
+    if (counter + 1 >= COUNTER_LIMIT) return undefined; // tick() steps down
     return makeZxid(this.epoch, counter + 1);
   }
 
   propose(zxid: Zxid, txn: Buffer): boolean {
     const expected = this.nextZxid();
     if (expected === undefined) return false;
-    assert(zxid === expected, `propose ${zxid}, expected ${expected}`);
+    if (zxid !== expected) invariantFailed(`propose ${zxid}, expected ${expected}`);
     this.peer.out.append.push({ zxid, txn });
     this.peer.lastLoggedZxid = zxid;
     this.outstanding.set(zxid, txn);

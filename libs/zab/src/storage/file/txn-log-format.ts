@@ -16,6 +16,7 @@
  */
 import { crc32 } from 'node:zlib';
 import type { Zxid } from '../../core/ids.js';
+import { readUint64BE, writeInt64BE } from '../../util/int64.js';
 
 export const SEGMENT_MAGIC = 0x5a41424c; // "ZABL"
 export const SEGMENT_FORMAT_VERSION = 1;
@@ -47,7 +48,7 @@ export function writeSegmentHeader(into: Buffer, offset: number): void {
 /** Writes one record at `offset` (the caller made room); returns the offset after it. */
 export function writeRecord(into: Buffer, offset: number, zxid: Zxid, payload: Uint8Array) {
   into.writeUInt32BE(payload.length, offset);
-  into.writeBigUInt64BE(zxid, offset + 8);
+  writeInt64BE(into, zxid, offset + 8);
   into.set(payload, offset + RECORD_HEADER_BYTES);
   const end = offset + RECORD_HEADER_BYTES + payload.length;
   into.writeUInt32BE(crc32(into.subarray(offset + 8, end)), offset + 4);
@@ -65,7 +66,7 @@ export function writeBatchHeader(
   into.writeUInt32BE(BATCH_MAGIC, offset);
   into.writeUInt32BE(bodyBytes, offset + 4);
   into.writeUInt32BE(recordCount, offset + 8);
-  into.writeBigUInt64BE(lastZxid, offset + 12);
+  writeInt64BE(into, lastZxid, offset + 12);
   into.writeUInt32BE(crc32(into.subarray(offset, offset + 20)), offset + 20);
 }
 
@@ -97,7 +98,7 @@ export function parseBatch(
   }
   const bodyBytes = data.readUInt32BE(offset + 4);
   const recordCount = data.readUInt32BE(offset + 8);
-  const lastZxid = data.readBigUInt64BE(offset + 12);
+  const lastZxid = readUint64BE(data, offset + 12);
   const bodyStart = offset + BATCH_HEADER_BYTES;
   const end = bodyStart + bodyBytes;
   if (end > data.length) return { ok: false, reason: 'batch body extends past end of file' };
@@ -107,7 +108,7 @@ export function parseBatch(
   if (onRecord) {
     for (let at = bodyStart; at < end; ) {
       const payloadEnd = at + RECORD_HEADER_BYTES + data.readUInt32BE(at);
-      onRecord(data.readBigUInt64BE(at + 8), at + RECORD_HEADER_BYTES, payloadEnd);
+      onRecord(readUint64BE(data, at + 8), at + RECORD_HEADER_BYTES, payloadEnd);
       at = payloadEnd;
     }
   }
@@ -133,7 +134,7 @@ function checkRecords(
     if (crc32(data.subarray(at + 8, payloadEnd)) !== data.readUInt32BE(at + 4)) {
       return `record checksum mismatch at ${at}`;
     }
-    const zxid = data.readBigUInt64BE(at + 8);
+    const zxid = readUint64BE(data, at + 8);
     if (zxid <= previous) return `zxid ${zxid} at ${at} does not increase`;
     if (first < 0n) first = zxid;
     previous = zxid;

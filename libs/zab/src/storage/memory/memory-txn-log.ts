@@ -10,7 +10,7 @@
  */
 import type { Zxid } from '../../core/ids.js';
 import { zxidToHex } from '../../core/ids.js';
-import { assert } from '../../util/assert.js';
+import { assert, invariantFailed } from '../../util/assert.js';
 import { StorageFailedError } from '../storage-errors.js';
 import type { LogRecord, TxnLog } from '../storage.js';
 
@@ -56,7 +56,7 @@ export class MemoryTxnLog implements TxnLog {
   append(zxid: Zxid, payload: Uint8Array): void {
     if (this.failure) throw this.failure;
     assert(!this.closed, 'append on a closed transaction log');
-    assert(zxid > this.lastAppendedZxid, `zxid ${zxidToHex(zxid)} does not increase`);
+    if (zxid <= this.lastAppendedZxid) invariantFailed(`zxid ${zxidToHex(zxid)} does not increase`);
     this.buffered.push({ zxid, payload: Buffer.from(payload) });
     this.lastAppendedZxid = zxid;
   }

@@ -89,7 +89,8 @@ export class TcpPeerTransport implements PeerTransport {
   private readonly links = new Map<PeerId, PeerLink>();
   private readonly pendingInbound = new Set<PeerConnection>();
   private readonly rawSockets = new Set<net.Socket>();
-  private readonly messageListeners = new Set<MessageListener>();
+  /** Replaced, never mutated, on (un)subscribe: delivery iterates it without a copy. */
+  private messageListeners: readonly MessageListener[] = [];
   private readonly stateListeners = new Set<PeerStateListener>();
   private readonly metricsValue = new TransportMetrics();
   private readonly handshakeContext: HandshakeContext;
@@ -164,8 +165,10 @@ export class TcpPeerTransport implements PeerTransport {
   }
 
   onMessage(listener: MessageListener): () => void {
-    this.messageListeners.add(listener);
-    return () => this.messageListeners.delete(listener);
+    this.messageListeners = [...this.messageListeners, listener];
+    return () => {
+      this.messageListeners = this.messageListeners.filter((other) => other !== listener);
+    };
   }
 
   onPeerState(listener: PeerStateListener): () => void {
@@ -409,7 +412,7 @@ export class TcpPeerTransport implements PeerTransport {
   private deliver(connection: PeerConnection, payload: Buffer): void {
     const peer = connection.peer;
     assert(peer !== null, 'payload on a connection without a peer');
-    for (const listener of [...this.messageListeners]) listener(peer, payload);
+    for (const listener of this.messageListeners) listener(peer, payload);
   }
 
   private onConnectionClosed(connection: PeerConnection, closed: ConnectionClosed): void {
