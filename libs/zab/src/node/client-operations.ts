@@ -323,7 +323,7 @@ function toWriteRequest(request: OperationRequest): WriteRequest {
       return { op: 'delete', path: request.body.path, version: request.body.version };
     case OpCode.setData:
       checkPath(request.body.path);
-      return { op: 'setData', path: request.body.path, data: copy(request.body.data), version: request.body.version };
+      return { op: 'setData', path: request.body.path, data: dataOf(request.body.data), version: request.body.version };
     case OpCode.setACL:
       checkPath(request.body.path);
       return { op: 'setACL', path: request.body.path, acl: request.body.acl, version: request.body.version };
@@ -337,9 +337,14 @@ function toWriteRequest(request: OperationRequest): WriteRequest {
   }
 }
 
-/** Copies the bytes: the request's buffers are views into a socket chunk. */
-function copy(data: Buffer | null): Buffer {
-  return data === null ? EMPTY : Buffer.from(data);
+/**
+ * The request's data, not copied: it is a view into a socket chunk (or a frame buffer) that
+ * nothing writes again (every socket read gets a new chunk), and the write holds it only
+ * until the leader encodes it into a txn or the follower into the forwarded request; the tree
+ * keeps its own copy. A copy here would be one more Buffer per write.
+ */
+function dataOf(data: Buffer | null): Buffer {
+  return data === null ? EMPTY : data;
 }
 
 type CreateLike = Extract<OperationRequest | MultiOperation, { type: 1 | 15 | 19 | 21 }>;
@@ -361,7 +366,7 @@ function toCreate(request: CreateLike): WriteRequest & MultiOpRequest {
     throw fail(ErrorCode.BadArguments, `create mode ${mode} does not fit op ${request.type}`);
   }
   checkPath(path, isSequentialMode(mode));
-  const create: WriteRequest & MultiOpRequest = { op: 'create', path, data: copy(data), acl, mode };
+  const create: WriteRequest & MultiOpRequest = { op: 'create', path, data: dataOf(data), acl, mode };
   if (request.type === OpCode.createTTL) create.ttlMs = Number(request.body.ttl);
   return create;
 }
@@ -404,7 +409,7 @@ function toMultiOp(operation: MultiOperation): MultiOpRequest {
       return { op: 'delete', path: operation.body.path, version: operation.body.version };
     case OpCode.setData:
       checkPath(operation.body.path);
-      return { op: 'setData', path: operation.body.path, data: copy(operation.body.data),
+      return { op: 'setData', path: operation.body.path, data: dataOf(operation.body.data),
         version: operation.body.version };
     case OpCode.check:
       checkPath(operation.body.path);

@@ -93,13 +93,13 @@ function writeBody(w: JuteWriter, m: PeerMessage): void {
 }
 
 export function decodePeerMessage(bytes: Buffer): PeerMessage {
-  const reader = new JuteReader(bytes);
-  const header = reader.readRaw(2);
-  if (header[0] !== PEER_CODEC_VERSION) {
-    throw new JuteDecodeError(`unknown peer message version ${header[0]}`);
+  if (bytes.length < 2) throw new JuteDecodeError(`truncated peer message of ${bytes.length} bytes`);
+  if (bytes[0] !== PEER_CODEC_VERSION) {
+    throw new JuteDecodeError(`unknown peer message version ${bytes[0]}`);
   }
-  const type = TYPES_BY_CODE.get(header[1]!);
-  if (type === undefined) throw new JuteDecodeError(`unknown peer message type ${header[1]}`);
+  const type = TYPES_BY_CODE.get(bytes[1]!);
+  if (type === undefined) throw new JuteDecodeError(`unknown peer message type ${bytes[1]}`);
+  const reader = new JuteReader(bytes, 2);
   const message = readBody(reader, type);
   reader.expectEnd(type);
   return message;
