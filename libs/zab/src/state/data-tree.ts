@@ -49,7 +49,7 @@ import { REGION_HEADER_BYTES, SlabArena, type SlabOwner } from './slab-arena.js'
 import { SnapshotDecodeError, SnapshotDigestMismatchError } from './snapshot-error.js';
 import type { Acl, Stat } from './stat.js';
 import { OPEN_ACL_UNSAFE } from './stat.js';
-import type { ApplyResult, NodeInfo, OpResult, TreeView } from './tree-view.js';
+import type { ApplyResult, NodeInfo, NodeState, OpResult, TreeView } from './tree-view.js';
 import type {
   CreateTxn,
   MultiOpTxn,
@@ -350,6 +350,24 @@ export class DataTree implements TreeView {
       kind: KIND_BY_CODE[this.ints[id * INT_STRIDE + KIND]!]!,
       ttlMs: this.ttlMsById.get(id) ?? 0,
       acl: this.aclCopy(id),
+    };
+  }
+
+  nodeState(path: string): NodeState | undefined {
+    const id = this.ids.get(path);
+    if (id === undefined) return undefined;
+    const i = id * INT_STRIDE;
+    const kind = KIND_BY_CODE[this.ints[i + KIND]!]!;
+    return {
+      kind,
+      ttlMs: this.ttlMsById.get(id) ?? 0,
+      ephemeralOwner: kind === 'ephemeral' ? this.sessionOfEphemeral.get(id) ?? 0n : 0n,
+      version: this.ints[i + VERSION]!,
+      cversion: this.ints[i + CVERSION]!,
+      aversion: this.ints[i + AVERSION]!,
+      mtime: this.longs[id * LONG_STRIDE + MTIME]!,
+      childCount: this.children[id]?.size ?? 0,
+      acl: this.acls.aclOf(this.ints[i + ACL_ID]!),
     };
   }
 

@@ -15,7 +15,7 @@ import type { NodeKind } from './create-mode.js';
 import { childPath, nameOf, parentOf } from './path.js';
 import type { Acl, Stat } from './stat.js';
 import { OPEN_ACL_UNSAFE } from './stat.js';
-import type { NodeInfo, TreeView } from './tree-view.js';
+import type { NodeInfo, NodeState, TreeView } from './tree-view.js';
 import type { MultiOpTxn, Txn, TxnBody, TxnHeader } from './txn.js';
 
 interface NaiveNode {
@@ -56,6 +56,15 @@ export class NaiveTree implements TreeView {
       ttlMs: node.ttlMs,
       acl: node.acl.map((entry) => ({ ...entry })),
     };
+  }
+
+  nodeState(path: string): NodeState | undefined {
+    const node = this.nodes.get(path);
+    if (node === undefined) return undefined;
+    return { kind: node.kind, ttlMs: node.ttlMs,
+      ephemeralOwner: node.kind === 'ephemeral' ? node.stat.ephemeralOwner : 0n,
+      version: node.stat.version, cversion: node.stat.cversion, aversion: node.stat.aversion,
+      mtime: node.stat.mtime, childCount: node.children.size, acl: node.acl };
   }
 
   childrenOf(path: string): string[] | undefined {

@@ -34,7 +34,6 @@
  */
 import type { SessionId, Zxid } from '../core/ids.js';
 import { invariantFailed } from '../util/assert.js';
-import type { NodeKind } from './create-mode.js';
 import { isCreateModeName, isSequentialMode, kindOfMode, TTL_MS_MAX } from './create-mode.js';
 import { ErrorCode } from './error-code.js';
 import { isValidPath, parentOf } from './path.js';
@@ -53,7 +52,7 @@ import type {
 } from './request.js';
 import { fixupAcl, isPermitted, type AuthId } from './acl.js';
 import { Perms, type Acl } from './stat.js';
-import type { TreeView } from './tree-view.js';
+import type { NodeState, TreeView } from './tree-view.js';
 import type { MultiOpTxn, Txn, TxnBody, TxnHeader } from './txn.js';
 
 export { fixupAcl } from './acl.js';
@@ -97,20 +96,6 @@ function requestBytes(request: WriteRequest): number {
     for (const op of request.ops) bytes += requestBytes(op);
   }
   return bytes;
-}
-
-/** The state of a node as the preparer needs it (ZooKeeper's `ChangeRecord` fields). */
-interface NodeState {
-  readonly kind: NodeKind;
-  readonly ttlMs: number;
-  /** Owning session for ephemerals, else 0n. */
-  readonly ephemeralOwner: SessionId;
-  readonly version: number;
-  readonly cversion: number;
-  readonly aversion: number;
-  readonly mtime: bigint;
-  readonly childCount: number;
-  readonly acl: readonly Acl[];
 }
 
 /** One overlay entry: the state of `key` written by the txn `zxid` (null = deleted/closed). */
@@ -205,11 +190,17 @@ export function sequenceSuffix(counter: number): string {
 class Scratch {
   readonly nodes = new Map<string, NodeState | null>();
   readonly sessions = new Map<SessionId, boolean>();
+  /** The identities of the request being prepared (set by `begin`). */
+  private identities: readonly AuthId[] = [];
 
-  constructor(
-    private readonly preparer: RequestPreparer,
-    private readonly identities: readonly AuthId[],
-  ) {}
+  constructor(private readonly preparer: RequestPreparer) {}
+
+  /** Starts a request: one scratch serves every `prepare` (no maps allocated per request). */
+  begin(identities: readonly AuthId[]): void {
+    this.nodes.clear();
+    this.sessions.clear();
+    this.identities = identities;
+  }
 
   node(path: string): NodeState | undefined {
     const staged = this.nodes.get(path);
@@ -255,6 +246,7 @@ export class RequestPreparer {
   private readonly sessionChanges = new ChangeLog<SessionId, boolean>();
   /** The overlay is ordered by zxid, so headers must come in increasing zxid order. */
   private lastPreparedZxid: Zxid = 0n;
+  private readonly scratch = new Scratch(this);
 
   constructor(
     private readonly tree: TreeView,
@@ -285,7 +277,8 @@ export class RequestPreparer {
       invariantFailed(`zxid ${header.zxid} prepared after ${this.lastPreparedZxid}`);
     }
     this.lastPreparedZxid = header.zxid;
-    const scratch = new Scratch(this, identities);
+    const scratch = this.scratch;
+    scratch.begin(identities);
     let body: TxnBody;
     try {
       if (requestBytes(request) > this.requestBytesMax) reject(ErrorCode.BadArguments);
@@ -318,20 +311,7 @@ export class RequestPreparer {
   outstandingNode(path: string): NodeState | undefined {
     const record = this.nodeChanges.get(path);
     if (record !== undefined) return record.value ?? undefined;
-    const info = this.tree.nodeInfo(path);
-    if (info === undefined) return undefined;
-    const stat = info.stat;
-    return {
-      kind: info.kind,
-      ttlMs: info.ttlMs,
-      ephemeralOwner: info.kind === 'ephemeral' ? stat.ephemeralOwner : 0n,
-      version: stat.version,
-      cversion: stat.cversion,
-      aversion: stat.aversion,
-      mtime: stat.mtime,
-      childCount: stat.numChildren,
-      acl: info.acl,
-    };
+    return this.tree.nodeState(path);
   }
 
   /** True if the session exists and no closeSession for it was prepared. */

@@ -16,11 +16,30 @@ export interface NodeInfo {
   acl: readonly Acl[];
 }
 
+/**
+ * What the request preparer reads of a node (ZooKeeper's `ChangeRecord` fields): no Stat
+ * object, and the ACL is the tree's shared frozen list, not a copy.
+ */
+export interface NodeState {
+  readonly kind: NodeKind;
+  readonly ttlMs: number;
+  /** Owning session for ephemerals, else 0n. */
+  readonly ephemeralOwner: SessionId;
+  readonly version: number;
+  readonly cversion: number;
+  readonly aversion: number;
+  readonly mtime: bigint;
+  readonly childCount: number;
+  readonly acl: readonly Acl[];
+}
+
 /** Read-only view of the committed state (what every replica has applied). */
 export interface TreeView {
   /** Zxid of the last applied transaction (0n for an empty tree). */
   readonly lastZxid: Zxid;
   nodeInfo(path: string): NodeInfo | undefined;
+  /** The preparer's view of the node at `path` (cheaper than `nodeInfo`), or undefined. */
+  nodeState(path: string): NodeState | undefined;
   /** Child names of the node at `path` (unordered), or undefined when there is no node. */
   childrenOf(path: string): string[] | undefined;
   hasSession(sessionId: SessionId): boolean;
