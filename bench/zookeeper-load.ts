@@ -73,6 +73,22 @@ function connect(port: number): Promise<ZkClient> {
   });
 }
 
+/**
+ * Sends closeSession and resolves once the server has closed the connection (the session is
+ * gone), or after `CONNECT_TIMEOUT_MS`: so no closeSession is still in flight when the next
+ * measurement starts or the servers stop.
+ */
+function closeNzc(client: ZkClient): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, CONNECT_TIMEOUT_MS);
+    client.once('disconnected', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    client.close();
+  });
+}
+
 function setData(client: ZkClient, path: string): Promise<void> {
   return new Promise((resolve, reject) => client.setData(path, VALUE, -1,
     (error: ZkError | null) => (error === null ? resolve() : reject(error))));
@@ -96,7 +112,7 @@ async function prepare(ports: number[], keys: number): Promise<unknown> {
     await Promise.all(Array.from({ length: keys }, (_, i) => create(client, `/zkbench/k${i}`, VALUE)));
     return { created: keys };
   } finally {
-    client.close();
+    await closeNzc(client);
   }
 }
 
@@ -114,10 +130,7 @@ interface LoadSession {
 async function nzcSession(port: number): Promise<LoadSession> {
   const client = await connect(port);
   return { setData: (path) => setData(client, path), getData: (path) => getData(client, path),
-    close: () => {
-      client.close();
-      return Promise.resolve();
-    } };
+    close: () => closeNzc(client) };
 }
 
 async function zabSession(port: number): Promise<LoadSession> {
