@@ -15,7 +15,9 @@
  *            write committed through a surviving replica; median of several runs
  *   zookeeper 3 nestjs-zab replica processes and 3 Apache ZooKeeper 3.8 JVMs side by side
  *            under one load over the client protocol (bench/zookeeper-bench.ts); only with
- *            `--only zookeeper` (needs Java and the Debian zookeeper package)
+ *            `--only zookeeper` (needs Java and the Debian zookeeper package); `--loader
+ *            nzc|zab|both` picks the load generator's client (node-zookeeper-client, the
+ *            default, or the project's RemoteCoordinationClient, or each in turn)
  *
  * Each throughput figure is the median of several timed runs; every loop is bounded in count
  * and time. Flags: `--only writes,reads,memory,restart,worker,ensemble,failover`, `--quick`
@@ -37,6 +39,7 @@ import type { Txn } from '../libs/zab/src/state/txn.js';
 import { OPEN_ACL_UNSAFE } from '../libs/zab/src/state/stat.js';
 import { closedLoop } from './closed-loop.js';
 import { benchZookeeper } from './zookeeper-bench.js';
+import type { LoaderName } from './zookeeper-load.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -422,8 +425,28 @@ async function benchFailover(): Promise<void> {
   }
 }
 
-/** `--cpu-prof-dir DIR`, `--systems a,b`, `--kinds writes,reads`, `--no-cork` of the zookeeper benchmark. */
-function zookeeperFlags(): { cpuProfileDir?: string; systems?: Set<string>; kinds?: Set<string>; noCork: boolean } {
+/** `--loader nzc|zab|both` of the zookeeper benchmark: node-zookeeper-client (default) and/or the project's client. */
+function loaderFlag(text: string | undefined): LoaderName[] {
+  switch (text) {
+    case undefined:
+    case 'nzc':
+      return ['nzc'];
+    case 'zab':
+      return ['zab'];
+    case 'both':
+      return ['nzc', 'zab'];
+    default:
+      throw new Error(`--loader ${text}: use nzc, zab or both`);
+  }
+}
+
+/**
+ * `--cpu-prof-dir DIR`, `--systems a,b`, `--kinds writes,reads`, `--no-cork`, `--loader
+ * nzc|zab|both` of the zookeeper benchmark.
+ */
+function zookeeperFlags(): {
+  cpuProfileDir?: string; systems?: Set<string>; kinds?: Set<string>; noCork: boolean; loaders: LoaderName[];
+} {
   const value = (flag: string): string | undefined => {
     const index = args.indexOf(flag);
     return index >= 0 ? args[index + 1] : undefined;
@@ -433,6 +456,7 @@ function zookeeperFlags(): { cpuProfileDir?: string; systems?: Set<string>; kind
   const kinds = value('--kinds');
   return {
     noCork: args.includes('--no-cork'),
+    loaders: loaderFlag(value('--loader')),
     ...(dir !== undefined ? { cpuProfileDir: dir } : {}),
     ...(systems !== undefined ? { systems: new Set(systems.split(',')) } : {}),
     ...(kinds !== undefined ? { kinds: new Set(kinds.split(',')) } : {}),

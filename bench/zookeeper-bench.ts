@@ -7,16 +7,21 @@
  * - Apache ZooKeeper 3.8 (Debian package): 3 `QuorumPeerMain` JVMs (testing/zookeeper-ensemble.ts)
  *   with ZooKeeper's default JVM flags (full JIT, default GC), forceSync=yes, dataDir under
  *   the same temp directory (same disk), tickTime 2000.
- * - Load: one separate process (bench/zookeeper-load.ts) with node-zookeeper-client,
- *   8 sessions (session i on server i mod 3) × 32 requests in flight, 100-byte values:
- *   writes = setData, reads = getData, each loop on its own znode. Each session's socket is
- *   corked per event-loop turn (`--no-cork`: one write per request, as published).
+ * - Load: one separate process (bench/zookeeper-load.ts), 8 sessions (session i on server
+ *   i mod 3) × 32 requests in flight, 100-byte values: writes = setData, reads = getData, each
+ *   loop on its own znode. `--loader nzc` (default) drives it with node-zookeeper-client, its
+ *   socket corked per event-loop turn (`--no-cork`: one write per request, as published);
+ *   `--loader zab` with the project's own client (`RemoteCoordinationClient`, one per
+ *   session); `--loader both` measures with each loader in the same run.
  *
- * Both ensembles run for the whole benchmark; the load alternates between them (two warm-up
- * rounds, not counted, then rounds A, B / B, A ...) so machine noise hits both, and each figure
- * is the median over the rounds. Each measurement also reports the servers' CPU time per
- * operation (utime + stime of the 3 server processes, from /proc), which shows what limits a
- * system on a machine where the servers and the load generator share the cores.
+ * Both ensembles run for the whole benchmark; the load alternates between them, and between
+ * the loaders with `--loader both` (two warm-up rounds, not counted, then rounds in one order,
+ * the next in the reverse order ...) so machine noise hits every pairing, and each figure is
+ * the median over the rounds; one table per loader. Each measurement also reports the
+ * servers' CPU time per operation (utime + stime of the 3 server processes, from /proc),
+ * which shows what limits a system on a machine where the servers and the load generator
+ * share the cores, and the load generator's own CPU time per operation (process.cpuUsage in
+ * the loader around the timed loops), which shows what the client costs.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -24,6 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZooKeeperEnsemble, freePorts } from '../libs/zab/src/testing/zookeeper-ensemble.js';
+import type { LoaderName } from './zookeeper-load.js';
 
 const CLIENTS = 8;
 /** Rounds run before the measured ones: the JVMs' JIT (C2) needs a few seconds of load. */
@@ -172,16 +178,24 @@ interface Measurement {
   errors: number;
   /** Server CPU milliseconds per 1000 operations (all 3 server processes). */
   cpuMsPerKop: number;
+  /** The load generator's CPU milliseconds per 1000 operations, over its timed loops. */
+  loaderCpuMsPerKop: number;
   /** nestjs-zab only: reply frames per socket write on the client ports. */
   framesPerWrite?: number;
 }
 
 type Kind = 'writes' | 'reads';
 
-async function measure(loader: Child, system: System, kind: Kind, durationMs: number): Promise<Measurement> {
+async function measure(
+  loader: Child,
+  loaderName: LoaderName,
+  system: System,
+  kind: Kind,
+  durationMs: number,
+): Promise<Measurement> {
   const cpuBefore = cpuSeconds(system.pids);
   const sendsBefore = await system.stats?.();
-  const result = await loader.request({ cmd: 'load', ports: system.ports, kind, durationMs,
+  const result = await loader.request({ cmd: 'load', loader: loaderName, ports: system.ports, kind, durationMs,
     countMax: 2_000_000, clients: CLIENTS, inFlight: IN_FLIGHT }, durationMs + 60_000);
   const cpu = cpuSeconds(system.pids) - cpuBefore;
   const sendsAfter = await system.stats?.();
@@ -218,6 +232,7 @@ function printTable(results: Results, names: [string, string]): void {
     row('p50 ms', (m) => m.p50Ms, 2);
     row('p99 ms', (m) => m.p99Ms, 2);
     row('server CPU ms / 1000 ops', (m) => m.cpuMsPerKop, 0);
+    row('load generator CPU ms / 1000 ops', (m) => m.loaderCpuMsPerKop, 0);
   }
   for (const name of names) {
     for (const kind of ['writes', 'reads'] as const) {
@@ -239,11 +254,34 @@ export interface ZookeeperBenchOptions {
   kinds?: ReadonlySet<string>;
   /** `--no-cork`: the load generator uses node-zookeeper-client as published (a write per request). */
   noCork?: boolean;
+  /** `--loader nzc|zab|both`: the client(s) the load generator uses; default nzc. */
+  loaders?: readonly LoaderName[];
+}
+
+const LOADER_LABELS: Record<LoaderName, string> = {
+  nzc: 'node-zookeeper-client',
+  zab: "nestjs-zab's RemoteCoordinationClient",
+};
+
+/** One measured pairing: a system under the load of one loader. */
+interface Run {
+  system: System;
+  loader: LoaderName;
+}
+
+function logMeasurement(round: number, run: Run, kind: Kind, m: Measurement, loaders: number): void {
+  const loader = loaders > 1 ? ` [${run.loader}]` : '';
+  console.log(`  ${round <= 0 ? 'warm-up' : `round ${round}`} ${run.system.name}${loader} ${kind}: ` +
+    `${Math.round(m.opsPerSecond)} ops/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, ` +
+    `server CPU ${m.cpuMsPerKop.toFixed(0)} ms/1000 ops, load generator CPU ${m.loaderCpuMsPerKop.toFixed(0)} ms/1000 ops` +
+    `${m.framesPerWrite === undefined ? '' : `, ${m.framesPerWrite.toFixed(1)} replies per socket write`}` +
+    `${m.errors > 0 ? `, ${m.errors} errors` : ''}`);
 }
 
 export async function benchZookeeper(options: ZookeeperBenchOptions): Promise<void> {
   const rounds = options.quick ? 2 : 5;
   const durationMs = options.quick ? 1500 : 3000;
+  const loaders = options.loaders ?? ['nzc'];
   const root = mkdtempSync(join(tmpdir(), 'zab-bench-zookeeper-'));
   const loader = new Child('load generator', fork(script('zookeeper-load'), options.noCork === true ? ['--no-cork'] : [],
     { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: profileArgv(options.cpuProfileDir) }));
@@ -253,30 +291,34 @@ export async function benchZookeeper(options: ZookeeperBenchOptions): Promise<vo
     await loader.ready;
     if (want('nestjs-zab')) systems.push(await startNestjsZab(root, options.zabTickMs, options.cpuProfileDir));
     if (want('zookeeper')) systems.push(await startZooKeeper());
-    const results: Results = {};
+    const results: Partial<Record<LoaderName, Results>> = {};
+    for (const name of loaders) results[name] = {};
     for (const system of systems) {
       await loader.request({ cmd: 'prepare', ports: system.ports, keys: CLIENTS * IN_FLIGHT }, 60_000);
-      results[system.name] = { writes: [], reads: [] };
+      for (const name of loaders) results[name]![system.name] = { writes: [], reads: [] };
     }
-    console.log(`nestjs-zab vs Apache ZooKeeper 3.8: 3 servers each, ${CLIENTS} clients x ${IN_FLIGHT} in flight` +
-      `${options.noCork === true ? ' (load generator not corked)' : ''}, ` +
+    const corked = loaders.includes('nzc') && options.noCork === true ? ' (node-zookeeper-client not corked)' : '';
+    console.log(`nestjs-zab vs Apache ZooKeeper 3.8: 3 servers each, ${CLIENTS} clients x ${IN_FLIGHT} in flight, ` +
+      `load generator ${loaders.map((name) => LOADER_LABELS[name]).join(' and ')}${corked}, ` +
       `100 B values, ${durationMs} ms per measurement, ${rounds} rounds after ${WARM_UP_ROUNDS} warm-up rounds`);
     const kinds = (['writes', 'reads'] as const).filter((kind) => options.kinds === undefined || options.kinds.has(kind));
+    const runs: Run[] = loaders.flatMap((name) => systems.map((system) => ({ system, loader: name })));
     for (let round = 1 - WARM_UP_ROUNDS; round <= rounds; round++) {
-      const order = round % 2 === 0 ? systems : [...systems].reverse();
-      for (const system of order) {
+      const order = round % 2 === 0 ? runs : [...runs].reverse();
+      for (const run of order) {
         for (const kind of kinds) {
-          const m = await measure(loader, system, kind, durationMs);
-          if (round > 0) results[system.name]![kind].push(m);
-          console.log(`  ${round <= 0 ? 'warm-up' : `round ${round}`} ${system.name} ${kind}: ` +
-            `${Math.round(m.opsPerSecond)} ops/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, ` +
-            `server CPU ${m.cpuMsPerKop.toFixed(0)} ms/1000 ops` +
-            `${m.framesPerWrite === undefined ? '' : `, ${m.framesPerWrite.toFixed(1)} replies per socket write`}` +
-            `${m.errors > 0 ? `, ${m.errors} errors` : ''}`);
+          const m = await measure(loader, run.loader, run.system, kind, durationMs);
+          if (round > 0) results[run.loader]![run.system.name]![kind].push(m);
+          logMeasurement(round, run, kind, m, loaders.length);
         }
       }
     }
-    if (systems.length === 2 && kinds.length === 2) printTable(results, [systems[0]!.name, systems[1]!.name]);
+    if (systems.length === 2 && kinds.length === 2) {
+      for (const name of loaders) {
+        console.log(`load generator: ${LOADER_LABELS[name]} (--loader ${name})`);
+        printTable(results[name]!, [systems[0]!.name, systems[1]!.name]);
+      }
+    }
   } finally {
     for (const system of systems) await system.stop();
     await loader.stop(5000);

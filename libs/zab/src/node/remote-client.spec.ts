@@ -5,14 +5,15 @@
  * the reconnect carries the session id, password and last zxid seen; bad server bytes
  * (undecodable frame, a reply to no request, an oversized length) drop the connection and the
  * client reconnects instead of crashing; a server that reports the session expired makes it
- * lost; pings flow at a third of the negotiated timeout.
+ * lost; pings flow at a third of the negotiated timeout; the requests of one event-loop turn
+ * leave in one socket write, in order.
  * Method: a scripted fake server on a loopback port the OS picks, speaking the protocol with
  * the shared wire codec; each accepted connection gets the next script. Waits are on events
  * with bounded timeouts.
  */
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, Socket, type Server } from 'node:net';
 import { ConnectionLossError, SessionExpiredError } from '../state/keeper-error.js';
 import type { Stat } from '../state/stat.js';
 import { deferred, withTimeout } from '../testing/with-timeout.js';
@@ -206,6 +207,30 @@ test('a server reporting the session expired (timeout 0) makes it lost; calls fa
   assert.equal(await withTimeout(ended.promise, 5000, 'session end'), 'expired');
   assert.deepEqual(tracked.states, ['suspended', 'lost']);
   await assert.rejects(client.exists('/x'), SessionExpiredError);
+});
+
+test('the requests issued in one event-loop turn leave in one socket write, in order', async () => {
+  const fake = await fakeServer([{ timeOutMs: 3000, onRequest: serve }]);
+  cleanups.push(() => new Promise((resolve) => fake.server.close(() => resolve())));
+  const client = await clientOf(fake.port);
+  // Counts the writes of the client's socket (its remote port is the fake server's).
+  const write = Socket.prototype.write;
+  let clientWrites = 0;
+  Socket.prototype.write = function (this: Socket, ...args: Parameters<Socket['write']>): boolean {
+    if (this.remotePort === fake.port) clientWrites += 1;
+    return write.apply(this, args);
+  } as Socket['write'];
+  let reads: Array<{ data: Buffer }>;
+  try {
+    reads = await withTimeout(Promise.all(Array.from({ length: 20 }, (_, i) => client.getData(`/n${i}`))), 5000, '20 reads');
+  } finally {
+    Socket.prototype.write = write;
+  }
+  assert.equal(reads.length, 20);
+  assert.equal(clientWrites, 1, 'one write for the 20 requests');
+  const paths = fake.connections[0]!.received.filter((r) => r.request.type === OpCode.getData)
+    .map((r) => (r.request.body as { path: string }).path);
+  assert.deepEqual(paths, Array.from({ length: 20 }, (_, i) => `/n${i}`));
 });
 
 test('pings flow at a third of the negotiated timeout', async () => {

@@ -7,6 +7,11 @@
  * `onFrame` (synchronously, in order, from the socket's data callback). `onClosed` is called
  * exactly once, whatever ends the connection: the peer, an error, an oversized or
  * undecodable handshake, the handshake timeout, or `close()`. No handler is called after it.
+ *
+ * Frames passed to `send` in one event-loop turn leave in one socket write, in order, at the
+ * end of the turn (process.nextTick, after the turn's promise callbacks): under many requests
+ * in flight a write per frame (with TCP_NODELAY, a syscall and a segment each) would cost the
+ * client most of its CPU and the server as many reads. `close()` drops frames not yet written.
  */
 import { createConnection, type Socket } from 'node:net';
 import { FrameDecoder } from '../transport/frame-decoder.js';
@@ -27,6 +32,14 @@ export class RemoteConnection {
   private handshakeDone = false;
   private closed = false;
   private handshakeTimer: NodeJS.Timeout | undefined;
+  /** Frames sent this turn, written together by `flush`. */
+  private queued: Buffer[] = [];
+  private readonly flush = (): void => {
+    const frames = this.queued;
+    this.queued = [];
+    if (this.closed || frames.length === 0) return;
+    this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+  };
 
   private constructor(
     readonly server: ServerAddress,
@@ -67,15 +80,18 @@ export class RemoteConnection {
     return `${this.server.host}:${this.server.port}`;
   }
 
-  /** Writes whole frames; a no-op once closed. */
+  /** Queues a whole frame for this turn's write (see the file comment); a no-op once closed. */
   send(frame: Buffer): void {
-    if (!this.closed) this.socket.write(frame);
+    if (this.closed) return;
+    if (this.queued.length === 0) process.nextTick(this.flush);
+    this.queued.push(frame);
   }
 
   /** Ends the connection (idempotent); `onClosed(reason)` follows at once. */
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.queued = [];
     clearTimeout(this.handshakeTimer);
     this.socket.destroy();
     this.handlers.onClosed(reason);
