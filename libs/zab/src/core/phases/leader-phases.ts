@@ -86,6 +86,12 @@ export class LeaderPhases {
   private readonly outstanding = new Map<Zxid, Buffer>();
   private heartbeat = 0;
   private readonly heartbeatSentTick = new Map<number, number>();
+  /**
+   * `leaseExpiryTick()` as last computed; undefined once any of its inputs changed (a
+   * heartbeat sent or echoed, a learner added, removed or synced). Every proposal checks the
+   * lease twice, so it is computed once per change instead of once per check.
+   */
+  private leaseExpiryCache: number | undefined;
   private pendingSyncs: PendingSync[] = [];
 
   constructor(private readonly peer: PeerContext, _vote: { zxid: Zxid; peerEpoch: Epoch }) {
@@ -137,6 +143,7 @@ export class LeaderPhases {
   private sendPings(): void {
     this.heartbeat++;
     this.heartbeatSentTick.set(this.heartbeat, this.peer.now);
+    this.leaseExpiryCache = undefined;
     this.leaseExpiryTick(); // prunes send ticks older than the quorum's echo (bounded map)
     const ping: Ping = { type: 'ping', fromLeader: true, heartbeat: this.heartbeat,
       sessionTouches: [] };
@@ -165,12 +172,14 @@ export class LeaderPhases {
    * still holds a valid lease.
    */
   leaseExpiryTick(): number {
+    if (this.leaseExpiryCache !== undefined) return this.leaseExpiryCache;
     const echoed = this.quorumEchoedHeartbeat();
     const sent = this.heartbeatSentTick.get(echoed) ?? NEVER;
     for (const key of this.heartbeatSentTick.keys()) {
       if (key < echoed) this.heartbeatSentTick.delete(key);
     }
-    return sent + this.peer.config.leaseTicks;
+    this.leaseExpiryCache = sent + this.peer.config.leaseTicks;
+    return this.leaseExpiryCache;
   }
 
   isLeaseValid(): boolean {
@@ -214,6 +223,7 @@ export class LeaderPhases {
 
   forgetLearner(id: PeerId): void {
     this.learners.delete(id);
+    this.leaseExpiryCache = undefined;
     this.syncQueue = this.syncQueue.filter((queued) => queued !== id);
   }
 
@@ -231,6 +241,7 @@ export class LeaderPhases {
       return;
     }
     this.syncQueue = this.syncQueue.filter((id) => id !== from);
+    this.leaseExpiryCache = undefined;
     this.learners.set(from, {
       id: from, observer, hasData: info.type === 'followerInfo' && info.hasData,
       acceptedEpoch: info.acceptedEpoch, stage: 'info', countedAckEpoch: false, peerLastZxid: 0n,
@@ -347,6 +358,7 @@ export class LeaderPhases {
     if (zxid === makeZxid(this.epoch, 0)) {
       if (handle.stage !== 'syncing' || handle.newLeaderAcked) return;
       handle.newLeaderAcked = true;
+      this.leaseExpiryCache = undefined;
       handle.ackedZxid = handle.syncThroughZxid;
       if (handle.heartbeatAtSync > handle.echoedHeartbeat) {
         handle.echoedHeartbeat = handle.heartbeatAtSync;
@@ -440,6 +452,7 @@ export class LeaderPhases {
   private onPingReply(handle: LearnerHandle, ping: Ping): void {
     if (ping.heartbeat > handle.echoedHeartbeat && ping.heartbeat <= this.heartbeat) {
       handle.echoedHeartbeat = ping.heartbeat;
+      this.leaseExpiryCache = undefined;
     }
     if (ping.sessionTouches.length > 0) this.peer.out.sessionTouches.push(...ping.sessionTouches);
     this.completeSyncs();
