@@ -197,8 +197,9 @@ class Scratch {
 
   /** Starts a request: one scratch serves every `prepare` (no maps allocated per request). */
   begin(identities: readonly AuthId[]): void {
-    this.nodes.clear();
-    this.sessions.clear();
+    // clear() allocates a new table even for an empty map.
+    if (this.nodes.size > 0) this.nodes.clear();
+    if (this.sessions.size > 0) this.sessions.clear();
     this.identities = identities;
   }
 

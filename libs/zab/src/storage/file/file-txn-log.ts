@@ -57,6 +57,8 @@ import {
 
 export const SEGMENT_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 const BUFFER_BYTES_INITIAL = 64 * 1024;
+/** A batch up to this size is written synchronously (`FileHandle.writeNow`), larger ones async. */
+const SYNC_WRITE_BYTES_MAX = 1024 * 1024;
 /** Where a batch starts in a write buffer: room for a segment header in front of it. */
 const BATCH_START = SEGMENT_HEADER_BYTES;
 const RECORDS_START = BATCH_START + BATCH_HEADER_BYTES;
@@ -294,7 +296,13 @@ export class FileTxnLog implements TxnLog {
       const from = created ? 0 : BATCH_START;
       const bytes = batch.buffer.subarray(from, batch.end);
       const position = created ? 0 : target.segment.sizeBytes;
-      await this.io('write', target.segment.path, () => target.handle.write(bytes, position));
+      const handle = target.handle;
+      if (handle.writeNow !== undefined && bytes.length <= SYNC_WRITE_BYTES_MAX) {
+        // Into the page cache at once; only the fdatasync below goes to the thread pool.
+        await this.io('write', target.segment.path, async () => handle.writeNow!(bytes, position));
+      } else {
+        await this.io('write', target.segment.path, () => handle.write(bytes, position));
+      }
       await this.io('fdatasync', target.segment.path, () => target.handle.datasync());
       if (created) {
         await this.io('fsync', this.directory, (fs, path) => fs.syncDirectory(path));
