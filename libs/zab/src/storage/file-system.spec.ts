@@ -36,6 +36,22 @@ test('write at positions, read back, size, truncate', withDirectory(async (dir) 
   await assert.rejects(nodeFileSystem.open(path, 'wx'), { code: 'EEXIST' });
 }));
 
+test('writeNow writes synchronously at positions and throws the system error', withDirectory(
+  async (dir) => {
+    const path = join(dir, 'file');
+    const handle = await nodeFileSystem.open(path, 'wx');
+    assert.ok(handle.writeNow !== undefined, 'the real file system writes synchronously');
+    handle.writeNow(Buffer.from('hello'), 0);
+    handle.writeNow(Buffer.from('WORLD'), 5);
+    assert.equal(readFileSync(path, 'utf8'), 'helloWORLD', 'visible before any await');
+    handle.writeNow(Buffer.from('w'), 5);
+    await handle.close();
+    assert.equal(readFileSync(path, 'utf8'), 'hellowORLD', 'one byte overwritten at 5');
+    const readOnly = await nodeFileSystem.open(path, 'r');
+    assert.throws(() => readOnly.writeNow!(Buffer.from('x'), 0), { code: 'EBADF' });
+    await readOnly.close();
+  }));
+
 test('makeDirectoryDurably fsyncs the parent of every level it creates', withDirectory(
   async (dir) => {
     const fileSystem = new FaultInjectingFileSystem();
