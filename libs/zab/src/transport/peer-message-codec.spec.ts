@@ -1,8 +1,9 @@
 /**
- * Goal: every peer message survives encode/decode unchanged, decoded buffers are copies, and
- * bad bytes (truncated at every offset, trailing, unknown version/type/state, random) raise
- * `JuteDecodeError` and nothing else. Method: fast-check arbitraries covering every message
- * type with full-range fields, plus golden bytes for one message to pin the layout.
+ * Goal: every peer message survives encode/decode unchanged, decoded buffers are copies (a
+ * proposal's txn excepted: a view), and bad bytes (truncated at every offset, trailing,
+ * unknown version/type/state, random) raise `JuteDecodeError` and nothing else.
+ * Method: fast-check arbitraries covering every message type with full-range fields, plus
+ * golden bytes for one message to pin the layout.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -69,11 +70,18 @@ describe('peer message codec', () => {
     assert.equal(encoded.toString('hex'), '010a' + '0000000200000000' + '0000000100000007');
   });
 
-  test('decoded buffers are copies of the frame', () => {
-    const frame = encodePeerMessage({ type: 'proposal', zxid: 1n, txn: Buffer.from('abc') });
-    const decoded = decodePeerMessage(frame);
-    frame.fill(0);
-    assert.equal(decoded.type === 'proposal' && decoded.txn.toString(), 'abc');
+  test('decoded buffers are copies of the frame, but a proposal\'s txn is a view into it', () => {
+    const request = encodePeerMessage({ type: 'request', sessionId: 1n, cxid: 2,
+      bytes: Buffer.from('abc') });
+    const decodedRequest = decodePeerMessage(request);
+    request.fill(0);
+    assert.equal(decodedRequest.type === 'request' && decodedRequest.bytes.toString(), 'abc');
+    const proposal = encodePeerMessage({ type: 'proposal', zxid: 1n, txn: Buffer.from('abc') });
+    const decodedProposal = decodePeerMessage(proposal);
+    assert.equal(decodedProposal.type === 'proposal' && decodedProposal.txn.toString(), 'abc');
+    proposal.fill(0x78);
+    assert.equal(decodedProposal.type === 'proposal' && decodedProposal.txn.toString(), 'xxx',
+      'no copy per txn on the follower');
   });
 
   test('every truncation and any trailing byte is a JuteDecodeError', () => {

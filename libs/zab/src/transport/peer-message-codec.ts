@@ -9,7 +9,8 @@
  *
  * `decodePeerMessage` never throws anything but `JuteDecodeError` on bad input (unknown
  * version/type/state, truncation, trailing bytes, out-of-range values). Decoded buffers are
- * copies, so the frame buffer can be reused.
+ * copies, so the frame buffer can be reused, except the txn of a proposal or an inform: a view
+ * into the frame (every follower decodes every txn; the transport never reuses a frame).
  */
 import { assertNever } from '../util/assert.js';
 import { JuteDecodeError } from '../jute/jute-error.js';
@@ -119,7 +120,7 @@ function readBody(r: JuteReader, type: PeerMessageType): PeerMessage {
       return { type, zxid: r.readLong() };
     case 'newLeader': return { type, zxid: r.readLong(), lastZxid: r.readLong() };
     case 'snap': return readSnap(r);
-    case 'proposal': case 'inform': return { type, zxid: r.readLong(), txn: readBytes(r) };
+    case 'proposal': case 'inform': return { type, zxid: r.readLong(), txn: readView(r) };
     case 'ping': {
       const fromLeader = r.readBool();
       const heartbeat = r.readInt();
@@ -154,6 +155,12 @@ function readEpoch(r: JuteReader): number {
   const epoch = r.readInt();
   if (epoch < 0) throw new JuteDecodeError(`negative epoch ${epoch}`);
   return epoch;
+}
+
+function readView(r: JuteReader): Buffer {
+  const bytes = r.readBuffer();
+  if (bytes === null) throw new JuteDecodeError('null buffer in peer message');
+  return bytes;
 }
 
 function readBytes(r: JuteReader): Buffer {
