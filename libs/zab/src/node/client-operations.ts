@@ -24,7 +24,7 @@ import type { MultiOperation, MultiRequest, MultiResult } from '../wire/records/
 import { WatcherType } from '../wire/records/remove-watches.js';
 import type { SetWatches2 } from '../wire/records/set-watches.js';
 import type { ClientReplica } from './client-replica.js';
-import type { ReplicaWatcher } from './replica.js';
+import type { CommittedResult, ReplicaWatcher } from './replica.js';
 
 /** What an operation needs from its connection. */
 export interface OperationContext {
@@ -284,31 +284,50 @@ export function eventTypeCode(type: WatchEventType): number {
 
 // ---- writes ----
 
-/** Serves a write (or sync): resolves once it was committed and applied on this replica. */
-export async function serveWrite(
+/**
+ * Serves a write (or sync): resolves once it was committed and applied on this replica. Not
+ * an async function: a write (the hot path) costs the replica's promise and one `then`.
+ */
+export function serveWrite(
   context: OperationContext, cxid: number, request: OperationRequest,
 ): Promise<OperationOutcome> {
   const { replica } = context;
+  if (request.type === OpCode.sync) return serveSync(context, request.body.path);
   let write: WriteRequest;
   try {
-    if (request.type === OpCode.sync) {
-      checkPath(request.body.path);
-      await replica.barrier();
-      return ok(replica.tree.lastZxid, { type: request.type, body: { path: request.body.path } });
-    }
     write = toWriteRequest(request);
   } catch (error) {
-    if (error instanceof MultiOpRejected) return ok(replica.tree.lastZxid, error.response);
+    if (error instanceof MultiOpRejected) {
+      return Promise.resolve(ok(replica.tree.lastZxid, error.response));
+    }
+    return Promise.resolve(outcomeOfError(error, replica.tree.lastZxid));
+  }
+  let submitted: Promise<CommittedResult>;
+  try {
+    submitted = replica.submit(context.sessionId, cxid, write);
+  } catch (error) {
+    return Promise.reject(error); // as the async function did: a rejection, never a throw
+  }
+  return submitted.then((result) => {
+    if (result.code !== ErrorCode.Ok && request.type !== OpCode.multi) {
+      return { err: result.code, zxid: result.zxid, response: null };
+    }
+    return ok(result.zxid, writeResponse(request, result));
+  });
+}
+
+async function serveSync(context: OperationContext, path: string): Promise<OperationOutcome> {
+  const { replica } = context;
+  try {
+    checkPath(path);
+    await replica.barrier();
+    return ok(replica.tree.lastZxid, { type: OpCode.sync, body: { path } });
+  } catch (error) {
     // A sync that lost its leader: ConnectionLoss is no result code (ZooKeeper never sends
     // it); thrown, it closes the connection like a lost write, and the client resends the sync.
     if (error instanceof KeeperError && error.code === ErrorCode.ConnectionLoss) throw error;
     return outcomeOfError(error, replica.tree.lastZxid);
   }
-  const result = await replica.submit(context.sessionId, cxid, write);
-  if (result.code !== ErrorCode.Ok && request.type !== OpCode.multi) {
-    return { err: result.code, zxid: result.zxid, response: null };
-  }
-  return ok(result.zxid, writeResponse(request, result));
 }
 
 function toWriteRequest(request: OperationRequest): WriteRequest {
