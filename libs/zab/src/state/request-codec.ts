@@ -42,6 +42,8 @@ export const RequestOpCode = {
   deleteExpiredTtl: 1001,
 } as const satisfies Record<WriteRequest['op'], number>;
 
+const EMPTY_DATA = Buffer.alloc(0);
+
 /** Most ops a decoded multi may hold (each op takes at least its 4-byte type). */
 const OP_BYTES_MIN = 4;
 
@@ -60,7 +62,8 @@ export function encodeRequest(request: WriteRequest, identities: readonly AuthId
       w.writeString(identity.scheme).writeString(identity.id);
     });
   }
-  return writer.toBuffer();
+  // A view, not a copy: the writer is this call's own and never written again.
+  return writer.finish();
 }
 
 /** The request alone (any identities section is checked and dropped). */
@@ -202,10 +205,14 @@ function readPath(reader: JuteReader): string {
   return path;
 }
 
-/** Data is copied: the request outlives the received frame. */
+/**
+ * Data is a view into the input, not a copy: a forwarded request is decoded from its peer
+ * frame, which the transport never reuses, and the leader copies the data into the txn it
+ * encodes (the tree keeps its own copy).
+ */
 function readData(reader: JuteReader): Buffer {
   const data = reader.readBuffer();
-  return data === null ? Buffer.alloc(0) : Buffer.from(data);
+  return data === null ? EMPTY_DATA : data;
 }
 
 function readAcl(reader: JuteReader): Acl[] {

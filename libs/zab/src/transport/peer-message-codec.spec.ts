@@ -1,7 +1,8 @@
 /**
  * Goal: every peer message survives encode/decode unchanged, decoded buffers are copies (a
- * proposal's txn excepted: a view), and bad bytes (truncated at every offset, trailing,
- * unknown version/type/state, random) raise `JuteDecodeError` and nothing else.
+ * proposal's txn and a request's bytes excepted: views), and bad bytes (truncated at every
+ * offset, trailing, unknown version/type/state, random) raise `JuteDecodeError` and nothing
+ * else.
  * Method: fast-check arbitraries covering every message type with full-range fields, plus
  * golden bytes for one message to pin the layout.
  */
@@ -71,11 +72,11 @@ describe('peer message codec', () => {
   });
 
   test('decoded buffers are copies of the frame, but a proposal\'s txn is a view into it', () => {
-    const request = encodePeerMessage({ type: 'request', sessionId: 1n, cxid: 2,
+    const snap = encodePeerMessage({ type: 'snap', zxid: 1n, chunkIndex: 0, chunkCount: 1,
       bytes: Buffer.from('abc') });
-    const decodedRequest = decodePeerMessage(request);
-    request.fill(0);
-    assert.equal(decodedRequest.type === 'request' && decodedRequest.bytes.toString(), 'abc');
+    const decodedSnap = decodePeerMessage(snap);
+    snap.fill(0);
+    assert.equal(decodedSnap.type === 'snap' && decodedSnap.bytes.toString(), 'abc');
     const proposal = encodePeerMessage({ type: 'proposal', zxid: 1n, txn: Buffer.from('abc') });
     const decodedProposal = decodePeerMessage(proposal);
     assert.equal(decodedProposal.type === 'proposal' && decodedProposal.txn.toString(), 'abc');

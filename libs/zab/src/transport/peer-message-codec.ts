@@ -9,8 +9,9 @@
  *
  * `decodePeerMessage` never throws anything but `JuteDecodeError` on bad input (unknown
  * version/type/state, truncation, trailing bytes, out-of-range values). Decoded buffers are
- * copies, so the frame buffer can be reused, except the txn of a proposal or an inform: a view
- * into the frame (every follower decodes every txn; the transport never reuses a frame).
+ * copies, so the frame buffer can be reused, except the txn of a proposal or an inform and the
+ * bytes of a forwarded request: views into the frame (one per write on the hot path; the
+ * transport never reuses a frame).
  */
 import { assertNever } from '../util/assert.js';
 import { JuteDecodeError } from '../jute/jute-error.js';
@@ -127,7 +128,7 @@ function readBody(r: JuteReader, type: PeerMessageType): PeerMessage {
       return { type, fromLeader, heartbeat, sessionTouches: readTouches(r) };
     }
     case 'request':
-      return { type, sessionId: r.readLong(), cxid: r.readInt(), bytes: readBytes(r) };
+      return { type, sessionId: r.readLong(), cxid: r.readInt(), bytes: readView(r) };
     case 'sync': return { type, syncId: r.readInt() };
     case 'syncReply': return { type, syncId: r.readInt(), zxid: r.readLong() };
     default: return assertNever(type, 'peer message type');
