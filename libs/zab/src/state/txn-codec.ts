@@ -12,7 +12,8 @@
  *
  * `decodeTxn` checks structure only (lengths, known types and kinds, no trailing bytes) and
  * throws `JuteDecodeError` on anything else, never crashes; whether the txn fits the tree is the
- * tree's business. Decoded data buffers are copies owned by the txn (the input may be reused).
+ * tree's business. Decoded data buffers are views into the input, which must not be written
+ * while the txn is in use (txn bytes never are: a follower decodes each txn only to apply it).
  */
 import { JuteDecodeError } from '../jute/jute-error.js';
 import { assert as assertInvariant, assertNever } from '../util/assert.js';
@@ -201,16 +202,13 @@ class TxnReader {
     return value;
   }
 
-  /** A copy of a buffer (the txn outlives the input), or null for length -1. */
-  readBufferCopy(): Buffer | null {
+  /** A view of a buffer in the input, or null for length -1. */
+  readBufferView(): Buffer | null {
     const length = this.readLength('buffer');
     if (length < 0) return null;
-    const copy = Buffer.allocUnsafe(length);
     const start = this.offset;
-    if (length <= 64) for (let i = 0; i < length; i++) copy[i] = this.buffer[start + i]!;
-    else this.buffer.copy(copy, 0, start, start + length);
     this.offset += length;
-    return copy;
+    return this.buffer.subarray(start, start + length);
   }
 
   expectEnd(what: string): void {
@@ -372,9 +370,12 @@ function readPath(reader: TxnReader): string {
   return path;
 }
 
-/** A copy: the txn outlives the input buffer. */
+/**
+ * A view into the input, not a copy: txn bytes (log records, proposals) are never written
+ * again, and applying the txn copies its data into the tree.
+ */
 function readData(reader: TxnReader): Buffer {
-  const data = reader.readBufferCopy();
+  const data = reader.readBufferView();
   if (data === null) throw new JuteDecodeError('null data');
   return data;
 }
