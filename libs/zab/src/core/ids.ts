@@ -28,7 +28,9 @@ export function makeZxid(epoch: Epoch, counter: number | bigint): Zxid {
     if (epoch < EXACT_EPOCH_LIMIT) return BigInt(epoch * TWO_32 + counter);
     return (BigInt(epoch) << 32n) | BigInt(counter);
   }
-  if (!(counter >= 0n && counter <= ZXID_COUNTER_MAX)) invariantFailed(`bad zxid counter ${counter}`);
+  if (!(counter >= 0n && counter <= ZXID_COUNTER_MAX)) {
+    invariantFailed(`bad zxid counter ${counter}`);
+  }
   return (BigInt(epoch) << 32n) | counter;
 }
 

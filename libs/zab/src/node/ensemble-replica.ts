@@ -114,8 +114,8 @@ interface PendingWrite extends PendingWriteEntry {
   routed: boolean;
   /**
    * The last logged zxid when the write was submitted: its txn can only come later. A txn at
-   * or below it with the same session and cxid is an older write's (tags restart from 0 with the process,
-   * and a restarted replica commits txns it logged before the restart).
+   * or below it with the same session and cxid is an older write's (tags restart from 0 with
+   * the process, and a restarted replica commits txns it logged before the restart).
    */
   readonly afterZxid: Zxid;
 }

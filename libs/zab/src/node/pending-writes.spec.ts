@@ -57,7 +57,9 @@ test('oldest and list follow submit order through random adds and removes', () =
     }
     assert.equal(table.size, model.length);
     assert.equal(table.oldest(), model[0]);
-    if (round % 997 === 0) assert.deepEqual(table.list().map((w) => w.seq), model.map((w) => w.seq));
+    if (round % 997 === 0) {
+      assert.deepEqual(table.list().map((w) => w.seq), model.map((w) => w.seq));
+    }
   }
   for (const w of table.list()) assert.equal(table.remove(w), true);
   assert.equal(table.size, 0);

@@ -95,7 +95,9 @@ function writeBody(w: JuteWriter, m: PeerMessage): void {
 }
 
 export function decodePeerMessage(bytes: Buffer): PeerMessage {
-  if (bytes.length < 2) throw new JuteDecodeError(`truncated peer message of ${bytes.length} bytes`);
+  if (bytes.length < 2) {
+    throw new JuteDecodeError(`truncated peer message of ${bytes.length} bytes`);
+  }
   if (bytes[0] !== PEER_CODEC_VERSION) {
     throw new JuteDecodeError(`unknown peer message version ${bytes[0]}`);
   }
