@@ -8,20 +8,21 @@
  *   node --cpu-prof build/bench/ensemble-in-process.js [leader|follower] [durationMs] [zabTickMs]
  *
  * Prints ops/s and the process CPU per write. Bounded: one run of `durationMs` (default 3 s).
- * `zabTickMs` (default 50, the replica default) may be raised on an overloaded host, where
+ * `zabTickMs` (default: the replica default) may be raised on an overloaded host, where
  * the one shared event loop stalls past the lag guard's limit and the leader steps down.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REPLICA_DEFAULTS } from '../libs/zab/src/node/replica-options.js';
 import { EnsembleReplica } from '../libs/zab/src/node/ensemble-replica.js';
 import { LocalCoordinationClient } from '../libs/zab/src/node/local-client.js';
 import { closedLoop } from './closed-loop.js';
 
 const target = process.argv[2] === 'follower' ? 'follower' : 'leader';
 const durationMs = Number(process.argv[3] ?? 3000);
-const zabTickMs = Number(process.argv[4] ?? 50);
+const zabTickMs = Number(process.argv[4] ?? REPLICA_DEFAULTS.zabTickMs);
 const VALUE = Buffer.alloc(100, 0x61);
 
 function freePort(): Promise<number> {

@@ -22,7 +22,8 @@
  * Each throughput figure is the median of several timed runs; every loop is bounded in count
  * and time. Flags: `--only writes,reads,memory,restart,worker,ensemble,failover`, `--quick`
  * (smaller sizes for a smoke run), `--zab-tick-ms N` (Zab tick of the ensemble members;
- * default 50). Run with `node --expose-gc` (npm run bench does) so memory is measured after GC.
+ * default: the replica default, 25). Run with `node --expose-gc` (npm run bench does) so
+ * memory is measured after GC.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -31,6 +32,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { Replica } from '../libs/zab/src/node/replica.js';
+import { REPLICA_DEFAULTS } from '../libs/zab/src/node/replica-options.js';
 import { LocalCoordinationClient } from '../libs/zab/src/node/local-client.js';
 import { DataTree } from '../libs/zab/src/state/data-tree.js';
 import { WorkerReplicaHandle } from '../libs/zab/src/node/worker-host.js';
@@ -237,7 +239,8 @@ async function benchWorker(): Promise<void> {
 const MEMBER_SCRIPT = fileURLToPath(new URL('./ensemble-member.js', import.meta.url));
 const zabTickIndex = args.indexOf('--zab-tick-ms');
 /** Zab tick of the member processes: the default of `zabTickMs` unless `--zab-tick-ms N`. */
-const ZAB_TICK_MS = zabTickIndex >= 0 ? Number(args[zabTickIndex + 1]) : 50;
+const ZAB_TICK_MS = zabTickIndex >= 0 ? Number(args[zabTickIndex + 1])
+  : REPLICA_DEFAULTS.zabTickMs;
 const cpuProfIndex = args.indexOf('--cpu-prof-dir');
 /** `--cpu-prof-dir DIR`: members run with `node --cpu-prof` and end gracefully to write it. */
 const CPU_PROF_DIR = cpuProfIndex >= 0 ? args[cpuProfIndex + 1] : undefined;

@@ -62,8 +62,8 @@ test('mntr of an ensemble: followers, uptime, outstanding requests, pending sync
       // Three replicas share this event loop: a failure detector tolerant of a loaded CI
       // machine (1 s of silence, 500 ms stall) keeps failover out of a test about counters.
       replicas.push(await EnsembleReplica.open({ id, ensemble, dataDir: ':memory:', tickMs: 50,
-        zabTickMs: 100, secret: 'ensemble-mntr-secret-0123' },
-      { timing: { syncLimitTicks: 10, leaseWaitTicks: 8, leaseTicks: 6 } }));
+        zabTickMs: 50, secret: 'ensemble-mntr-secret-0123' },
+      { timing: { syncLimitTicks: 20, leaseWaitTicks: 16, leaseTicks: 12 } }));
     }
     const leader = await agreedLeader(replicas);
     const follower = replicas.find((r) => r !== leader)!;

@@ -42,8 +42,8 @@ test('a createSession lost with its leader is retried with the next one', async 
   for (const id of [1, 2, 3]) {
     const logger = { log() {}, warn: (m: string) => warnings.push(m), error() {} };
     replicas.push(await EnsembleReplica.open({ id, ensemble, dataDir: ':memory:', tickMs: 50,
-      zabTickMs: 100, secret: 'ensemble-session-start-secret' },
-    { logger, timing: { syncLimitTicks: 10, leaseWaitTicks: 8, leaseTicks: 6 } }));
+      zabTickMs: 50, secret: 'ensemble-session-start-secret' },
+    { logger, timing: { syncLimitTicks: 20, leaseWaitTicks: 16, leaseTicks: 12 } }));
   }
   const leader = await agreedLeader(replicas);
   const follower = replicas.find((r) => r !== leader)!;

@@ -49,7 +49,7 @@ class Reports {
 async function startApp(id: number, ensemble: string): Promise<TestingModule> {
   const moduleRef = await Test.createTestingModule({
     imports: [ScheduleModule.forRoot(), ZabModule.forRoot({ id, ensemble, isolation: 'main', dataDir: ':memory:',
-      tickMs: 100, zabTickMs: 100, sessionTimeoutMs: 3_000, secret: 'once-per-fire-ensemble-0123456789' })],
+      tickMs: 100, zabTickMs: 50, sessionTimeoutMs: 3_000, secret: 'once-per-fire-ensemble-0123456789' })],
     providers: [Reports, { provide: APP_ID, useValue: id }],
   }).setLogger({ log() {}, warn() {}, error() {} }).compile();
   await moduleRef.init();

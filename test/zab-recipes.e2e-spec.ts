@@ -16,7 +16,7 @@ import { reserveLoopbackPorts } from '../libs/zab/src/transport/tcp/tcp-peer-tra
 async function startApp(id: number, ensemble: string): Promise<TestingModule> {
   const moduleRef = await Test.createTestingModule({
     imports: [ZabModule.forRoot({ id, ensemble, isolation: 'main', dataDir: ':memory:', tickMs: 100,
-      zabTickMs: 100, sessionTimeoutMs: 3_000, secret: 'zab-recipes-secret-0123456789' })],
+      zabTickMs: 50, sessionTimeoutMs: 3_000, secret: 'zab-recipes-secret-0123456789' })],
   }).setLogger({ log() {}, warn() {}, error() {} }).compile();
   await moduleRef.init();
   return moduleRef;

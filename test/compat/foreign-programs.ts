@@ -71,8 +71,8 @@ export class ForeignPrograms {
  * next to JVM and Python launches on a shared CI machine; with the default `zabTickMs` (50 ms:
  * a 250 ms election timeout, a leader stepping down after a 125 ms loop stall) a second of CPU
  * starvation (measured on a 2-core machine under load) reads as a dead leader, the ensemble
- * re-elects and a batch-mode zkCli, which does not retry, reports ConnectionLoss. A 400 ms tick
- * (2 s election timeout, 1 s stall limit) keeps that out of tests that are about client
+ * re-elects and a batch-mode zkCli, which does not retry, reports ConnectionLoss. A 200 ms tick
+ * (10 ticks: 2 s election timeout, 1 s stall limit) keeps that out of tests that are about client
  * compatibility, not failover speed (the Curator failover closes a follower: no election).
  */
-export const SHARED_MACHINE_TIMING = { zabTickMs: 400 } as const;
+export const SHARED_MACHINE_TIMING = { zabTickMs: 200 } as const;

@@ -69,21 +69,27 @@ import { LatencyCounter, ZAB_VERSION, type ReplicaStatus, type ServerMode }
 export type ZabTiming = Omit<ZabConfig, 'id' | 'voters' | 'observers'>;
 
 /**
- * Zab timing of the ensemble driver, in Zab ticks (`zabTickMs`, default 50 ms): a follower
- * hearing nothing from its leader for syncLimit (5 ticks, 250 ms) returns to election; one
+ * Zab timing of the ensemble driver, in Zab ticks (`zabTickMs`, default 25 ms): a follower
+ * hearing nothing from its leader for syncLimit (10 ticks, 250 ms) returns to election; one
  * whose link to the leader drops (the transport's `disconnected`, e.g. the leader was killed)
- * returns at once. Either way it helps establish another leader only leaseWaitTicks (4) after
- * it last heard from the old one, when that leader's lease (3 ticks after the newest heartbeat
- * a quorum echoed) has ended (leaseTicks + 1 <= leaseWaitTicks, see
- * LeaderPhases.leaseExpiryTick). Discovery and sync get 40 ticks (2 s) since a SNAP or a long
- * DIFF takes longer than a heartbeat; notification resends back off from 2 to 32 ticks.
+ * returns at once. Either way it helps establish another leader only leaseWaitTicks (7, 175 ms)
+ * after it last heard from the old one, when that leader's lease (6 ticks after the newest
+ * heartbeat a quorum echoed) has ended (leaseTicks + 1 <= leaseWaitTicks, see
+ * LeaderPhases.leaseExpiryTick). Discovery and sync get 80 ticks (2 s) since a SNAP or a long
+ * DIFF takes longer than a heartbeat; notification resends back off from 4 to 64 ticks
+ * (100 ms to 1.6 s) after a finalize wait of 2 (50 ms). The wall times are those of the
+ * earlier 50 ms tick (5, 3, 4, 40 ticks), but steps that wait for a tick now wait half as long,
+ * and the lease wait is one tick (25 ms) shorter: the tick of misalignment it covers is.
  */
 export const ENSEMBLE_ZAB_TIMING: ZabTiming = {
   ...DEFAULT_ZAB_TIMING,
-  syncLimitTicks: 5,
-  leaseTicks: 3,
-  leaseWaitTicks: 4,
-  initLimitTicks: 40,
+  notificationTimeoutTicks: 4,
+  notificationTimeoutMaxTicks: 64,
+  finalizeWaitTicks: 2,
+  syncLimitTicks: 10,
+  leaseTicks: 6,
+  leaseWaitTicks: 7,
+  initLimitTicks: 80,
 };
 
 export interface EnsembleReplicaPorts {

@@ -59,7 +59,7 @@ test('every setting as an environment variable; --flag=value works too', () => {
   );
   assert.equal(run(parseReplicaCommandLine(['--tick-ms=300'], env)).tickMs, 300);
   assert.equal(run(parseReplicaCommandLine([], { ZAB_ZAB_TICK_MS: '75' })).zabTickMs, 75);
-  assert.equal(run(parseReplicaCommandLine([], {})).zabTickMs, 50);
+  assert.equal(run(parseReplicaCommandLine([], {})).zabTickMs, 25);
 });
 
 test('flags win over variables; empty variables count as unset', () => {

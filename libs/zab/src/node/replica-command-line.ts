@@ -79,7 +79,7 @@ Runs one nestjs-zab replica as a Nest application until SIGINT or SIGTERM.
                       passes every ACL check; default: no superuser
   --tick-ms N         ZooKeeper's tickTime in ms (ZAB_TICK_MS); default 2000
   --zab-tick-ms N     tick of the Zab protocol (election, sync, lease) in ms
-                      (ZAB_ZAB_TICK_MS); default 50
+                      (ZAB_ZAB_TICK_MS); default 25
   -h, --help          print this help
 
 Flags win over environment variables; empty variables count as unset. Configuration

@@ -20,8 +20,8 @@ export interface ReplicaOptions {
   tickMs: number;
   /**
    * Tick of the Zab protocol of an ensemble member (election, sync and lease limits count in
-   * these ticks; see ENSEMBLE_ZAB_TIMING): a follower notices a silent leader after 5 of them.
-   * Independent of `tickMs`, which sessions keep using. Default 50.
+   * these ticks; see ENSEMBLE_ZAB_TIMING): a follower notices a silent leader after 10 of them.
+   * Independent of `tickMs`, which sessions keep using. Default 25.
    */
   zabTickMs: number;
   /** Requested timeout of this instance's own session. Default 10000 (negotiated). */
@@ -124,7 +124,7 @@ export type ReplicaIsolation = 'worker' | 'main';
 export const REPLICA_DEFAULTS: Readonly<ReplicaOptions> = Object.freeze({
   dataDir: './.zab/1',
   tickMs: 2000,
-  zabTickMs: 50,
+  zabTickMs: 25,
   sessionTimeoutMs: 10_000,
   minSessionTimeoutMs: 4000,
   maxSessionTimeoutMs: 40_000,
@@ -164,7 +164,7 @@ type IntegerRule = [key: keyof ReplicaOptions, min: number, max: number, hint: s
 
 const INTEGER_RULES: IntegerRule[] = [
   ['tickMs', 10, 600_000, 'a tick of 100 to 3000 ms suits most deployments'],
-  ['zabTickMs', 5, 60_000, 'a Zab tick of 20 to 200 ms gives sub-second failover'],
+  ['zabTickMs', 5, 60_000, 'a Zab tick of 10 to 100 ms gives sub-second failover'],
   ['sessionTimeoutMs', 1, 3_600_000,
     'it is negotiated into [minSessionTimeoutMs, maxSessionTimeoutMs]'],
   ['dataBytesMax', 1, 64 * 1024 * 1024, 'ZooKeeper\'s default is 1048576 (1 MiB)'],
