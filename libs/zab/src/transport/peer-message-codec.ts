@@ -166,10 +166,9 @@ function readView(r: JuteReader): Buffer {
   return bytes;
 }
 
+/** A copy (see the file comment: most decoded buffers must outlive the frame). */
 function readBytes(r: JuteReader): Buffer {
-  const bytes = r.readBuffer();
-  if (bytes === null) throw new JuteDecodeError('null buffer in peer message');
-  return Buffer.from(bytes);
+  return Buffer.from(readView(r));
 }
 
 function readTouches(r: JuteReader): SessionTouch[] {
